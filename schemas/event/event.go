@@ -1,0 +1,140 @@
+// Package event defines spamgeo's wire contract between stages: the raw event a collector
+// publishes for each trapped message and the enriched event (raw plus geography) that the
+// enricher publishes. Both travel as JSON, one object per Kafka message, described by the JSON
+// Schema files beside this code (raw.v1.schema.json, enriched.v1.schema.json).
+package event
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// SchemaVersion is the version of the event schema this code writes and reads. A reader
+// rejects events of another major version rather than guessing at their meaning.
+const SchemaVersion = 1
+
+// Schemas holds the JSON Schema files, for tools and tests that validate topics.
+//
+//go:embed *.schema.json
+var Schemas embed.FS
+
+// Event times must fit ClickHouse's DateTime, which counts seconds from 1970 in 32 unsigned bits.
+var (
+	minTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(2106, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// Collector names the kind of producer that created a raw event.
+type Collector string
+
+// The collectors spamgeo ships.
+const (
+	CollectorTrap   Collector = "trap"   // spamgeo trap, a live SMTP session
+	CollectorReplay Collector = "replay" // spamgeo replay, an archived message
+	CollectorSynth  Collector = "synth"  // spamgeo synth, generated ground truth
+)
+
+// Raw is one trapped message as a collector saw it, before any lookup.
+type Raw struct {
+	// SchemaVersion is always SchemaVersion for events written by this code.
+	SchemaVersion int `json:"schema_version"`
+	// EventID identifies the message stably: the same message replayed or redelivered carries
+	// the same ID, so duplicates can be recognised downstream. A UUID in canonical text form.
+	EventID string `json:"event_id"`
+	// ReceivedAt is when the trap received the message (for archives: the original date), UTC.
+	ReceivedAt time.Time `json:"received_at"`
+	// TrapID names the trap (or trap network) that caught the message.
+	TrapID string `json:"trap_id"`
+	// Collector is the kind of producer that made the event.
+	Collector Collector `json:"collector"`
+	// SourceIP is the address of the machine that relayed the message to us: the SMTP client
+	// for a live trap, the first untrusted hop of the Received chain for mailboxes.
+	SourceIP netip.Addr `json:"source_ip"`
+	// HELO is the name the client gave in HELO/EHLO, as sent (may be empty or bogus).
+	HELO string `json:"helo"`
+	// MailFrom is the envelope sender (MAIL FROM), empty for the null sender "<>".
+	MailFrom string `json:"mail_from"`
+	// RcptCount is the number of accepted envelope recipients.
+	RcptCount int `json:"rcpt_count"`
+	// Size is the message size in bytes as received (headers and body).
+	Size int64 `json:"size"`
+}
+
+// Geo is what the enricher adds to a raw event.
+type Geo struct {
+	// CountryCode is the ISO 3166-1 alpha-2 code of the source IP's country, or "ZZ" when the
+	// database has no answer.
+	CountryCode string `json:"country_code"`
+	// ContinentCode is the GeoIP continent code (AF, AN, AS, EU, NA, OC, SA), "" when unknown.
+	ContinentCode string `json:"continent_code"`
+	// ASN is the autonomous system number announcing the source IP, 0 when unknown.
+	ASN uint32 `json:"asn"`
+	// ASOrg is the organisation holding that AS, "" when unknown.
+	ASOrg string `json:"as_org"`
+	// GeoIPBuild identifies the database build(s) that answered, for example
+	// "country ipvAll@2026-06-01; asn-ipv4.csv@2026-06-17", so a figure can be traced to its data.
+	GeoIPBuild string `json:"geoip_build"`
+}
+
+// Enriched is a raw event with its geography.
+type Enriched struct {
+	Raw
+	Geo
+}
+
+// Validate reports the first problem that makes r unusable downstream.
+func (r *Raw) Validate() error {
+	switch {
+	case r.SchemaVersion != SchemaVersion:
+		return fmt.Errorf("schema_version %d is not %d", r.SchemaVersion, SchemaVersion)
+	case !validUUID(r.EventID):
+		return fmt.Errorf("event_id %q is not a UUID", r.EventID)
+	case r.ReceivedAt.IsZero():
+		return errors.New("received_at is missing")
+	case r.ReceivedAt.Before(minTime) || !r.ReceivedAt.Before(maxTime):
+		return fmt.Errorf("received_at %s is outside %d-%d", r.ReceivedAt.Format(time.RFC3339), minTime.Year(), maxTime.Year()-1)
+	case r.TrapID == "":
+		return errors.New("trap_id is missing")
+	case !r.SourceIP.IsValid():
+		return errors.New("source_ip is missing")
+	case r.RcptCount < 0:
+		return fmt.Errorf("rcpt_count %d is negative", r.RcptCount)
+	case r.Size < 0:
+		return fmt.Errorf("size %d is negative", r.Size)
+	}
+	return nil
+}
+
+// Validate reports the first problem that makes e unusable downstream.
+func (e *Enriched) Validate() error {
+	if err := e.Raw.Validate(); err != nil {
+		return err
+	}
+	if len(e.CountryCode) != 2 {
+		return fmt.Errorf("country_code %q is not a two-letter code", e.CountryCode)
+	}
+	return nil
+}
+
+func validUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,265 @@
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"net/netip"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+func sampleRaw() Raw {
+	return Raw{
+		SchemaVersion: SchemaVersion,
+		EventID:       "6f1c2a1e-8d0b-5c3e-9f4a-1b2c3d4e5f60",
+		ReceivedAt:    time.Date(2005, 4, 1, 12, 30, 0, 0, time.UTC),
+		TrapID:        "trap-1",
+		Collector:     CollectorSynth,
+		SourceIP:      netip.MustParseAddr("192.0.2.7"),
+		HELO:          "mail.example.com",
+		MailFrom:      "bulk@example.com",
+		RcptCount:     3,
+		Size:          2048,
+	}
+}
+
+func sampleEnriched() Enriched {
+	return Enriched{Raw: sampleRaw(), Geo: Geo{
+		CountryCode: "US", ContinentCode: "NA", ASN: 64500, ASOrg: "Example Net",
+		GeoIPBuild: "test@2026-01-01",
+	}}
+}
+
+func compileSchemas(t *testing.T) (raw, enriched *jsonschema.Schema) {
+	t.Helper()
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	for _, name := range []string{"raw.v1.schema.json", "enriched.v1.schema.json"} {
+		b, err := fs.ReadFile(Schemas, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := c.AddResource("https://spamgeo.example/schemas/"+name, doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw = c.MustCompile("https://spamgeo.example/schemas/raw.v1.schema.json")
+	enriched = c.MustCompile("https://spamgeo.example/schemas/enriched.v1.schema.json")
+	return raw, enriched
+}
+
+func validateJSON(t *testing.T, s *jsonschema.Schema, b []byte) error {
+	t.Helper()
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Validate(v)
+}
+
+// The Go types and the JSON Schema files describe the same objects: what Go writes validates,
+// every property Go writes is declared, and every declared property is written.
+func TestGoTypesMatchSchemas(t *testing.T) {
+	rawSchema, enrichedSchema := compileSchemas(t)
+	r := sampleRaw()
+	rb, err := EncodeRaw(&r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validateJSON(t, rawSchema, rb); err != nil {
+		t.Errorf("encoded raw event does not validate: %v", err)
+	}
+	e := sampleEnriched()
+	eb, err := EncodeEnriched(&e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validateJSON(t, enrichedSchema, eb); err != nil {
+		t.Errorf("encoded enriched event does not validate: %v", err)
+	}
+
+	for _, tc := range []struct {
+		schema  string
+		encoded []byte
+		extra   []string
+	}{
+		{"raw.v1.schema.json", rb, nil},
+		{"enriched.v1.schema.json", eb, keys(t, rb)},
+	} {
+		b, _ := fs.ReadFile(Schemas, tc.schema)
+		var doc struct {
+			Required   []string                   `json:"required"`
+			Properties map[string]json.RawMessage `json:"properties"`
+		}
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatal(err)
+		}
+		declared := map[string]bool{}
+		for p := range doc.Properties {
+			declared[p] = true
+		}
+		for _, p := range tc.extra {
+			declared[p] = true
+		}
+		written := keys(t, tc.encoded)
+		for _, k := range written {
+			if !declared[k] {
+				t.Errorf("%s: Go writes %q, which the schema does not declare", tc.schema, k)
+			}
+		}
+		for _, k := range doc.Required {
+			if !contains(written, k) {
+				t.Errorf("%s: schema requires %q, which Go does not write", tc.schema, k)
+			}
+		}
+	}
+}
+
+func keys(t *testing.T, b []byte) []string {
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestRoundTrip(t *testing.T) {
+	e := sampleEnriched()
+	e.ReceivedAt = e.ReceivedAt.In(time.FixedZone("CEST", 2*3600))
+	e.SourceIP = netip.MustParseAddr("2001:db8::1")
+	b, err := EncodeEnriched(&e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeEnriched(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sampleEnriched()
+	want.SourceIP = e.SourceIP
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", got, want)
+	}
+	if !strings.Contains(string(b), `"received_at":"2005-04-01T12:30:00Z"`) {
+		t.Errorf("received_at not written in UTC: %s", b)
+	}
+}
+
+func TestDecodeRawRejects(t *testing.T) {
+	rawSchema, _ := compileSchemas(t)
+	good := sampleRaw()
+	mutate := func(f func(m map[string]any)) []byte {
+		b, _ := EncodeRaw(&good)
+		var m map[string]any
+		_ = json.Unmarshal(b, &m)
+		f(m)
+		out, _ := json.Marshal(m)
+		return out
+	}
+	for _, tc := range []struct {
+		name   string
+		input  []byte
+		reason string
+	}{
+		{"empty", nil, "not an event"},
+		{"garbage", []byte("\x00\xffnot json"), "not an event"},
+		{"array", []byte(`[1,2]`), "not an event"},
+		{"oversized", bytes.Repeat([]byte(" "), MaxSize+1), "exceeds"},
+		{"future schema", mutate(func(m map[string]any) { m["schema_version"] = 2 }), "schema_version 2"},
+		{"no schema version", mutate(func(m map[string]any) { delete(m, "schema_version") }), "schema_version 0"},
+		{"bad event id", mutate(func(m map[string]any) { m["event_id"] = "42" }), "event_id"},
+		{"bad ip", mutate(func(m map[string]any) { m["source_ip"] = "300.1.1.1" }), "not an event"},
+		{"no ip", mutate(func(m map[string]any) { delete(m, "source_ip") }), "source_ip is missing"},
+		{"bad time", mutate(func(m map[string]any) { m["received_at"] = "yesterday" }), "not an event"},
+		{"no time", mutate(func(m map[string]any) { delete(m, "received_at") }), "received_at is missing"},
+		{"before 1970", mutate(func(m map[string]any) { m["received_at"] = "1969-12-31T23:59:59Z" }), "outside 1970-2105"},
+		{"after 2105", mutate(func(m map[string]any) { m["received_at"] = "2106-01-01T00:00:00Z" }), "outside 1970-2105"},
+		{"no trap", mutate(func(m map[string]any) { m["trap_id"] = "" }), "trap_id"},
+		{"negative size", mutate(func(m map[string]any) { m["size"] = -1 }), "size"},
+		{"size type", mutate(func(m map[string]any) { m["size"] = "big" }), "not an event"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := DecodeRaw(tc.input)
+			var de *DecodeError
+			if !errors.As(err, &de) {
+				t.Fatalf("DecodeRaw = %v, want a *DecodeError", err)
+			}
+			if !strings.Contains(de.Reason, tc.reason) {
+				t.Errorf("reason %q does not mention %q", de.Reason, tc.reason)
+			}
+			// The schema agrees with the decoder wherever the input is JSON at all.
+			if json.Valid(tc.input) && len(tc.input) <= MaxSize {
+				if validateJSON(t, rawSchema, tc.input) == nil {
+					t.Errorf("schema accepts what the decoder rejects: %s", tc.input)
+				}
+			}
+		})
+	}
+}
+
+func TestDecodeEnrichedRequiresCountry(t *testing.T) {
+	e := sampleEnriched()
+	e.CountryCode = ""
+	b, _ := json.Marshal(&e)
+	if _, err := DecodeEnriched(b); err == nil || !strings.Contains(err.Error(), "country_code") {
+		t.Errorf("DecodeEnriched without country = %v", err)
+	}
+	r := sampleRaw()
+	b, _ = EncodeRaw(&r)
+	if _, err := DecodeEnriched(b); err == nil {
+		t.Error("a raw event decoded as an enriched one")
+	}
+}
+
+func FuzzDecodeRaw(f *testing.F) {
+	r := sampleRaw()
+	b, _ := EncodeRaw(&r)
+	f.Add(b)
+	f.Add([]byte(`{"schema_version":1}`))
+	f.Add([]byte(`{"source_ip":"::ffff:1.2.3.4","received_at":"2005-01-01T00:00:00+14:00"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := DecodeRaw(data)
+		if err != nil {
+			var de *DecodeError
+			if !errors.As(err, &de) {
+				t.Fatalf("error is not a *DecodeError: %v", err)
+			}
+			return
+		}
+		// Whatever decodes must survive a round trip unchanged.
+		again, err := EncodeRaw(&r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r2, err := DecodeRaw(again)
+		if err != nil {
+			t.Fatalf("re-decode of %s: %v", again, err)
+		}
+		if !reflect.DeepEqual(r, r2) {
+			t.Fatalf("round trip changed the event:\n%+v\n%+v", r, r2)
+		}
+	})
+}
