@@ -1,0 +1,146 @@
+package geoip_test
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spamgeo/spamgeo/internal/geoip"
+	"github.com/spamgeo/spamgeo/internal/geoip/geoiptest"
+)
+
+// Every layout answers the same for every network of the test world, for addresses at the
+// start, middle and end of each network, in IPv4, IPv6 and IPv4-mapped IPv6 form.
+func TestLookupAllLayouts(t *testing.T) {
+	dir := t.TempDir()
+	world := geoiptest.World()
+	paths := map[string]string{}
+	for name, write := range map[string]func(string){
+		"geoip2.mmdb": func(p string) { geoiptest.WriteCountryDB(t, p, world, geoiptest.GeoIP2) },
+		"flat.mmdb":   func(p string) { geoiptest.WriteCountryDB(t, p, world, geoiptest.Flat) },
+		"asn.mmdb":    func(p string) { geoiptest.WriteASNDB(t, p, world) },
+		"asn.csv":     func(p string) { geoiptest.WriteASNCSV(t, p, world) },
+	} {
+		paths[name] = filepath.Join(dir, name)
+		write(paths[name])
+	}
+	for _, combo := range []struct{ country, asn string }{
+		{"geoip2.mmdb", "asn.mmdb"},
+		{"flat.mmdb", "asn.csv"},
+		{"geoip2.mmdb", "asn.csv"},
+		{"flat.mmdb", "asn.mmdb"},
+	} {
+		t.Run(combo.country+"+"+combo.asn, func(t *testing.T) {
+			db, err := geoip.Open(geoip.Configuration{
+				CountryDatabase: paths[combo.country], ASNDatabases: []string{paths[combo.asn]},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			for _, c := range world {
+				want := geoip.Result{Country: c.Code, Continent: c.Continent, ASN: c.ASN, ASOrg: c.Org}
+				for _, p := range c.Networks {
+					for _, addr := range probeAddrs(p) {
+						got, err := db.Lookup(addr)
+						if err != nil {
+							t.Fatalf("Lookup(%s): %v", addr, err)
+						}
+						if got != want {
+							t.Errorf("Lookup(%s) = %+v, want %+v", addr, got, want)
+						}
+					}
+				}
+			}
+			got, err := db.Lookup(netip.MustParseAddr("200.1.2.3"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := (geoip.Result{Country: "ZZ"}); got != want {
+				t.Errorf("address outside the world = %+v, want %+v", got, want)
+			}
+			if !strings.Contains(db.Build(), "2026-01-02") {
+				t.Errorf("Build() = %q does not name the build date", db.Build())
+			}
+		})
+	}
+}
+
+func probeAddrs(p netip.Prefix) []netip.Addr {
+	first := p.Masked().Addr()
+	b := first.AsSlice()
+	mid := append([]byte(nil), b...)
+	mid[len(mid)-1] = 77
+	for bit := p.Bits(); bit < len(b)*8; bit++ {
+		b[bit/8] |= 0x80 >> (bit % 8)
+	}
+	last, _ := netip.AddrFromSlice(b)
+	m, _ := netip.AddrFromSlice(mid)
+	out := []netip.Addr{first, m, last}
+	if first.Is4() {
+		out = append(out, netip.AddrFrom16(first.As16()))
+	}
+	return out
+}
+
+func TestOpenRefusesBadFiles(t *testing.T) {
+	dir := t.TempDir()
+	country, asn := geoiptest.Files(t)
+	good, _ := os.ReadFile(country)
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  geoip.Configuration
+		want string
+	}{
+		{"none", geoip.Configuration{}, "no country database"},
+		{"missing", geoip.Configuration{CountryDatabase: filepath.Join(dir, "nope.mmdb")}, "no such file"},
+		{"empty", geoip.Configuration{CountryDatabase: write("empty.mmdb", nil)}, "empty.mmdb"},
+		{"garbage", geoip.Configuration{CountryDatabase: write("garbage.mmdb", []byte("not a database at all"))}, "garbage.mmdb"},
+		{"truncated", geoip.Configuration{CountryDatabase: write("trunc.mmdb", good[:len(good)/2])}, "trunc.mmdb"},
+		{"asn as country", geoip.Configuration{CountryDatabase: asn}, "country"},
+		{"country as asn", geoip.Configuration{CountryDatabase: country, ASNDatabases: []string{country}}, "autonomous_system_number"},
+		{"bad csv row", geoip.Configuration{CountryDatabase: country, ASNDatabases: []string{write("bad.csv", []byte("1.0.0.0,1.0.0.255,13335,ok\n1.0.1.0,banana,1,x\n"))}}, "line 2"},
+		{"reversed range", geoip.Configuration{CountryDatabase: country, ASNDatabases: []string{write("rev.csv", []byte("1.0.1.0,1.0.0.0,1,x\n"))}}, "not a range"},
+		{"empty csv", geoip.Configuration{CountryDatabase: country, ASNDatabases: []string{write("none.csv", nil)}}, "no rows"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, err := geoip.Open(tc.cfg)
+			if err == nil {
+				db.Close()
+				t.Fatal("Open succeeded")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestCountryNetworks(t *testing.T) {
+	country, _ := geoiptest.Files(t)
+	for _, ipv6 := range []bool{false, true} {
+		nets, err := geoip.CountryNetworks(country, ipv6)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range geoiptest.World() {
+			got := nets[c.Code]
+			want := c.Networks[:1]
+			if ipv6 {
+				want = c.Networks
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%s (ipv6=%v): %v, want %v", c.Code, ipv6, got, want)
+			}
+		}
+	}
+}

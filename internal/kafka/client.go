@@ -1,0 +1,196 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+)
+
+// Message is a Kafka message as the stages see it.
+type Message = kafkago.Message
+
+// Header is a Kafka record header.
+type Header = kafkago.Header
+
+func (c Configuration) client() *kafkago.Client {
+	return &kafkago.Client{Addr: kafkago.TCP(c.Brokers...), Timeout: 10 * time.Second}
+}
+
+// EnsureTopics creates those of spamgeo's topics that do not exist yet.
+func (c Configuration) EnsureTopics(ctx context.Context) error {
+	var topics []kafkago.TopicConfig
+	for _, t := range []string{c.RawTopic, c.EnrichedTopic, c.DLQTopic} {
+		topics = append(topics, kafkago.TopicConfig{
+			Topic: t, NumPartitions: c.Partitions, ReplicationFactor: c.ReplicationFactor,
+		})
+	}
+	resp, err := c.client().CreateTopics(ctx, &kafkago.CreateTopicsRequest{Topics: topics})
+	if err != nil {
+		return fmt.Errorf("create topics on %v: %w", c.Brokers, err)
+	}
+	for topic, err := range resp.Errors {
+		if err != nil && !errors.Is(err, kafkago.TopicAlreadyExists) {
+			return fmt.Errorf("create topic %s: %w", topic, err)
+		}
+	}
+	return nil
+}
+
+// WriterOptions tune a writer for its traffic.
+type WriterOptions struct {
+	// BatchSize is the most messages sent to a partition in one request.
+	BatchSize int
+	// BatchTimeout is how long a partly filled batch waits for more messages. kafka-go's default
+	// of one second would add a second of latency to every quiet moment; stages hand the writer
+	// whole batches, so a short wait loses nothing.
+	BatchTimeout time.Duration
+}
+
+// DefaultWriterOptions suit stages that write a batch of events at a time.
+func DefaultWriterOptions() WriterOptions {
+	return WriterOptions{BatchSize: 5000, BatchTimeout: 5 * time.Millisecond}
+}
+
+// Writer returns a writer to topic whose WriteMessages returns only once every in-sync replica
+// holds every message. Messages with the same key go to the same partition.
+func (c Configuration) Writer(topic string, opts WriterOptions, logger *slog.Logger) *kafkago.Writer {
+	return &kafkago.Writer{
+		Addr:         kafkago.TCP(c.Brokers...),
+		Topic:        topic,
+		Balancer:     &kafkago.Hash{},
+		RequiredAcks: kafkago.RequireAll,
+		BatchSize:    opts.BatchSize,
+		BatchBytes:   16 << 20,
+		BatchTimeout: opts.BatchTimeout,
+		MaxAttempts:  3,
+		ErrorLogger:  errorLogger(logger, "writer", topic),
+	}
+}
+
+// GroupReader returns a reader of topic in consumer group. It does not commit by itself;
+// Consumer commits after each batch has been handled. A group with no committed offsets
+// starts at the beginning of the topic.
+func (c Configuration) GroupReader(topic, group string, logger *slog.Logger) *kafkago.Reader {
+	return kafkago.NewReader(kafkago.ReaderConfig{
+		Brokers:        c.Brokers,
+		GroupID:        group,
+		Topic:          topic,
+		MinBytes:       1,
+		MaxBytes:       16 << 20,
+		MaxWait:        250 * time.Millisecond,
+		QueueCapacity:  10000,
+		StartOffset:    kafkago.FirstOffset,
+		CommitInterval: 0,
+		ErrorLogger:    errorLogger(logger, "reader", topic),
+	})
+}
+
+func errorLogger(logger *slog.Logger, role, topic string) kafkago.Logger {
+	l := logger.With("kafka", role, "topic", topic)
+	return kafkago.LoggerFunc(func(format string, args ...any) {
+		l.Warn(fmt.Sprintf(format, args...))
+	})
+}
+
+// Lag returns how many messages of topic the group has not committed yet, summed over
+// partitions. A partition the group never committed counts from its first offset.
+func (c Configuration) Lag(ctx context.Context, group, topic string) (int64, error) {
+	cl := c.client()
+	meta, err := cl.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return 0, fmt.Errorf("metadata of %s: %w", topic, err)
+	}
+	var partitions []int
+	for _, t := range meta.Topics {
+		if t.Error != nil {
+			return 0, fmt.Errorf("metadata of %s: %w", topic, t.Error)
+		}
+		for _, p := range t.Partitions {
+			partitions = append(partitions, p.ID)
+		}
+	}
+	committed, err := cl.OffsetFetch(ctx, &kafkago.OffsetFetchRequest{
+		GroupID: group, Topics: map[string][]int{topic: partitions},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("committed offsets of group %s: %w", group, err)
+	}
+	if committed.Error != nil {
+		return 0, fmt.Errorf("committed offsets of group %s: %w", group, committed.Error)
+	}
+	var requests []kafkago.OffsetRequest
+	for _, p := range partitions {
+		requests = append(requests, kafkago.FirstOffsetOf(p), kafkago.LastOffsetOf(p))
+	}
+	ends, err := cl.ListOffsets(ctx, &kafkago.ListOffsetsRequest{
+		Topics: map[string][]kafkago.OffsetRequest{topic: requests},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("end offsets of %s: %w", topic, err)
+	}
+	done := map[int]int64{}
+	for _, p := range committed.Topics[topic] {
+		if p.Error != nil {
+			return 0, fmt.Errorf("committed offset of %s/%d: %w", topic, p.Partition, p.Error)
+		}
+		done[p.Partition] = p.CommittedOffset
+	}
+	var lag int64
+	for _, p := range ends.Topics[topic] {
+		if p.Error != nil {
+			return 0, fmt.Errorf("end offset of %s/%d: %w", topic, p.Partition, p.Error)
+		}
+		from, ok := done[p.Partition]
+		if !ok || from < p.FirstOffset {
+			from = p.FirstOffset
+		}
+		lag += p.LastOffset - from
+	}
+	return lag, nil
+}
+
+// Reachable reports whether a broker accepts connections and answers a metadata request.
+func (c Configuration) Reachable(ctx context.Context) error {
+	for _, b := range c.Brokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			return fmt.Errorf("broker address %q: %w", b, err)
+		}
+	}
+	_, err := c.client().Metadata(ctx, &kafkago.MetadataRequest{})
+	if err != nil {
+		return fmt.Errorf("kafka at %v: %w", c.Brokers, err)
+	}
+	return nil
+}
+
+// DeadLetter wraps a message a stage cannot use for the dead-letter topic: the original key
+// and value unchanged, with where it came from and why it was refused in headers.
+func DeadLetter(m Message, stage, reason string) Message {
+	return Message{
+		Key:   m.Key,
+		Value: m.Value,
+		Headers: []Header{
+			{Key: "spamgeo.stage", Value: []byte(stage)},
+			{Key: "spamgeo.reason", Value: []byte(reason)},
+			{Key: "spamgeo.topic", Value: []byte(m.Topic)},
+			{Key: "spamgeo.partition", Value: []byte(strconv.Itoa(m.Partition))},
+			{Key: "spamgeo.offset", Value: []byte(strconv.FormatInt(m.Offset, 10))},
+		},
+	}
+}
+
+// HeaderValue returns the value of the first header named key, or "".
+func HeaderValue(m Message, key string) string {
+	for _, h := range m.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}

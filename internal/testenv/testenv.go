@@ -1,0 +1,96 @@
+// Package testenv gives integration tests the real local servers started by deploy/: a Kafka
+// configuration with topics of their own and a ClickHouse database of their own, removed
+// afterwards. Under `make test` (SPAMGEO_INTEGRATION=1) a server that does not answer fails
+// the test; a plain `go test` without that variable skips integration tests instead.
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spamgeo/spamgeo/internal/clickhousedb"
+	"github.com/spamgeo/spamgeo/internal/kafka"
+)
+
+func required(t testing.TB) bool {
+	return os.Getenv("SPAMGEO_INTEGRATION") == "1"
+}
+
+func unavailable(t testing.TB, what string, err error) {
+	t.Helper()
+	if required(t) {
+		t.Fatalf("%s is required (SPAMGEO_INTEGRATION=1) but unavailable: %v", what, err)
+	}
+	t.Skipf("%s unavailable (%v); `make test` starts it and runs this test", what, err)
+}
+
+// Suffix returns a short random name part that keeps concurrent tests apart.
+func Suffix() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Kafka returns a configuration for the local broker ($SPAMGEO_TEST_KAFKA, default
+// 127.0.0.1:9092) whose three topics exist and belong to this test alone.
+func Kafka(t testing.TB) kafka.Configuration {
+	t.Helper()
+	cfg := kafka.DefaultConfiguration()
+	if b := os.Getenv("SPAMGEO_TEST_KAFKA"); b != "" {
+		cfg.Brokers = strings.Split(b, ",")
+	}
+	s := Suffix()
+	cfg.RawTopic += ".test-" + s
+	cfg.EnrichedTopic += ".test-" + s
+	cfg.DLQTopic += ".test-" + s
+	cfg.Partitions = 3
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cfg.EnsureTopics(ctx); err != nil {
+		unavailable(t, "Kafka", err)
+	}
+	return cfg
+}
+
+// ClickHouse returns a configuration for the local server ($SPAMGEO_TEST_CLICKHOUSE, default
+// 127.0.0.1:9000) naming a database for this test alone, dropped when the test ends. The
+// database is not created: migrating it is part of what tests exercise.
+func ClickHouse(t testing.TB) clickhousedb.Configuration {
+	t.Helper()
+	cfg := clickhousedb.DefaultConfiguration()
+	if a := os.Getenv("SPAMGEO_TEST_CLICKHOUSE"); a != "" {
+		cfg.Addrs = strings.Split(a, ",")
+	}
+	cfg.Database = "spamgeo_test_" + Suffix()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := cfg.OpenServer(ctx)
+	if err != nil {
+		unavailable(t, "ClickHouse", err)
+	}
+	t.Cleanup(func() {
+		defer conn.Close()
+		if err := conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+cfg.Database); err != nil {
+			t.Errorf("drop test database: %v", err)
+		}
+	})
+	return cfg
+}
+
+// Logger returns a logger that writes through t.Log.
+func Logger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
