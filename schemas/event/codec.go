@@ -64,4 +64,3 @@ func decode(b []byte, v any) error {
 	}
 	return nil
 }
-
