@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"strconv"
 	"time"
 
@@ -42,6 +41,10 @@ func (c Configuration) EnsureTopics(ctx context.Context) error {
 	return nil
 }
 
+// maxRequestBytes keeps each produce request under the broker's default message.max.bytes
+// (1 MiB); a larger batch is refused by the broker on every attempt.
+const maxRequestBytes = 1 << 20
+
 // WriterOptions tune a writer for its traffic.
 type WriterOptions struct {
 	// BatchSize is the most messages sent to a partition in one request.
@@ -66,7 +69,7 @@ func (c Configuration) Writer(topic string, opts WriterOptions, logger *slog.Log
 		Balancer:     &kafkago.Hash{},
 		RequiredAcks: kafkago.RequireAll,
 		BatchSize:    opts.BatchSize,
-		BatchBytes:   16 << 20,
+		BatchBytes:   maxRequestBytes,
 		BatchTimeout: opts.BatchTimeout,
 		MaxAttempts:  3,
 		ErrorLogger:  errorLogger(logger, "writer", topic),
@@ -155,18 +158,52 @@ func (c Configuration) Lag(ctx context.Context, group, topic string) (int64, err
 	return lag, nil
 }
 
-// Reachable reports whether a broker accepts connections and answers a metadata request.
-func (c Configuration) Reachable(ctx context.Context) error {
-	for _, b := range c.Brokers {
-		if _, _, err := net.SplitHostPort(b); err != nil {
-			return fmt.Errorf("broker address %q: %w", b, err)
+// Deliver writes msgs and returns once every one is acknowledged, or ctx ends. When a write
+// fails for some messages only, it retries just those (with backoff), so a partial failure does
+// not duplicate the messages that did arrive. Each failed attempt is passed to failed, which
+// may be nil.
+func Deliver(ctx context.Context, w *kafkago.Writer, msgs []Message, failed func(error)) error {
+	var b backoff
+	for len(msgs) > 0 {
+		err := w.WriteMessages(ctx, msgs...)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var we kafkago.WriteErrors
+		if errors.As(err, &we) && len(we) == len(msgs) {
+			var left []Message
+			for i, e := range we {
+				if e != nil {
+					left = append(left, msgs[i])
+				}
+			}
+			msgs = left
+		}
+		if failed != nil {
+			failed(fmt.Errorf("write %d messages to %s: %w", len(msgs), w.Topic, summarize(err)))
+		}
+		if !b.wait(ctx) {
+			return ctx.Err()
 		}
 	}
-	_, err := c.client().Metadata(ctx, &kafkago.MetadataRequest{})
-	if err != nil {
-		return fmt.Errorf("kafka at %v: %w", c.Brokers, err)
-	}
 	return nil
+}
+
+// summarize shortens kafka-go's per-message error lists, which repeat one cause thousands of times.
+func summarize(err error) error {
+	var we kafkago.WriteErrors
+	if !errors.As(err, &we) {
+		return err
+	}
+	for _, e := range we {
+		if e != nil {
+			return fmt.Errorf("%d failed, the first with: %w", we.Count(), e)
+		}
+	}
+	return err
 }
 
 // DeadLetter wraps a message a stage cannot use for the dead-letter topic: the original key

@@ -78,6 +78,7 @@ func (c *Consumer) Run(ctx context.Context, handle Handler) error {
 		if !c.retry(ctx, "commit offsets", func() error { return c.reader.CommitMessages(ctx, batch...) }) {
 			return nil
 		}
+		c.failing.Store(nil)
 		c.metrics.messages.Add(float64(len(batch)))
 		c.metrics.batches.Inc()
 		c.metrics.batchSize.Observe(float64(len(batch)))
@@ -93,6 +94,14 @@ func (c *Consumer) Healthy() error {
 		return *err
 	}
 	return nil
+}
+
+// Failed records a failure the handler is retrying by itself (see Deliver): it shows in
+// Healthy and in the retries metric until the batch completes.
+func (c *Consumer) Failed(err error) {
+	c.failing.Store(&err)
+	c.metrics.retries.WithLabelValues("deliver").Inc()
+	c.logger.Warn("retrying", "error", err)
 }
 
 // Close leaves the group.
@@ -157,7 +166,7 @@ func (c *Consumer) updateLag(ctx context.Context) (int64, bool) {
 
 // retry runs f until it succeeds, backing off from 100 ms to 30 s; false means ctx ended first.
 func (c *Consumer) retry(ctx context.Context, what string, f func() error) bool {
-	backoff := 100 * time.Millisecond
+	var b backoff
 	for attempt := 1; ; attempt++ {
 		err := f()
 		if err == nil {
@@ -173,12 +182,19 @@ func (c *Consumer) retry(ctx context.Context, what string, f func() error) bool 
 		err = fmt.Errorf("%s: %w", what, err)
 		c.failing.Store(&err)
 		c.metrics.retries.WithLabelValues(what).Inc()
-		c.logger.Warn("retrying", "error", err, "attempt", attempt, "backoff", backoff)
-		if !sleep(ctx, backoff) {
+		c.logger.Warn("retrying", "error", err, "attempt", attempt)
+		if !b.wait(ctx) {
 			return false
 		}
-		backoff = min(2*backoff, 30*time.Second)
 	}
+}
+
+// backoff waits 100 ms, then twice as long each time, up to 30 s.
+type backoff struct{ next time.Duration }
+
+func (b *backoff) wait(ctx context.Context) bool {
+	b.next = min(max(2*b.next, 100*time.Millisecond), 30*time.Second)
+	return sleep(ctx, b.next)
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

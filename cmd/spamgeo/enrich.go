@@ -1,0 +1,34 @@
+package main
+
+import (
+	"context"
+
+	"github.com/spamgeo/spamgeo/consumers/enrich"
+	"github.com/spamgeo/spamgeo/internal/telemetry"
+)
+
+// EnrichCmd is `spamgeo enrich`.
+type EnrichCmd struct {
+	Group string `help:"Kafka consumer group." default:"spamgeo-enrich" env:"SPAMGEO_ENRICH_GROUP"`
+	Drain bool   `help:"Exit once every raw event has been enriched and committed, instead of waiting for more." env:"SPAMGEO_ENRICH_DRAIN"`
+	GeoIPFlags
+	MetricsListen string `help:"Serve Prometheus /metrics and /healthz on this address; empty turns it off." default:"127.0.0.1:9551" env:"SPAMGEO_ENRICH_METRICS_LISTEN"`
+}
+
+// Run enriches until interrupted (or drained).
+func (c *EnrichCmd) Run(ctx context.Context, g *Globals) error {
+	cfg := enrich.DefaultConfiguration()
+	cfg.Group, cfg.Drain, cfg.GeoIP = c.Group, c.Drain, c.configuration()
+	reg := telemetry.NewRegistry()
+	e, err := enrich.New(cfg, enrich.Dependencies{Kafka: g.kafka(), Registry: reg, Logger: g.logger})
+	if err != nil {
+		return err
+	}
+	defer e.Stop()
+	stop, err := startTelemetry(c.MetricsListen, reg, e.Healthy, g.logger)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	return e.Run(ctx)
+}

@@ -1,0 +1,151 @@
+// Command spamgeo measures where the world's spam comes from: one binary with a subcommand per
+// role (trap collectors, enricher, ClickHouse sink, reports). This package only wires flags to
+// the packages that do the work.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+	kongyaml "github.com/alecthomas/kong-yaml"
+	"golang.org/x/term"
+
+	"github.com/spamgeo/spamgeo/internal/clickhousedb"
+	"github.com/spamgeo/spamgeo/internal/geoip"
+	"github.com/spamgeo/spamgeo/internal/kafka"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// Globals are the settings every subcommand shares.
+type Globals struct {
+	Config    kong.ConfigFlag  `help:"YAML file of settings, keyed by flag name (flags and SPAMGEO_* variables override it)." placeholder:"FILE"`
+	LogLevel  string           `help:"Least severe log level: debug, info, warn or error." enum:"debug,info,warn,error" default:"info"`
+	LogFormat string           `help:"Log format: text or json." enum:"text,json" default:"text"`
+	Version   kong.VersionFlag `help:"Print the version and exit." env:"-"`
+
+	KafkaBrokers       []string `help:"Kafka bootstrap brokers, host:port." default:"${kafka_brokers}" group:"Kafka"`
+	KafkaRawTopic      string   `help:"Topic of raw events." default:"${kafka_raw_topic}" group:"Kafka"`
+	KafkaEnrichedTopic string   `help:"Topic of enriched events." default:"${kafka_enriched_topic}" group:"Kafka"`
+	KafkaDLQTopic      string   `help:"Dead-letter topic: messages a stage refused, with the reason in headers." name:"kafka-dlq-topic" default:"${kafka_dlq_topic}" group:"Kafka"`
+	KafkaPartitions    int      `help:"Partitions of topics spamgeo creates." default:"${kafka_partitions}" group:"Kafka"`
+	KafkaReplication   int      `help:"Replication factor of topics spamgeo creates." default:"${kafka_replication}" group:"Kafka"`
+
+	ClickhouseAddr     []string `help:"ClickHouse native-protocol addresses, host:port." default:"${clickhouse_addr}" group:"ClickHouse"`
+	ClickhouseDatabase string   `help:"ClickHouse database of spamgeo's tables." default:"${clickhouse_database}" group:"ClickHouse"`
+	ClickhouseUser     string   `help:"ClickHouse user." default:"${clickhouse_user}" group:"ClickHouse"`
+	ClickhousePassword string   `help:"ClickHouse password." group:"ClickHouse"`
+
+	logger *slog.Logger
+}
+
+// GeoIPFlags name the GeoIP files of the commands that place addresses.
+type GeoIPFlags struct {
+	GeoipCountry string   `help:"Country database (.mmdb): GeoIP2/GeoLite2 Country or City, DB-IP, or an ip-location-db country mmdb." default:"/var/lib/GeoIP/GeoLite2-Country.mmdb" placeholder:"FILE" group:"GeoIP"`
+	GeoipASN     []string `help:"ASN databases: GeoLite2-ASN .mmdb files or ip-location-db .csv range files, consulted in order." name:"geoip-asn" default:"/var/lib/GeoIP/GeoLite2-ASN.mmdb" placeholder:"FILE,..." group:"GeoIP"`
+}
+
+func (f GeoIPFlags) configuration() geoip.Configuration {
+	return geoip.Configuration{CountryDatabase: f.GeoipCountry, ASNDatabases: f.GeoipASN}
+}
+
+// CLI is the command line.
+type CLI struct {
+	Globals
+
+	Synth   SynthCmd   `cmd:"" help:"Publish synthetic trap traffic whose country shares follow a profile."`
+	Enrich  EnrichCmd  `cmd:"" help:"Read raw events, add GeoIP country, continent and network, publish enriched events."`
+	Sink    SinkCmd    `cmd:"" help:"Store enriched events in ClickHouse."`
+	Migrate MigrateCmd `cmd:"" help:"Create or upgrade the ClickHouse schema (idempotent)."`
+	Report  ReportCmd  `cmd:"" help:"Print the share of spam by relaying country for a period, with a comparison."`
+}
+
+func (g *Globals) kafka() kafka.Configuration {
+	c := kafka.DefaultConfiguration()
+	c.Brokers = g.KafkaBrokers
+	c.RawTopic, c.EnrichedTopic, c.DLQTopic = g.KafkaRawTopic, g.KafkaEnrichedTopic, g.KafkaDLQTopic
+	c.Partitions, c.ReplicationFactor = g.KafkaPartitions, g.KafkaReplication
+	return c
+}
+
+func (g *Globals) clickhouse() clickhousedb.Configuration {
+	c := clickhousedb.DefaultConfiguration()
+	c.Addrs, c.Database = g.ClickhouseAddr, g.ClickhouseDatabase
+	c.Username, c.Password = g.ClickhouseUser, g.ClickhousePassword
+	return c
+}
+
+// progress is where progress bars go: standard error when it is a terminal, nowhere otherwise.
+func progress() io.Writer {
+	if term.IsTerminal(int(os.Stderr.Fd())) {
+		return os.Stderr
+	}
+	return nil
+}
+
+func vars() kong.Vars {
+	k, c := kafka.DefaultConfiguration(), clickhousedb.DefaultConfiguration()
+	return kong.Vars{
+		"version":              version,
+		"kafka_brokers":        strings.Join(k.Brokers, ","),
+		"kafka_raw_topic":      k.RawTopic,
+		"kafka_enriched_topic": k.EnrichedTopic,
+		"kafka_dlq_topic":      k.DLQTopic,
+		"kafka_partitions":     fmt.Sprint(k.Partitions),
+		"kafka_replication":    fmt.Sprint(k.ReplicationFactor),
+		"clickhouse_addr":      strings.Join(c.Addrs, ","),
+		"clickhouse_database":  c.Database,
+		"clickhouse_user":      c.Username,
+	}
+}
+
+// run parses args and runs the chosen subcommand, writing results to stdout and logs to stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cli CLI
+	parser, err := kong.New(&cli,
+		kong.Name("spamgeo"),
+		kong.Description("Measures where spam comes from: trap mail becomes events, events get their "+
+			"source's country and network, and ClickHouse keeps each country's share over time.\n\n"+
+			"Every flag can also be set with a SPAMGEO_* environment variable (shown with each flag) "+
+			"or in the YAML file given with --config."),
+		kong.UsageOnError(),
+		kong.DefaultEnvars("SPAMGEO"),
+		kong.Configuration(kongyaml.Loader),
+		kong.Writers(stdout, stderr),
+		vars(),
+	)
+	if err != nil {
+		return err
+	}
+	kctx, err := parser.Parse(args)
+	if err != nil {
+		return err
+	}
+	level := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[cli.LogLevel]
+	opts := &slog.HandlerOptions{Level: level}
+	if cli.LogFormat == "json" {
+		cli.logger = slog.New(slog.NewJSONHandler(stderr, opts))
+	} else {
+		cli.logger = slog.New(slog.NewTextHandler(stderr, opts))
+	}
+	kctx.BindTo(ctx, (*context.Context)(nil))
+	kctx.BindTo(stdout, (*io.Writer)(nil))
+	return kctx.Run(&cli.Globals)
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintf(os.Stderr, "spamgeo: %v\n", err)
+		os.Exit(1)
+	}
+}

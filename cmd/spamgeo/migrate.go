@@ -1,0 +1,41 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/spamgeo/spamgeo/schemas/migrations"
+)
+
+// MigrateCmd is `spamgeo migrate`.
+type MigrateCmd struct {
+	DryRun bool `help:"Print the SQL of the pending migrations instead of applying them." env:"SPAMGEO_MIGRATE_DRY_RUN"`
+}
+
+// Run applies (or prints) the pending migrations.
+func (c *MigrateCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error {
+	m := migrations.New(g.clickhouse(), g.logger)
+	if c.DryRun {
+		pending, err := m.Pending(ctx)
+		if err != nil {
+			return err
+		}
+		for _, mig := range pending {
+			fmt.Fprintf(stdout, "-- migration %04d_%s\n", mig.Version, mig.Name)
+			for _, s := range mig.Statements {
+				fmt.Fprintf(stdout, "%s;\n\n", s)
+			}
+		}
+		if len(pending) == 0 {
+			fmt.Fprintf(stdout, "-- database %s is up to date\n", g.ClickhouseDatabase)
+		}
+		return nil
+	}
+	applied, err := m.Apply(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "database %s: %d migration(s) applied, schema up to date\n", g.ClickhouseDatabase, len(applied))
+	return nil
+}

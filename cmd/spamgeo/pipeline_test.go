@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/spamgeo/spamgeo/internal/clickhousedb"
+	"github.com/spamgeo/spamgeo/internal/geoip/geoiptest"
+	"github.com/spamgeo/spamgeo/internal/kafka"
+	"github.com/spamgeo/spamgeo/internal/testenv"
+)
+
+// spamgeo runs the command line in-process against the test's own topics and database.
+func spamgeo(t *testing.T, env pipelineEnv, args ...string) string {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	all := append([]string{
+		"--kafka-brokers", strings.Join(env.kafka.Brokers, ","),
+		"--kafka-raw-topic", env.kafka.RawTopic,
+		"--kafka-enriched-topic", env.kafka.EnrichedTopic,
+		"--kafka-dlq-topic", env.kafka.DLQTopic,
+		"--kafka-partitions", "3",
+		"--clickhouse-addr", strings.Join(env.clickhouse.Addrs, ","),
+		"--clickhouse-database", env.clickhouse.Database,
+	}, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := run(ctx, all, &stdout, &stderr); err != nil {
+		t.Fatalf("spamgeo %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String()
+}
+
+type pipelineEnv struct {
+	kafka      kafka.Configuration
+	clickhouse clickhousedb.Configuration
+}
+
+// The whole path on the real servers: synthesized events travel through the real Kafka broker,
+// are enriched from a GeoIP database whose answers are known, stored in the real ClickHouse,
+// and read back from the rollup as the calibrated shares. A poison message in the raw topic
+// goes to the dead-letter topic with its reason while every good event still arrives.
+func TestPipelineOnRealServers(t *testing.T) {
+	env := pipelineEnv{kafka: testenv.Kafka(t), clickhouse: testenv.ClickHouse(t)}
+	country, asn := geoiptest.Files(t)
+	geo := []string{"--geoip-country", country, "--geoip-asn", asn}
+	groups := []string{"--group", "test-" + testenv.Suffix()}
+
+	if out := spamgeo(t, env, "migrate"); !strings.Contains(out, "1 migration(s) applied") {
+		t.Errorf("first migrate: %q", out)
+	}
+	if out := spamgeo(t, env, "migrate"); !strings.Contains(out, "0 migration(s) applied") {
+		t.Errorf("second migrate: %q", out)
+	}
+
+	spamgeo(t, env, append([]string{"synth", "--profile", "sophos-2004-apr-sep", "--events", "20000", "--seed", "4"}, geo...)...)
+	produce(t, env.kafka, env.kafka.RawTopic, []byte("this is not an event"), []byte(`{"schema_version":1,"event_id":"nope"}`))
+	spamgeo(t, env, append([]string{"synth", "--profile", "sophos-2005-apr-sep", "--events", "20000", "--seed", "5"}, geo...)...)
+
+	spamgeo(t, env, append(append([]string{"enrich", "--drain", "--metrics-listen", ""}, groups...), geo...)...)
+	spamgeo(t, env, append([]string{"sink", "--drain", "--metrics-listen", ""}, groups...)...)
+
+	if got := topicCount(t, env.kafka, env.kafka.RawTopic); got != 40002 {
+		t.Errorf("raw topic holds %d messages, want 40002", got)
+	}
+	if got := topicCount(t, env.kafka, env.kafka.EnrichedTopic); got != 40000 {
+		t.Errorf("enriched topic holds %d messages, want 40000", got)
+	}
+	dead := readAll(t, env.kafka, env.kafka.DLQTopic, 2)
+	for i, want := range []string{"not an event", "event_id \"nope\" is not a UUID"} {
+		if got := kafka.HeaderValue(dead[i], "spamgeo.reason"); !strings.Contains(got, want) {
+			t.Errorf("dead letter %d reason %q, want it to mention %q", i, got, want)
+		}
+		if got := kafka.HeaderValue(dead[i], "spamgeo.stage"); got != "enrich" {
+			t.Errorf("dead letter %d stage %q", i, got)
+		}
+	}
+
+	conn, err := env.clickhouse.Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var rows, ids uint64
+	if err := conn.QueryRow(context.Background(), "SELECT count(), uniqExact(event_id) FROM events").Scan(&rows, &ids); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 40000 || ids != 40000 {
+		t.Errorf("events table: %d rows, %d distinct ids; want 40000 of each", rows, ids)
+	}
+
+	out := spamgeo(t, env, "report", "--from", "2005-04-01", "--to", "2005-09-30",
+		"--compare-from", "2004-04-01", "--compare-to", "2004-09-30")
+	t.Logf("report:\n%s", out)
+	for _, want := range []struct{ country, now, then, change string }{
+		{"United States (US)", "26.50%", "41.50%", "-15.00 pp"},
+		{"China (CN)", "22.30%", "11.62%", "+10.68 pp"},
+		{"South Korea (KR)", "9.70%", "15.42%", "-5.72 pp"},
+		{"Austria (AT)", "2.40%", "0.00%", "+2.40 pp"},
+		{"Germany (DE)", "1.80%", "1.28%", "+0.52 pp"},
+	} {
+		line := regexp.MustCompile(regexp.QuoteMeta(want.country) + `\s+` + regexp.QuoteMeta(want.now) +
+			`\s+` + regexp.QuoteMeta(want.then) + `\s+` + regexp.QuoteMeta(want.change))
+		if !line.MatchString(out) {
+			t.Errorf("report lacks %s %s %s %s", want.country, want.now, want.then, want.change)
+		}
+	}
+	for _, want := range []string{"Rest of the world", "18.10%", "20,000", "down from 41.50%"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	out = spamgeo(t, env, "report", "--from", "2004-04-01", "--to", "2004-09-30")
+	for _, want := range []string{`12  Taiwan \(TW\)\s+0\.91%`, `Rest of the world\s+12\.79%`} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("2004 report does not match %q:\n%s", want, out)
+		}
+	}
+}
+
+func produce(t *testing.T, cfg kafka.Configuration, topic string, values ...[]byte) {
+	t.Helper()
+	w := cfg.Writer(topic, kafka.DefaultWriterOptions(), testenv.Logger(t))
+	defer w.Close()
+	var msgs []kafka.Message
+	for _, v := range values {
+		msgs = append(msgs, kafka.Message{Key: []byte("poison"), Value: v})
+	}
+	if err := kafka.Deliver(context.Background(), w, msgs, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// topicCount sums the end offsets of a topic's partitions.
+func topicCount(t *testing.T, cfg kafka.Configuration, topic string) int64 {
+	t.Helper()
+	n, err := cfg.Lag(context.Background(), "never-committed-"+testenv.Suffix(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// readAll reads want messages of a topic from the beginning, in offset order per partition.
+func readAll(t *testing.T, cfg kafka.Configuration, topic string, want int) []kafka.Message {
+	t.Helper()
+	r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: cfg.Brokers, GroupID: "read-" + testenv.Suffix(), Topic: topic})
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out []kafka.Message
+	for len(out) < want {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			t.Fatalf("read %s after %d messages: %v", topic, len(out), err)
+		}
+		out = append(out, m)
+	}
+	if n := topicCount(t, cfg, topic); n != int64(want) {
+		t.Errorf("%s holds %d messages, want %d", topic, n, want)
+	}
+	return out
+}
+
+func TestMain(m *testing.M) {
+	if os.Getenv("SPAMGEO_INTEGRATION") == "" {
+		fmt.Println("integration tests skip unless SPAMGEO_INTEGRATION=1 (make test sets it)")
+	}
+	os.Exit(m.Run())
+}

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"context"
+
+	"github.com/spamgeo/spamgeo/consumers/sink"
+	"github.com/spamgeo/spamgeo/internal/telemetry"
+)
+
+// SinkCmd is `spamgeo sink`.
+type SinkCmd struct {
+	Group         string `help:"Kafka consumer group." default:"spamgeo-sink" env:"SPAMGEO_SINK_GROUP"`
+	Drain         bool   `help:"Exit once every enriched event has been stored and committed, instead of waiting for more." env:"SPAMGEO_SINK_DRAIN"`
+	MetricsListen string `help:"Serve Prometheus /metrics and /healthz on this address; empty turns it off." default:"127.0.0.1:9552" env:"SPAMGEO_SINK_METRICS_LISTEN"`
+}
+
+// Run stores events until interrupted (or drained).
+func (c *SinkCmd) Run(ctx context.Context, g *Globals) error {
+	conn, err := g.clickhouse().Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	cfg := sink.DefaultConfiguration()
+	cfg.Group, cfg.Drain = c.Group, c.Drain
+	reg := telemetry.NewRegistry()
+	s := sink.New(cfg, sink.Dependencies{Kafka: g.kafka(), ClickHouse: conn, Registry: reg, Logger: g.logger})
+	defer s.Stop()
+	stop, err := startTelemetry(c.MetricsListen, reg, s.Healthy, g.logger)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	return s.Run(ctx)
+}

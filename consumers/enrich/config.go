@@ -1,0 +1,29 @@
+package enrich
+
+import (
+	"time"
+
+	"github.com/spamgeo/spamgeo/internal/geoip"
+	"github.com/spamgeo/spamgeo/internal/kafka"
+)
+
+// Configuration of the enricher.
+type Configuration struct {
+	// Group is the Kafka consumer group; enrichers sharing it share the raw topic's partitions.
+	Group string
+	// Batch bounds how many raw events are enriched and written together. Offsets are committed
+	// per batch, after the enriched and dead-lettered events are acknowledged.
+	Batch kafka.BatchPolicy
+	// GeoIP names the database files.
+	GeoIP geoip.Configuration
+	// Drain stops the enricher once the raw topic is fully committed, instead of waiting.
+	Drain bool
+}
+
+// DefaultConfiguration batches up to 5,000 events or 100 ms.
+func DefaultConfiguration() Configuration {
+	return Configuration{
+		Group: "spamgeo-enrich",
+		Batch: kafka.BatchPolicy{MaxMessages: 5000, MaxWait: 100 * time.Millisecond},
+	}
+}

@@ -1,0 +1,35 @@
+package sink
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	inserted      prometheus.Counter
+	insertErrors  prometheus.Counter
+	insertSeconds prometheus.Histogram
+	batchRows     prometheus.Histogram
+	deadLettered  prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) metrics {
+	m := metrics{
+		inserted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "spamgeo_sink_rows_inserted_total", Help: "Rows inserted into the events table.",
+		}),
+		insertErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "spamgeo_sink_insert_errors_total", Help: "Failed inserts (the batch is retried).",
+		}),
+		insertSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "spamgeo_sink_insert_seconds", Help: "Time to prepare and send one insert.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
+		}),
+		batchRows: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "spamgeo_sink_insert_rows", Help: "Rows per successful insert.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 10),
+		}),
+		deadLettered: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "spamgeo_sink_dead_lettered_total", Help: "Enriched messages sent to the dead-letter topic.",
+		}),
+	}
+	reg.MustRegister(m.inserted, m.insertErrors, m.insertSeconds, m.batchRows, m.deadLettered)
+	return m
+}

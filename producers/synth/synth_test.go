@@ -1,0 +1,197 @@
+package synth
+
+import (
+	"maps"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spamgeo/spamgeo/internal/geoip"
+	"github.com/spamgeo/spamgeo/internal/geoip/geoiptest"
+)
+
+func worldCodes() []string {
+	var out []string
+	for _, c := range geoiptest.World() {
+		out = append(out, c.Code)
+	}
+	return out
+}
+
+func TestBuiltinProfilesMatchTheIssue(t *testing.T) {
+	for name, want := range map[string]struct {
+		us, rest float64
+		n        int
+	}{
+		"sophos-2004-apr-sep": {41.5, 12.79, 12},
+		"sophos-2005-apr-sep": {26.5, 18.1, 12},
+	} {
+		p, err := LoadProfile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Shares[0].Country != "US" || p.Shares[0].Percent != want.us {
+			t.Errorf("%s: first share %+v, want US %v", name, p.Shares[0], want.us)
+		}
+		if math.Abs(p.Rest()-want.rest) > 1e-9 || len(p.Shares) != want.n {
+			t.Errorf("%s: rest %.4f over %d listed, want %.2f over %d", name, p.Rest(), len(p.Shares), want.rest, want.n)
+		}
+	}
+}
+
+func TestParseProfileRejects(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"name: x\nfrom: 2005-01-01\nto: 2005-01-31\nshares: [{country: US, share: 101}]", "more than 100"},
+		{"name: x\nfrom: 2005-01-01\nto: 2005-01-31\nshares: [{country: USA, share: 10}]", "not an ISO"},
+		{"name: x\nfrom: 2005-01-01\nto: 2005-01-31\nshares: [{country: US, share: 1}, {country: us, share: 2}]", "twice"},
+		{"name: x\nfrom: 2005-01-01\nto: 2005-01-31\nshares: [{country: US, share: -1}]", "positive"},
+		{"name: x\nfrom: 2005-02-01\nto: 2005-01-31\nshares: [{country: US, share: 1}]", "empty"},
+		{"name: x\nfrom: 1 Jan 2005\nto: 2005-01-31\nshares: [{country: US, share: 1}]", "YYYY-MM-DD"},
+		{"name: x\nfrom: 2005-01-01\nto: 2005-01-31\nshare: [{country: US, share: 1}]", "not found"},
+		{"from: 2005-01-01\nto: 2005-01-31\nshares: [{country: US, share: 1}]", "no name"},
+		{"name: x\nfrom: 2005-01-01\nto: 2005-01-31\nshares: []", "no countries"},
+	} {
+		if _, err := ParseProfile([]byte(tc.yaml)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParseProfile(%q) = %v, want an error mentioning %q", tc.yaml, err, tc.want)
+		}
+	}
+	if _, err := LoadProfile("no-such-profile"); err == nil || !strings.Contains(err.Error(), "sophos-2004-apr-sep") {
+		t.Errorf("LoadProfile of an unknown name = %v, want the built-in names listed", err)
+	}
+}
+
+func TestPlanIsExact(t *testing.T) {
+	p, _ := LoadProfile("sophos-2004-apr-sep")
+	for _, total := range []int64{0, 1, 7, 1000, 100_000, 123_457} {
+		plan, err := NewPlan(p, total, worldCodes(), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if plan.Total() != total {
+			t.Fatalf("plan for %d events has %d", total, plan.Total())
+		}
+		if total != 100_000 {
+			continue
+		}
+		// At 100,000 events every listed share is a whole number of events.
+		for i, s := range p.Shares {
+			if want := int64(math.Round(s.Percent * 1000)); plan.Counts[i] != want {
+				t.Errorf("%s: %d events, want %d", s.Country, plan.Counts[i], want)
+			}
+		}
+		smallest := plan.Counts[len(p.Shares)-1]
+		var rest int64
+		for i := len(p.Shares); i < len(plan.Counts); i++ {
+			rest += plan.Counts[i]
+			if plan.Counts[i]*2 > smallest+1 {
+				t.Errorf("rest country %s has %d events, more than half of the smallest listed (%d)", plan.Countries[i], plan.Counts[i], smallest)
+			}
+		}
+		if rest != 12_790 {
+			t.Errorf("rest of the world has %d events, want 12790", rest)
+		}
+	}
+}
+
+func TestPlanNeedsTheCountries(t *testing.T) {
+	p, _ := LoadProfile("sophos-2005-apr-sep")
+	if _, err := NewPlan(p, 10, []string{"US", "CN"}, 1); err == nil || !strings.Contains(err.Error(), "no networks for KR") {
+		t.Errorf("plan without KR networks: %v", err)
+	}
+	few := []string{"US", "CN", "KR", "FR", "CA", "BR", "ES", "AT", "TW", "PL", "JP", "DE", "IT"}
+	if _, err := NewPlan(p, 10, few, 1); err == nil || !strings.Contains(err.Error(), "other countries") {
+		t.Errorf("plan with too few other countries: %v", err)
+	}
+}
+
+// Every generated address is placed back in the planned country by the same database, every
+// time falls inside the period, counts are exact, and the same seed gives the same events.
+func TestGeneratorFollowsPlan(t *testing.T) {
+	country, asn := geoiptest.Files(t)
+	db, err := geoip.Open(geoip.Configuration{CountryDatabase: country, ASNDatabases: []string{asn}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p, _ := LoadProfile("sophos-2005-apr-sep")
+	for _, ipv6 := range []bool{false, true} {
+		networks, err := geoip.CountryNetworks(country, ipv6)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := NewPlan(p, 20_000, slices.Collect(maps.Keys(networks)), 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gen, err := NewGenerator(p, plan, networks, 7, "t1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int64{}
+		ids := map[string]bool{}
+		v6 := 0
+		for e := range gen.Events() {
+			if err := e.Validate(); err != nil {
+				t.Fatalf("invalid event %+v: %v", e, err)
+			}
+			r, err := db.Lookup(e.SourceIP)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[r.Country]++
+			if e.ReceivedAt.Before(p.From.Time) || !e.ReceivedAt.Before(p.End()) {
+				t.Fatalf("event at %s outside %s..%s", e.ReceivedAt, p.From, p.To)
+			}
+			if ids[e.EventID] {
+				t.Fatalf("duplicate event id %s", e.EventID)
+			}
+			ids[e.EventID] = true
+			if e.SourceIP.Is6() {
+				v6++
+			}
+		}
+		for i, c := range plan.Countries {
+			if got[c] != plan.Counts[i] {
+				t.Errorf("ipv6=%v %s: %d events placed, %d planned", ipv6, c, got[c], plan.Counts[i])
+			}
+		}
+		if ipv6 != (v6 > 0) {
+			t.Errorf("ipv6=%v but %d IPv6 sources", ipv6, v6)
+		}
+		var first, again []string
+		for e := range gen.Events() {
+			first = append(first, e.EventID+e.SourceIP.String()+e.ReceivedAt.String())
+			if len(first) == 100 {
+				break
+			}
+		}
+		for e := range gen.Events() {
+			again = append(again, e.EventID+e.SourceIP.String()+e.ReceivedAt.String())
+			if len(again) == 100 {
+				break
+			}
+		}
+		if !slices.Equal(first, again) {
+			t.Error("the same seed gave different events")
+		}
+	}
+}
+
+func TestTimesCoverThePeriod(t *testing.T) {
+	p, _ := LoadProfile("sophos-2004-apr-sep")
+	country, _ := geoiptest.Files(t)
+	networks, _ := geoip.CountryNetworks(country, false)
+	plan, _ := NewPlan(p, 30_000, slices.Collect(maps.Keys(networks)), 3)
+	gen, _ := NewGenerator(p, plan, networks, 3, "t")
+	months := map[time.Month]int{}
+	for e := range gen.Events() {
+		months[e.ReceivedAt.Month()]++
+	}
+	for m := time.April; m <= time.September; m++ {
+		if months[m] < 4000 || months[m] > 6000 {
+			t.Errorf("%s has %d of 30000 events; times are not spread over the period", m, months[m])
+		}
+	}
+}
