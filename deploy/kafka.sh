@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Local single-node Apache Kafka broker (KRaft mode) for development and tests.
 #
-#   deploy/kafka.sh start|stop|status|topics
+#   deploy/kafka.sh start|stop|status|topics|delete-topics REGEX
 #
+# `topics` lists every topic with its message count (end offsets summed over partitions).
 # The broker's jars are resolved by Maven from the version pinned in deploy/kafka/pom.xml; its
 # configuration, data and logs live under .local/kafka/. It listens on 127.0.0.1 only:
 # clients on $KAFKA_PORT (default 9092), the KRaft controller on $KAFKA_CONTROLLER_PORT (9093).
@@ -114,9 +115,16 @@ status() {
 
 # topics: lists topics with their total message counts (end offsets summed over partitions).
 topics() {
-  status >/dev/null || die "not running"
+  status 2>/dev/null || die "not running"
   java_cp org.apache.kafka.tools.GetOffsetShell --bootstrap-server "127.0.0.1:$KAFKA_PORT" \
     2>/dev/null | awk -F: '{n[$1]+=$3} END {for (t in n) printf "%s\t%d\n", t, n[t]}' | sort
+}
+
+# delete_topics REGEX: deletes the topics whose names match REGEX, if any.
+delete_topics() {
+  status 2>/dev/null || die "not running"
+  java_cp org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" \
+    --delete --if-exists --topic "$1" >&2
 }
 
 case "${1:-}" in
@@ -124,5 +132,6 @@ case "${1:-}" in
   stop) stop_pid "$PIDFILE" ;;
   status) status ;;
   topics) topics ;;
-  *) echo "usage: $0 start|stop|status|topics" >&2; exit 2 ;;
+  delete-topics) [ $# -eq 2 ] || die "usage: $0 delete-topics REGEX"; delete_topics "$2" ;;
+  *) echo "usage: $0 start|stop|status|topics|delete-topics REGEX" >&2; exit 2 ;;
 esac

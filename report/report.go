@@ -6,6 +6,8 @@ package report
 import (
 	"fmt"
 	"io"
+	"math"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -63,21 +65,31 @@ func Headline(t query.Table) string {
 	top := t.Top[0]
 	s := fmt.Sprintf("Between %s and %s %s relayed %s of the spam caught by our traps",
 		t.Current.Period.From.Format("2 January 2006"), t.Current.Period.Last().Format("2 January 2006"),
-		countryInSentence(top.Country), percent(top.Current.Percent))
+		countryInSentence(top.Country), quoted(top.Current.Percent))
 	if t.Previous != nil && t.Previous.Total > 0 {
+		when := "in " + t.Previous.Period.String()
+		if t.Previous.Period.From.Equal(t.Current.Period.From.AddDate(-1, 0, 0)) &&
+			t.Previous.Period.To.Equal(t.Current.Period.To.AddDate(-1, 0, 0)) {
+			when = "a year earlier"
+		}
 		switch {
 		case top.ChangePP < 0:
-			s += fmt.Sprintf(", down from %s in %s", percent(top.Previous.Percent), t.Previous.Period)
+			s += fmt.Sprintf(", down from %s %s", quoted(top.Previous.Percent), when)
 		case top.ChangePP > 0:
-			s += fmt.Sprintf(", up from %s in %s", percent(top.Previous.Percent), t.Previous.Period)
+			s += fmt.Sprintf(", up from %s %s", quoted(top.Previous.Percent), when)
 		default:
-			s += fmt.Sprintf(", the same share as in %s", t.Previous.Period)
+			s += fmt.Sprintf(", the same share as %s", when)
 		}
 	}
 	if len(t.Top) > 1 {
-		s += fmt.Sprintf("; %s was second with %s", countries.Name(t.Top[1].Country), percent(t.Top[1].Current.Percent))
+		s += fmt.Sprintf("; %s was second with %s", countries.Name(t.Top[1].Country), quoted(t.Top[1].Current.Percent))
 	}
 	return s + "."
+}
+
+// quoted writes a share as a press release would: 26.5%, 15.42%, 9%.
+func quoted(p float64) string {
+	return strconv.FormatFloat(math.Round(p*100)/100, 'f', -1, 64) + "%"
 }
 
 // countryInSentence adds the article some country names take in running text.

@@ -144,3 +144,41 @@ func TestCountryNetworks(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkLookup(b *testing.B) {
+	dir := b.TempDir()
+	world := geoiptest.World()
+	for _, layout := range []struct {
+		name     string
+		country  geoiptest.Layout
+		asnFile  string
+		writeASN func(testing.TB, string, []geoiptest.Country)
+	}{
+		{"geoip2+asn.mmdb", geoiptest.GeoIP2, "asn.mmdb", geoiptest.WriteASNDB},
+		{"flat+asn.csv", geoiptest.Flat, "asn.csv", geoiptest.WriteASNCSV},
+	} {
+		b.Run(layout.name, func(b *testing.B) {
+			country := filepath.Join(dir, layout.name+".mmdb")
+			asn := filepath.Join(dir, layout.name+"-"+layout.asnFile)
+			geoiptest.WriteCountryDB(b, country, world, layout.country)
+			layout.writeASN(b, asn, world)
+			db, err := geoip.Open(geoip.Configuration{CountryDatabase: country, ASNDatabases: []string{asn}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			addrs := make([]netip.Addr, 0, 1024)
+			for i := range 1024 {
+				c := world[i%len(world)]
+				addrs = append(addrs, probeAddrs(c.Networks[0])[i%3])
+			}
+			i := 0
+			for b.Loop() {
+				if _, err := db.Lookup(addrs[i%len(addrs)]); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}

@@ -21,7 +21,8 @@ func (c Configuration) client() *kafkago.Client {
 	return &kafkago.Client{Addr: kafkago.TCP(c.Brokers...), Timeout: 10 * time.Second}
 }
 
-// EnsureTopics creates those of spamgeo's topics that do not exist yet.
+// EnsureTopics creates those of spamgeo's topics that do not exist yet. Writes right after
+// creation may bounce once while the broker takes up leadership; writers retry them.
 func (c Configuration) EnsureTopics(ctx context.Context) error {
 	var topics []kafkago.TopicConfig
 	for _, t := range []string{c.RawTopic, c.EnrichedTopic, c.DLQTopic} {
@@ -72,7 +73,8 @@ func (c Configuration) Writer(topic string, opts WriterOptions, logger *slog.Log
 		BatchBytes:   maxRequestBytes,
 		BatchTimeout: opts.BatchTimeout,
 		MaxAttempts:  3,
-		ErrorLogger:  errorLogger(logger, "writer", topic),
+		// Failed attempts are retried; Deliver logs what still fails after them.
+		ErrorLogger: kafkaLogger(logger, slog.LevelDebug, "writer", topic),
 	}
 }
 
@@ -90,14 +92,16 @@ func (c Configuration) GroupReader(topic, group string, logger *slog.Logger) *ka
 		QueueCapacity:  10000,
 		StartOffset:    kafkago.FirstOffset,
 		CommitInterval: 0,
-		ErrorLogger:    errorLogger(logger, "reader", topic),
+		// The reader retries a lost broker forever without returning an error, so its
+		// complaints are the only sign of trouble and are kept as warnings.
+		ErrorLogger: kafkaLogger(logger, slog.LevelWarn, "reader", topic),
 	})
 }
 
-func errorLogger(logger *slog.Logger, role, topic string) kafkago.Logger {
+func kafkaLogger(logger *slog.Logger, level slog.Level, role, topic string) kafkago.Logger {
 	l := logger.With("kafka", role, "topic", topic)
 	return kafkago.LoggerFunc(func(format string, args ...any) {
-		l.Warn(fmt.Sprintf(format, args...))
+		l.Log(context.Background(), level, fmt.Sprintf(format, args...))
 	})
 }
 

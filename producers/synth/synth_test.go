@@ -195,3 +195,14 @@ func TestTimesCoverThePeriod(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkGenerate(b *testing.B) {
+	p, _ := LoadProfile("sophos-2005-apr-sep")
+	country, _ := geoiptest.Files(b)
+	networks, _ := geoip.CountryNetworks(country, false)
+	plan, _ := NewPlan(p, int64(b.N), slices.Collect(maps.Keys(networks)), 1)
+	gen, _ := NewGenerator(p, plan, networks, 1, "t")
+	b.ResetTimer()
+	for range gen.Events() {
+	}
+}

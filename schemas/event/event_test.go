@@ -263,3 +263,23 @@ func FuzzDecodeRaw(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkDecodeRaw(b *testing.B) {
+	r := sampleRaw()
+	data, _ := EncodeRaw(&r)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := DecodeRaw(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodeEnriched(b *testing.B) {
+	e := sampleEnriched()
+	for b.Loop() {
+		if _, err := EncodeEnriched(&e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,61 @@
+# spamgeo — the commands a developer and CI use. `make demo` and `make test` work on a fresh
+# machine: the local servers, Go modules and GeoIP data are installed by the scripts they call.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+GO ?= go
+BIN := bin/spamgeo
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+FUZZTIME ?= 10s
+# Fuzz targets run briefly by `make test` and `make fuzz` (package:Target).
+FUZZ_TARGETS := ./schemas/event:FuzzDecodeRaw
+
+.PHONY: build demo test unit integration fuzz lint bench servers stop status clean
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/spamgeo
+
+## demo: start the local servers, build, and run the main job end to end (see README).
+demo: build
+	deploy/demo.sh
+
+## test: lint, then unit and integration tests (race detector on) against the real local
+## servers, then short fuzz runs.
+test: lint servers
+	SPAMGEO_INTEGRATION=1 $(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) --no-print-directory fuzz
+
+## unit: the tests that need no server.
+unit:
+	$(GO) test -count=1 ./...
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz $${t#*:} ($(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
+	done
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+## bench: Go benchmarks of each stage; results in bench/results.txt (see BENCHMARKS.md).
+bench: servers
+	mkdir -p bench
+	SPAMGEO_INTEGRATION=1 $(GO) test -run '^$$' -bench . -benchmem -count 5 -timeout 20m ./... | tee bench/results.txt
+
+servers:
+	deploy/clickhouse.sh start
+	deploy/kafka.sh start
+
+stop:
+	deploy/kafka.sh stop
+	deploy/clickhouse.sh stop
+
+status:
+	-deploy/clickhouse.sh status
+	-deploy/kafka.sh status
+
+clean: stop
+	rm -rf bin .local
