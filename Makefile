@@ -10,7 +10,9 @@ FUZZTIME ?= 10s
 # Fuzz targets run briefly by `make test` and `make fuzz` (package:Target).
 FUZZ_TARGETS := ./schemas/event:FuzzDecodeRaw
 
-.PHONY: build demo test unit integration fuzz lint bench servers stop status clean
+VENV := .local/venv
+
+.PHONY: build demo test unit modern fuzz lint bench servers stop status clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/spamgeo
@@ -20,10 +22,19 @@ demo: build
 	deploy/demo.sh
 
 ## test: lint, then unit and integration tests (race detector on) against the real local
-## servers, then short fuzz runs.
+## servers, the modern-engine lane, then short fuzz runs.
 test: lint servers
 	SPAMGEO_INTEGRATION=1 $(GO) test -race -count=1 -timeout 20m ./...
-	$(MAKE) --no-print-directory fuzz
+	$(MAKE) --no-print-directory modern fuzz
+
+## modern: the same DDL and queries in ClickHouse 26.x (chdb, in-process); see tests/modern.
+modern: $(VENV)/.installed
+	$(VENV)/bin/python -m pytest -q tests/modern
+
+$(VENV)/.installed: tests/modern/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r $<
+	touch $@
 
 ## unit: the tests that need no server.
 unit:

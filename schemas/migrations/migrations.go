@@ -18,8 +18,11 @@ import (
 	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 )
 
-//go:embed *.sql
+//go:embed [0-9]*.sql
 var files embed.FS
+
+//go:embed ledger.sql
+var ledger string
 
 // Migration is one numbered step of the schema.
 type Migration struct {
@@ -81,15 +84,6 @@ type Migrator struct {
 func New(cfg clickhousedb.Configuration, logger *slog.Logger) *Migrator {
 	return &Migrator{cfg: cfg, logger: logger}
 }
-
-const ledger = `CREATE TABLE IF NOT EXISTS schema_migrations
-(
-    version    UInt32,
-    name       String,
-    applied_at DateTime('UTC') DEFAULT now()
-)
-ENGINE = MergeTree
-ORDER BY version`
 
 // Pending returns the migrations the database lacks. A database that does not exist yet lacks all.
 func (m *Migrator) Pending(ctx context.Context) ([]Migration, error) {
