@@ -107,10 +107,10 @@ func vars() kong.Vars {
 	}
 }
 
-// run parses args and runs the chosen subcommand, writing results to stdout and logs to stderr.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cli CLI
-	parser, err := kong.New(&cli,
+// parse reads the command line into cli. Precedence, lowest first: defaults, the --config
+// YAML file, SPAMGEO_* environment variables, flags.
+func parse(cli *CLI, args []string, stdout, stderr io.Writer) (*kong.Context, error) {
+	parser, err := kong.New(cli,
 		kong.Name("spamgeo"),
 		kong.Description("Measures where spam comes from: trap mail becomes events, events get their "+
 			"source's country and network, and ClickHouse keeps each country's share over time.\n\n"+
@@ -118,14 +118,38 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			"or in the YAML file given with --config."),
 		kong.UsageOnError(),
 		kong.DefaultEnvars("SPAMGEO"),
-		kong.Configuration(kongyaml.Loader),
+		kong.Configuration(yamlBelowEnv),
 		kong.Writers(stdout, stderr),
 		vars(),
 	)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	kctx, err := parser.Parse(args)
+	return parser.Parse(args)
+}
+
+// yamlBelowEnv loads a YAML configuration whose values give way to environment variables:
+// kong on its own lets a configuration file override them.
+func yamlBelowEnv(r io.Reader) (kong.Resolver, error) {
+	res, err := kongyaml.Loader(r)
+	return envFirst{res}, err
+}
+
+type envFirst struct{ kong.Resolver }
+
+func (r envFirst) Resolve(ctx *kong.Context, parent *kong.Path, flag *kong.Flag) (any, error) {
+	for _, env := range flag.Envs {
+		if _, set := os.LookupEnv(env); set {
+			return nil, nil
+		}
+	}
+	return r.Resolver.Resolve(ctx, parent, flag)
+}
+
+// run parses args and runs the chosen subcommand, writing results to stdout and logs to stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cli CLI
+	kctx, err := parse(&cli, args, stdout, stderr)
 	if err != nil {
 		return err
 	}
