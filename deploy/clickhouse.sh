@@ -110,8 +110,9 @@ start() {
   fi
   install_server
   write_config
-  (cd "$DIR" && nohup "$SERVER" --config-file="$DIR/config.xml" \
-    >"$LOGDIR/stdout.log" 2>&1 </dev/null & echo $! > "$PIDFILE")
+  # Started directly (not in a subshell) so that $! is the server's own PID.
+  nohup "$SERVER" --config-file="$DIR/config.xml" >"$LOGDIR/stdout.log" 2>&1 </dev/null &
+  echo $! > "$PIDFILE"
   if ! wait_until 60 "server" answers; then
     tail -20 "$LOGDIR/clickhouse-server.err.log" "$LOGDIR/stdout.log" >&2 || true
     stop_pid "$PIDFILE"
