@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -105,9 +106,81 @@ func readRanges(r io.Reader) (*rangeTable, error) {
 			t.v6 = append(t.v6, rangeRow[uint128]{v6key(start), v6key(end), uint32(asn), org})
 		}
 	}
-	slices.SortFunc(t.v4, func(a, b rangeRow[uint32]) int { return cmp.Compare(a.start, b.start) })
-	slices.SortFunc(t.v6, func(a, b rangeRow[uint128]) int { return a.start.compare(b.start) })
+	t.v4 = flatten(t.v4, v4ops)
+	t.v6 = flatten(t.v6, v6ops)
 	return t, nil
+}
+
+// keyOps are what flatten needs of a key type.
+type keyOps[T any] struct {
+	compare func(a, b T) int
+	next    func(T) (T, bool) // false when T is the largest key
+	prev    func(T) T
+}
+
+var v4ops = keyOps[uint32]{
+	compare: cmp.Compare[uint32],
+	next:    func(k uint32) (uint32, bool) { return k + 1, k != math.MaxUint32 },
+	prev:    func(k uint32) uint32 { return k - 1 },
+}
+
+var v6ops = keyOps[uint128]{
+	compare: uint128.compare,
+	next: func(k uint128) (uint128, bool) {
+		if k.lo != math.MaxUint64 {
+			return uint128{k.hi, k.lo + 1}, true
+		}
+		return uint128{k.hi + 1, 0}, k.hi != math.MaxUint64
+	},
+	prev: func(k uint128) uint128 {
+		if k.lo != 0 {
+			return uint128{k.hi, k.lo - 1}
+		}
+		return uint128{k.hi - 1, math.MaxUint64}
+	},
+}
+
+// flatten turns ranges that may nest (routing data lists a more specific announcement inside
+// the block that holds it) into disjoint segments, each answered by the innermost range that
+// covers it, as a longest-prefix match would. Bisection then finds the one candidate segment.
+func flatten[T any](rows []rangeRow[T], ops keyOps[T]) []rangeRow[T] {
+	// Outer ranges before the ranges they contain: by start, then by end descending.
+	slices.SortStableFunc(rows, func(a, b rangeRow[T]) int {
+		if c := ops.compare(a.start, b.start); c != 0 {
+			return c
+		}
+		return ops.compare(b.end, a.end)
+	})
+	var out, open []rangeRow[T]
+	var cursor T
+	exhausted := false // cursor has passed the largest key
+	emit := func(r rangeRow[T], end T) {
+		if exhausted || ops.compare(cursor, end) > 0 {
+			return
+		}
+		out = append(out, rangeRow[T]{start: cursor, end: end, asn: r.asn, org: r.org})
+		var ok bool
+		cursor, ok = ops.next(end)
+		exhausted = !ok
+	}
+	for _, r := range rows {
+		for len(open) > 0 && ops.compare(open[len(open)-1].end, r.start) < 0 {
+			emit(open[len(open)-1], open[len(open)-1].end)
+			open = open[:len(open)-1]
+		}
+		if len(open) > 0 && ops.compare(cursor, r.start) < 0 {
+			emit(open[len(open)-1], ops.prev(r.start))
+		}
+		if len(open) == 0 {
+			cursor, exhausted = r.start, false
+		}
+		open = append(open, r)
+	}
+	for len(open) > 0 {
+		emit(open[len(open)-1], open[len(open)-1].end)
+		open = open[:len(open)-1]
+	}
+	return out
 }
 
 func (t *rangeTable) asn(addr netip.Addr) (uint32, string, bool, error) {

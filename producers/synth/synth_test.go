@@ -206,3 +206,30 @@ func BenchmarkGenerate(b *testing.B) {
 	for range gen.Events() {
 	}
 }
+
+func FuzzParseProfile(f *testing.F) {
+	for _, name := range BuiltinProfiles() {
+		data, _ := builtin.ReadFile("profiles/" + name + ".yaml")
+		f.Add(data)
+	}
+	f.Add([]byte("name: x\nfrom: 2005-01-01\nto: 2005-01-01\nshares: [{country: us, share: 100}]"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := ParseProfile(data)
+		if err != nil {
+			return
+		}
+		// Whatever parses is usable: a plan over every country yields exactly the asked count.
+		var all []string
+		for _, s := range p.Shares {
+			all = append(all, s.Country)
+		}
+		all = append(all, worldCodes()...)
+		plan, err := NewPlan(p, 997, all, 1)
+		if err != nil {
+			return // more rest-of-world countries needed than the test world has
+		}
+		if plan.Total() != 997 {
+			t.Fatalf("plan of %d events for %+v", plan.Total(), p)
+		}
+	})
+}
