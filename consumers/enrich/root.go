@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	kafkago "github.com/segmentio/kafka-go"
@@ -15,6 +16,7 @@ import (
 	"github.com/spamgeo/spamgeo/internal/countries"
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/kafka"
+	"github.com/spamgeo/spamgeo/internal/telemetry"
 	"github.com/spamgeo/spamgeo/schemas/event"
 )
 
@@ -37,6 +39,7 @@ type Enricher struct {
 	enriched *kafkago.Writer
 	dlq      *kafkago.Writer
 	metrics  metrics
+	logLimit *telemetry.Limiter
 }
 
 // New opens the GeoIP files and joins the consumer group; Run starts the work.
@@ -56,6 +59,7 @@ func New(cfg Configuration, deps Dependencies) (*Enricher, error) {
 		enriched: deps.Kafka.Writer(deps.Kafka.EnrichedTopic, kafka.DefaultWriterOptions(), deps.Logger),
 		dlq:      deps.Kafka.Writer(deps.Kafka.DLQTopic, kafka.DefaultWriterOptions(), deps.Logger),
 		metrics:  newMetrics(deps.Registry),
+		logLimit: telemetry.NewLimiter(10, time.Minute),
 	}, nil
 }
 
@@ -84,7 +88,10 @@ func (e *Enricher) handle(ctx context.Context, batch []kafka.Message) error {
 		enriched, reason := e.enrich(m.Value)
 		if reason != "" {
 			e.metrics.deadLettered.Inc()
-			e.deps.Logger.Warn("event dead-lettered", "reason", reason, "partition", m.Partition, "offset", m.Offset)
+			if ok, held := e.logLimit.Allow(); ok {
+				e.deps.Logger.Warn("event dead-lettered", "reason", reason, "partition", m.Partition, "offset", m.Offset,
+					"similar_lines_held_back", held)
+			}
 			dead = append(dead, kafka.DeadLetter(m, Stage, reason))
 			continue
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/internal/kafka"
+	"github.com/spamgeo/spamgeo/internal/telemetry"
 	"github.com/spamgeo/spamgeo/schemas/event"
 )
 
@@ -37,6 +38,7 @@ type Sink struct {
 	consumer *kafka.Consumer
 	dlq      *kafkago.Writer
 	metrics  metrics
+	logLimit *telemetry.Limiter
 }
 
 // New joins the consumer group; Run starts the work.
@@ -47,8 +49,9 @@ func New(cfg Configuration, deps Dependencies) *Sink {
 		consumer: kafka.NewConsumer(deps.Kafka, kafka.ConsumerOptions{
 			Topic: deps.Kafka.EnrichedTopic, Group: cfg.Group, Policy: cfg.Batch, Drain: cfg.Drain,
 		}, deps.Registry, deps.Logger),
-		dlq:     deps.Kafka.Writer(deps.Kafka.DLQTopic, kafka.DefaultWriterOptions(), deps.Logger),
-		metrics: newMetrics(deps.Registry),
+		dlq:      deps.Kafka.Writer(deps.Kafka.DLQTopic, kafka.DefaultWriterOptions(), deps.Logger),
+		metrics:  newMetrics(deps.Registry),
+		logLimit: telemetry.NewLimiter(10, time.Minute),
 	}
 }
 
@@ -79,7 +82,10 @@ func (s *Sink) handle(ctx context.Context, batch []kafka.Message) error {
 		e, err := event.DecodeEnriched(m.Value)
 		if err != nil {
 			s.metrics.deadLettered.Inc()
-			s.deps.Logger.Warn("event dead-lettered", "reason", err, "partition", m.Partition, "offset", m.Offset)
+			if ok, held := s.logLimit.Allow(); ok {
+				s.deps.Logger.Warn("event dead-lettered", "reason", err, "partition", m.Partition, "offset", m.Offset,
+					"similar_lines_held_back", held)
+			}
 			dead = append(dead, kafka.DeadLetter(m, Stage, err.Error()))
 			continue
 		}
