@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	kafkago "github.com/segmentio/kafka-go"
-
 	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/internal/geoip/geoiptest"
 	"github.com/spamgeo/spamgeo/internal/kafka"
@@ -68,13 +66,13 @@ func TestPipelineOnRealServers(t *testing.T) {
 	spamgeo(t, env, append(append([]string{"enrich", "--drain", "--metrics-listen", ""}, groups...), geo...)...)
 	spamgeo(t, env, append([]string{"sink", "--drain", "--metrics-listen", ""}, groups...)...)
 
-	if got := topicCount(t, env.kafka, env.kafka.RawTopic); got != 40002 {
+	if got := testenv.TopicCount(t, env.kafka, env.kafka.RawTopic); got != 40002 {
 		t.Errorf("raw topic holds %d messages, want 40002", got)
 	}
-	if got := topicCount(t, env.kafka, env.kafka.EnrichedTopic); got != 40000 {
+	if got := testenv.TopicCount(t, env.kafka, env.kafka.EnrichedTopic); got != 40000 {
 		t.Errorf("enriched topic holds %d messages, want 40000", got)
 	}
-	dead := readAll(t, env.kafka, env.kafka.DLQTopic, 2)
+	dead := testenv.ReadAll(t, env.kafka, env.kafka.DLQTopic, 2)
 	for i, want := range []string{"not an event", "event_id \"nope\" is not a UUID"} {
 		if got := kafka.HeaderValue(dead[i], "spamgeo.reason"); !strings.Contains(got, want) {
 			t.Errorf("dead letter %d reason %q, want it to mention %q", i, got, want)
@@ -140,37 +138,6 @@ func produce(t *testing.T, cfg kafka.Configuration, topic string, values ...[]by
 	if err := kafka.Deliver(context.Background(), w, msgs, nil); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// topicCount sums the end offsets of a topic's partitions.
-func topicCount(t *testing.T, cfg kafka.Configuration, topic string) int64 {
-	t.Helper()
-	n, err := cfg.Lag(context.Background(), "never-committed-"+testenv.Suffix(), topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
-// readAll reads want messages of a topic from the beginning, in offset order per partition.
-func readAll(t *testing.T, cfg kafka.Configuration, topic string, want int) []kafka.Message {
-	t.Helper()
-	r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: cfg.Brokers, GroupID: "read-" + testenv.Suffix(), Topic: topic})
-	defer r.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var out []kafka.Message
-	for len(out) < want {
-		m, err := r.ReadMessage(ctx)
-		if err != nil {
-			t.Fatalf("read %s after %d messages: %v", topic, len(out), err)
-		}
-		out = append(out, m)
-	}
-	if n := topicCount(t, cfg, topic); n != int64(want) {
-		t.Errorf("%s holds %d messages, want %d", topic, n, want)
-	}
-	return out
 }
 
 func TestMain(m *testing.M) {

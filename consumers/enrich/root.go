@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	kafkago "github.com/segmentio/kafka-go"
@@ -16,7 +15,6 @@ import (
 	"github.com/spamgeo/spamgeo/internal/countries"
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/kafka"
-	"github.com/spamgeo/spamgeo/internal/telemetry"
 	"github.com/spamgeo/spamgeo/schemas/event"
 )
 
@@ -37,9 +35,8 @@ type Enricher struct {
 	db       *geoip.DB
 	consumer *kafka.Consumer
 	enriched *kafkago.Writer
-	dlq      *kafkago.Writer
+	dlq      *kafka.DeadLetterQueue
 	metrics  metrics
-	logLimit *telemetry.Limiter
 }
 
 // New opens the GeoIP files and joins the consumer group; Run starts the work.
@@ -57,9 +54,8 @@ func New(cfg Configuration, deps Dependencies) (*Enricher, error) {
 			Topic: deps.Kafka.RawTopic, Group: cfg.Group, Policy: cfg.Batch, Drain: cfg.Drain,
 		}, deps.Registry, deps.Logger),
 		enriched: deps.Kafka.Writer(deps.Kafka.EnrichedTopic, kafka.DefaultWriterOptions(), deps.Logger),
-		dlq:      deps.Kafka.Writer(deps.Kafka.DLQTopic, kafka.DefaultWriterOptions(), deps.Logger),
+		dlq:      kafka.NewDeadLetterQueue(deps.Kafka, Stage, deps.Registry, deps.Logger),
 		metrics:  newMetrics(deps.Registry),
-		logLimit: telemetry.NewLimiter(10, time.Minute),
 	}, nil
 }
 
@@ -87,12 +83,7 @@ func (e *Enricher) handle(ctx context.Context, batch []kafka.Message) error {
 	for _, m := range batch {
 		enriched, reason := e.enrich(m.Value)
 		if reason != "" {
-			e.metrics.deadLettered.Inc()
-			if ok, held := e.logLimit.Allow(); ok {
-				e.deps.Logger.Warn("event dead-lettered", "reason", reason, "partition", m.Partition, "offset", m.Offset,
-					"similar_lines_held_back", held)
-			}
-			dead = append(dead, kafka.DeadLetter(m, Stage, reason))
+			dead = append(dead, e.dlq.Refuse(m, reason))
 			continue
 		}
 		out = append(out, kafka.Message{Key: m.Key, Value: enriched})
@@ -100,7 +91,7 @@ func (e *Enricher) handle(ctx context.Context, batch []kafka.Message) error {
 	if err := kafka.Deliver(ctx, e.enriched, out, e.consumer.Failed); err != nil {
 		return err
 	}
-	if err := kafka.Deliver(ctx, e.dlq, dead, e.consumer.Failed); err != nil {
+	if err := e.dlq.Deliver(ctx, dead, e.consumer.Failed); err != nil {
 		return err
 	}
 	e.metrics.enriched.Add(float64(len(out)))

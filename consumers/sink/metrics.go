@@ -7,7 +7,6 @@ type metrics struct {
 	insertErrors  prometheus.Counter
 	insertSeconds prometheus.Histogram
 	batchRows     prometheus.Histogram
-	deadLettered  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) metrics {
@@ -26,10 +25,7 @@ func newMetrics(reg prometheus.Registerer) metrics {
 			Name: "spamgeo_sink_insert_rows", Help: "Rows per successful insert.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 10),
 		}),
-		deadLettered: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "spamgeo_sink_dead_lettered_total", Help: "Enriched messages sent to the dead-letter topic.",
-		}),
 	}
-	reg.MustRegister(m.inserted, m.insertErrors, m.insertSeconds, m.batchRows, m.deadLettered)
+	reg.MustRegister(m.inserted, m.insertErrors, m.insertSeconds, m.batchRows)
 	return m
 }

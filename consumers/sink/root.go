@@ -12,11 +12,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/internal/kafka"
-	"github.com/spamgeo/spamgeo/internal/telemetry"
 	"github.com/spamgeo/spamgeo/schemas/event"
 )
 
@@ -36,9 +34,8 @@ type Sink struct {
 	cfg      Configuration
 	deps     Dependencies
 	consumer *kafka.Consumer
-	dlq      *kafkago.Writer
+	dlq      *kafka.DeadLetterQueue
 	metrics  metrics
-	logLimit *telemetry.Limiter
 }
 
 // New joins the consumer group; Run starts the work.
@@ -49,9 +46,8 @@ func New(cfg Configuration, deps Dependencies) *Sink {
 		consumer: kafka.NewConsumer(deps.Kafka, kafka.ConsumerOptions{
 			Topic: deps.Kafka.EnrichedTopic, Group: cfg.Group, Policy: cfg.Batch, Drain: cfg.Drain,
 		}, deps.Registry, deps.Logger),
-		dlq:      deps.Kafka.Writer(deps.Kafka.DLQTopic, kafka.DefaultWriterOptions(), deps.Logger),
-		metrics:  newMetrics(deps.Registry),
-		logLimit: telemetry.NewLimiter(10, time.Minute),
+		dlq:     kafka.NewDeadLetterQueue(deps.Kafka, Stage, deps.Registry, deps.Logger),
+		metrics: newMetrics(deps.Registry),
 	}
 }
 
@@ -81,12 +77,7 @@ func (s *Sink) handle(ctx context.Context, batch []kafka.Message) error {
 	for _, m := range batch {
 		e, err := event.DecodeEnriched(m.Value)
 		if err != nil {
-			s.metrics.deadLettered.Inc()
-			if ok, held := s.logLimit.Allow(); ok {
-				s.deps.Logger.Warn("event dead-lettered", "reason", err, "partition", m.Partition, "offset", m.Offset,
-					"similar_lines_held_back", held)
-			}
-			dead = append(dead, kafka.DeadLetter(m, Stage, err.Error()))
+			dead = append(dead, s.dlq.Refuse(m, err.Error()))
 			continue
 		}
 		rows = append(rows, e)
@@ -95,7 +86,7 @@ func (s *Sink) handle(ctx context.Context, batch []kafka.Message) error {
 		s.metrics.insertErrors.Inc()
 		return err
 	}
-	return kafka.Deliver(ctx, s.dlq, dead, s.consumer.Failed)
+	return s.dlq.Deliver(ctx, dead, s.consumer.Failed)
 }
 
 func (s *Sink) insert(ctx context.Context, rows []event.Enriched) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,8 +85,10 @@ func TestSinkOnRealServers(t *testing.T) {
 	if rows != 3000 || us != 1000 || rolled != 3000 {
 		t.Errorf("events %d (US %d), rollup %d; want 3000 (1000), 3000", rows, us, rolled)
 	}
-	if lag, err := kcfg.Lag(ctx, "dlq-reader-"+testenv.Suffix(), kcfg.DLQTopic); err != nil || lag != 1 {
-		t.Errorf("dead-letter topic holds %d messages (%v), want 1", lag, err)
+	dead := testenv.ReadAll(t, kcfg, kcfg.DLQTopic, 1)[0]
+	if stage, reason := kafka.HeaderValue(dead, "spamgeo.stage"), kafka.HeaderValue(dead, "spamgeo.reason"); stage != "sink" ||
+		!strings.Contains(reason, "event_id") || string(dead.Value) != `{"schema_version":1}` {
+		t.Errorf("dead letter from stage %q, reason %q, value %s", stage, reason, dead.Value)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
@@ -208,22 +207,6 @@ func summarize(err error) error {
 		}
 	}
 	return err
-}
-
-// DeadLetter wraps a message a stage cannot use for the dead-letter topic: the original key
-// and value unchanged, with where it came from and why it was refused in headers.
-func DeadLetter(m Message, stage, reason string) Message {
-	return Message{
-		Key:   m.Key,
-		Value: m.Value,
-		Headers: []Header{
-			{Key: "spamgeo.stage", Value: []byte(stage)},
-			{Key: "spamgeo.reason", Value: []byte(reason)},
-			{Key: "spamgeo.topic", Value: []byte(m.Topic)},
-			{Key: "spamgeo.partition", Value: []byte(strconv.Itoa(m.Partition))},
-			{Key: "spamgeo.offset", Value: []byte(strconv.FormatInt(m.Offset, 10))},
-		},
-	}
 }
 
 // HeaderValue returns the value of the first header named key, or "".

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	kafkago "github.com/segmentio/kafka-go"
+
 	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/internal/kafka"
 )
@@ -93,4 +95,35 @@ type testWriter struct{ t testing.TB }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// TopicCount is the number of messages a topic holds (its end offsets summed).
+func TopicCount(t testing.TB, cfg kafka.Configuration, topic string) int64 {
+	t.Helper()
+	n, err := cfg.Lag(context.Background(), "never-committed-"+Suffix(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// ReadAll reads a topic from the beginning and fails unless it holds exactly want messages.
+func ReadAll(t testing.TB, cfg kafka.Configuration, topic string, want int) []kafka.Message {
+	t.Helper()
+	r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: cfg.Brokers, GroupID: "read-" + Suffix(), Topic: topic})
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out []kafka.Message
+	for len(out) < want {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			t.Fatalf("read %s after %d messages: %v", topic, len(out), err)
+		}
+		out = append(out, m)
+	}
+	if n := TopicCount(t, cfg, topic); n != int64(want) {
+		t.Errorf("%s holds %d messages, want %d", topic, n, want)
+	}
+	return out
 }
