@@ -7,6 +7,7 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spamgeo/spamgeo/internal/clickhousedb"
@@ -40,9 +41,36 @@ func (p Period) String() string {
 }
 
 // The SQL lives in files so the modern-engine tests (tests/modern) run exactly what Go sends.
-//
-//go:embed sql/messages_by_country.sql
-var messagesByCountry string
+var (
+	//go:embed sql/country_messages.sql
+	countryMessages string
+	//go:embed sql/country_messages_raw.sql
+	countryMessagesRaw string
+)
+
+// Resolution is the time step of a rollup.
+type Resolution struct {
+	Step  time.Duration
+	Table string // the country rollup at this step
+}
+
+// Resolutions lists the country rollups, coarsest first.
+var Resolutions = []Resolution{
+	{24 * time.Hour, "rollup_country_day"},
+	{time.Hour, "rollup_country_hour"},
+	{time.Minute, "rollup_country_minute"},
+}
+
+// Coarsest returns the coarsest rollup whose step divides both ends of p, so that a long period
+// reads a few rows per day instead of one per minute.
+func Coarsest(p Period) Resolution {
+	for _, r := range Resolutions {
+		if p.From.Truncate(r.Step).Equal(p.From) && p.To.Truncate(r.Step).Equal(p.To) {
+			return r
+		}
+	}
+	return Resolutions[len(Resolutions)-1]
+}
 
 // Reader runs the read-side queries on one ClickHouse connection.
 type Reader struct {
@@ -58,9 +86,21 @@ type CountryCount struct {
 	Messages uint64
 }
 
-// MessagesByCountry sums the daily rollup over p, largest first.
+const sqlTime = "2006-01-02 15:04:05"
+
+// MessagesByCountry sums the coarsest rollup that answers p, largest first.
 func (r *Reader) MessagesByCountry(ctx context.Context, p Period) ([]CountryCount, error) {
-	rows, err := r.conn.Query(ctx, messagesByCountry, p.From.Format(time.DateOnly), p.To.Format(time.DateOnly))
+	sql := strings.ReplaceAll(countryMessages, "{rollup}", Coarsest(p).Table)
+	return r.countryCounts(ctx, sql, p)
+}
+
+// MessagesByCountryFromEvents gives the same answer by scanning the events table.
+func (r *Reader) MessagesByCountryFromEvents(ctx context.Context, p Period) ([]CountryCount, error) {
+	return r.countryCounts(ctx, countryMessagesRaw, p)
+}
+
+func (r *Reader) countryCounts(ctx context.Context, sql string, p Period) ([]CountryCount, error) {
+	rows, err := r.conn.Query(ctx, sql, p.From.UTC().Format(sqlTime), p.To.UTC().Format(sqlTime))
 	if err != nil {
 		return nil, fmt.Errorf("messages by country for %s: %w", p, err)
 	}

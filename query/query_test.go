@@ -51,3 +51,17 @@ func TestSharesRanksAndRest(t *testing.T) {
 		t.Errorf("top 10 of 4 countries = %+v", got)
 	}
 }
+
+func TestCoarsest(t *testing.T) {
+	d := func(s string) time.Time { v, _ := time.Parse(time.DateTime, s); return v }
+	for _, tc := range []struct{ from, to, table string }{
+		{"2005-04-01 00:00:00", "2005-10-01 00:00:00", "rollup_country_day"},
+		{"2005-04-01 06:00:00", "2005-04-02 00:00:00", "rollup_country_hour"},
+		{"2005-04-01 00:00:00", "2005-04-01 00:05:00", "rollup_country_minute"},
+		{"2005-04-01 00:00:00", "2005-04-01 00:05:30", "rollup_country_minute"},
+	} {
+		if got := Coarsest(Period{d(tc.from), d(tc.to)}).Table; got != tc.table {
+			t.Errorf("%s..%s reads %s, want %s", tc.from, tc.to, got, tc.table)
+		}
+	}
+}

@@ -23,8 +23,11 @@ func (c *MigrateCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) erro
 		}
 		for _, mig := range pending {
 			fmt.Fprintf(stdout, "-- migration %04d_%s\n", mig.Version, mig.Name)
-			for _, s := range mig.Statements {
-				fmt.Fprintf(stdout, "%s;\n\n", s)
+			for _, s := range mig.Steps {
+				if s.Check != "" {
+					fmt.Fprintf(stdout, "-- %s %s\n", "apply-if:", s.Check)
+				}
+				fmt.Fprintf(stdout, "%s;\n\n", s.SQL)
 			}
 		}
 		if len(pending) == 0 {

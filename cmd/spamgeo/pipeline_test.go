@@ -14,6 +14,7 @@ import (
 	"github.com/spamgeo/spamgeo/internal/geoip/geoiptest"
 	"github.com/spamgeo/spamgeo/internal/kafka"
 	"github.com/spamgeo/spamgeo/internal/testenv"
+	"github.com/spamgeo/spamgeo/schemas/migrations"
 )
 
 // spamgeo runs the command line in-process against the test's own topics and database.
@@ -52,7 +53,8 @@ func TestPipelineOnRealServers(t *testing.T) {
 	geo := []string{"--geoip-country", country, "--geoip-asn", asn}
 	groups := []string{"--group", "test-" + testenv.Suffix()}
 
-	if out := spamgeo(t, env, "migrate"); !strings.Contains(out, "1 migration(s) applied") {
+	all, _ := migrations.All()
+	if out := spamgeo(t, env, "migrate"); !strings.Contains(out, fmt.Sprintf(": %d migration(s) applied", len(all))) {
 		t.Errorf("first migrate: %q", out)
 	}
 	if out := spamgeo(t, env, "migrate"); !strings.Contains(out, "0 migration(s) applied") {
@@ -93,6 +95,13 @@ func TestPipelineOnRealServers(t *testing.T) {
 	}
 	if rows != 40000 || ids != 40000 {
 		t.Errorf("events table: %d rows, %d distinct ids; want 40000 of each", rows, ids)
+	}
+
+	for _, table := range []string{"rollup_country_minute", "rollup_country_hour", "rollup_country_day", "rollup_asn_hour", "rollup_asn_day"} {
+		var n uint64
+		if err := conn.QueryRow(context.Background(), "SELECT countMerge(messages) FROM "+table).Scan(&n); err != nil || n != 40000 {
+			t.Errorf("%s totals %d messages (%v), want 40000", table, n, err)
+		}
 	}
 
 	out := spamgeo(t, env, "report", "--from", "2005-04-01", "--to", "2005-09-30",

@@ -7,6 +7,7 @@ type metrics struct {
 	insertErrors  prometheus.Counter
 	insertSeconds prometheus.Histogram
 	batchRows     prometheus.Histogram
+	skipped       prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) metrics {
@@ -25,7 +26,10 @@ func newMetrics(reg prometheus.Registerer) metrics {
 			Name: "spamgeo_sink_insert_rows", Help: "Rows per successful insert.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 10),
 		}),
+		skipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "spamgeo_sink_skipped_already_stored_total", Help: "Redelivered messages skipped because ClickHouse already held them.",
+		}),
 	}
-	reg.MustRegister(m.inserted, m.insertErrors, m.insertSeconds, m.batchRows)
+	reg.MustRegister(m.skipped, m.inserted, m.insertErrors, m.insertSeconds, m.batchRows)
 	return m
 }

@@ -9,13 +9,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/internal/kafka"
 	"github.com/spamgeo/spamgeo/schemas/event"
+	"github.com/spamgeo/spamgeo/schemas/migrations"
 )
 
 // Stage names the sink in dead-letter headers.
@@ -53,6 +53,9 @@ func New(cfg Configuration, deps Dependencies) *Sink {
 
 // Run stores events until ctx ends (or, when draining, until the enriched topic is done).
 func (s *Sink) Run(ctx context.Context) error {
+	if err := migrations.RequireCurrent(ctx, s.deps.ClickHouse); err != nil {
+		return err
+	}
 	if err := s.deps.Kafka.EnsureTopics(ctx); err != nil {
 		return err
 	}
@@ -68,51 +71,63 @@ func (s *Sink) Stop() error {
 	return s.dlq.Close()
 }
 
-const insert = `INSERT INTO events (event_id, received_at, trap_id, collector, source_ip, helo, mail_from,
-	rcpt_count, size, country_code, continent_code, asn, as_org, geoip_build)`
-
+// handle stores one batch exactly once. Every row carries the topic, partition and offset of its
+// Kafka message, and ingest_offsets (kept by the same insert through a materialized view) holds
+// the highest offset stored per partition. Messages at or below it were stored before a crash,
+// a failed commit or a rebalance redelivered them, and are skipped, as are refused messages there.
 func (s *Sink) handle(ctx context.Context, batch []kafka.Message) error {
-	rows := make([]event.Enriched, 0, len(batch))
+	topic := batch[0].Topic
+	stored, err := s.stored(ctx, topic)
+	if err != nil {
+		return err
+	}
+	var rows columns
 	var dead []kafka.Message
+	skipped := 0
 	for _, m := range batch {
+		if last, ok := stored[m.Partition]; ok && m.Offset <= last {
+			skipped++
+			continue
+		}
 		e, err := event.DecodeEnriched(m.Value)
 		if err != nil {
 			dead = append(dead, s.dlq.Refuse(m, err.Error()))
 			continue
 		}
-		rows = append(rows, e)
+		rows.add(&e, m)
 	}
-	if err := s.insert(ctx, rows); err != nil {
+	if skipped > 0 {
+		s.metrics.skipped.Add(float64(skipped))
+		s.deps.Logger.Info("skipped messages already stored", "messages", skipped, "topic", topic)
+	}
+	if err := s.insert(ctx, &rows); err != nil {
 		s.metrics.insertErrors.Inc()
 		return err
 	}
 	return s.dlq.Deliver(ctx, dead, s.consumer.Failed)
 }
 
-func (s *Sink) insert(ctx context.Context, rows []event.Enriched) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	start := time.Now()
-	batch, err := s.deps.ClickHouse.PrepareBatch(ctx, insert)
+const storedOffsets = `SELECT kafka_partition, maxMerge(kafka_offset)
+	FROM ingest_offsets WHERE kafka_topic = ? GROUP BY kafka_partition`
+
+// stored returns the highest offset ClickHouse holds for each partition of topic it has rows of.
+func (s *Sink) stored(ctx context.Context, topic string) (map[int]int64, error) {
+	rows, err := s.deps.ClickHouse.Query(ctx, storedOffsets, topic)
 	if err != nil {
-		return fmt.Errorf("prepare insert of %d rows: %w", len(rows), err)
+		return nil, fmt.Errorf("read stored offsets of %s: %w", topic, err)
 	}
-	for i := range rows {
-		e := &rows[i]
-		ip := e.SourceIP.As16()
-		if err := batch.Append(e.EventID, e.ReceivedAt, e.TrapID, string(e.Collector), string(ip[:]), e.HELO,
-			e.MailFrom, uint16(min(e.RcptCount, 65535)), uint32(min(e.Size, 1<<32-1)), e.CountryCode,
-			e.ContinentCode, e.ASN, e.ASOrg, e.GeoIPBuild); err != nil {
-			_ = batch.Abort()
-			return fmt.Errorf("append row %d of %d: %w", i, len(rows), err)
+	defer rows.Close()
+	out := map[int]int64{}
+	for rows.Next() {
+		var p uint32
+		var off int64
+		if err := rows.Scan(&p, &off); err != nil {
+			return nil, fmt.Errorf("read stored offsets of %s: %w", topic, err)
 		}
+		out[int(p)] = off
 	}
-	if err := batch.Send(); err != nil {
-		return fmt.Errorf("insert batch of %d rows: %w", len(rows), err)
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read stored offsets of %s: %w", topic, err)
 	}
-	s.metrics.inserted.Add(float64(len(rows)))
-	s.metrics.insertSeconds.Observe(time.Since(start).Seconds())
-	s.metrics.batchRows.Observe(float64(len(rows)))
-	return nil
+	return out, nil
 }

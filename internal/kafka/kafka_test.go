@@ -69,7 +69,7 @@ func TestConsumerRetriesThenCommitsOnRealBroker(t *testing.T) {
 			t.Errorf("%s handled %d times", v, n)
 		}
 	}
-	if got := counterValue(t, reg, "spamgeo_consumer_messages_committed_total"); got != 3000 {
+	if got := testenv.CounterValue(t, reg, "spamgeo_consumer_messages_committed_total"); got != 3000 {
 		t.Errorf("committed counter %v, want 3000", got)
 	}
 	if c.Healthy() != nil {
@@ -121,19 +121,4 @@ func TestNothingCommittedWithoutSuccessOnRealBroker(t *testing.T) {
 	if n != 200 {
 		t.Errorf("the next consumer got %d messages, want 200", n)
 	}
-}
-
-func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() == name {
-			return f.GetMetric()[0].GetCounter().GetValue()
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return 0
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/spamgeo/spamgeo/internal/clickhousedb"
@@ -126,4 +127,20 @@ func ReadAll(t testing.TB, cfg kafka.Configuration, topic string, want int) []ka
 		t.Errorf("%s holds %d messages, want %d", topic, n, want)
 	}
 	return out
+}
+
+// CounterValue reads the value of the counter called name (its first series) from reg.
+func CounterValue(t testing.TB, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == name {
+			return f.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -24,11 +25,20 @@ var files embed.FS
 //go:embed ledger.sql
 var ledger string
 
-// Migration is one numbered step of the schema.
+// Migration is one numbered version of the schema.
 type Migration struct {
-	Version    uint32
-	Name       string
-	Statements []string
+	Version uint32
+	Name    string
+	Steps   []Step
+}
+
+// Step is one statement of a migration and, optionally, the check that decides whether it runs:
+// a query returning one number, non-zero to apply. Checks make statements that ClickHouse
+// cannot write idempotently (ADD COLUMN without IF NOT EXISTS on 18.16, backfills) safe to
+// repeat. In a file a check is a comment line "-- apply-if: SELECT ..." before its statement.
+type Step struct {
+	Check string
+	SQL   string
 }
 
 var fileName = regexp.MustCompile(`^(\d{4})_([a-z0-9_]+)\.sql$`)
@@ -50,7 +60,11 @@ func All() ([]Migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Migration{Version: uint32(v), Name: m[2], Statements: split(string(text))})
+		steps, err := split(string(text))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", e.Name(), err)
+		}
+		out = append(out, Migration{Version: uint32(v), Name: m[2], Steps: steps})
 	}
 	slices.SortFunc(out, func(a, b Migration) int { return int(a.Version) - int(b.Version) })
 	for i, m := range out {
@@ -61,17 +75,44 @@ func All() ([]Migration, error) {
 	return out, nil
 }
 
-var lineComment = regexp.MustCompile(`(?m)--.*$`)
+const checkPrefix = "apply-if:"
 
-// split cuts a file into statements at semicolons ending a line; comments are dropped.
-func split(text string) []string {
-	var out []string
-	for _, s := range strings.Split(lineComment.ReplaceAllString(text, ""), ";\n") {
-		if s = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), ";")); s != "" {
-			out = append(out, s)
+// split cuts a file into steps: a statement ends with a line whose code ends in ";"; comments
+// ("--" to the end of a line; the SQL holds no "--" inside strings) are dropped, except the
+// apply-if checks, which attach to the statement that follows them.
+func split(text string) ([]Step, error) {
+	var steps []Step
+	var check string
+	var stmt []string
+	finish := func() {
+		if sql := strings.TrimSuffix(strings.TrimSpace(strings.Join(stmt, "\n")), ";"); sql != "" {
+			steps = append(steps, Step{Check: check, SQL: strings.TrimSpace(sql)})
+			check = ""
+		}
+		stmt = nil
+	}
+	for _, line := range strings.Split(text, "\n") {
+		code, comment, _ := strings.Cut(line, "--")
+		code = strings.TrimRight(code, " \t")
+		if c, ok := strings.CutPrefix(strings.TrimSpace(comment), checkPrefix); ok && strings.TrimSpace(code) == "" {
+			if check != "" || len(stmt) > 0 {
+				return nil, fmt.Errorf("check %q does not stand before a statement", strings.TrimSpace(c))
+			}
+			check = strings.TrimSpace(c)
+			continue
+		}
+		if strings.TrimSpace(code) != "" {
+			stmt = append(stmt, code)
+		}
+		if strings.HasSuffix(code, ";") {
+			finish()
 		}
 	}
-	return out
+	finish()
+	if check != "" {
+		return nil, fmt.Errorf("check %q has no statement after it", check)
+	}
+	return steps, nil
 }
 
 // Migrator applies migrations to one database.
@@ -132,9 +173,18 @@ func (m *Migrator) Pending(ctx context.Context) ([]Migration, error) {
 // Apply creates the database if needed and applies every pending migration in order,
 // returning those it applied. Applying to an up-to-date database changes nothing.
 func (m *Migrator) Apply(ctx context.Context) ([]Migration, error) {
+	return m.ApplyUpTo(ctx, math.MaxUint32)
+}
+
+// ApplyUpTo is Apply stopping after the given version (upgrade tests start from old versions).
+func (m *Migrator) ApplyUpTo(ctx context.Context, version uint32) ([]Migration, error) {
 	pending, err := m.Pending(ctx)
-	if err != nil || len(pending) == 0 {
+	if err != nil {
 		return nil, err
+	}
+	pending = slices.DeleteFunc(pending, func(mig Migration) bool { return mig.Version > version })
+	if len(pending) == 0 {
+		return nil, nil
 	}
 	server, err := m.cfg.OpenServer(ctx)
 	if err != nil {
@@ -155,8 +205,8 @@ func (m *Migrator) Apply(ctx context.Context) ([]Migration, error) {
 	}
 	var applied []Migration
 	for _, mig := range pending {
-		for i, stmt := range mig.Statements {
-			if err := conn.Exec(ctx, stmt); err != nil {
+		for i, step := range mig.Steps {
+			if err := m.apply(ctx, conn, step); err != nil {
 				return applied, fmt.Errorf("migration %04d_%s, statement %d: %w", mig.Version, mig.Name, i+1, err)
 			}
 		}
@@ -180,4 +230,37 @@ func record(ctx context.Context, conn clickhousedb.Conn, mig Migration) error {
 		return err
 	}
 	return batch.Send()
+}
+
+// apply runs a step's statement if its check (when it has one) says so.
+func (m *Migrator) apply(ctx context.Context, conn clickhousedb.Conn, step Step) error {
+	if step.Check != "" {
+		var yes uint8
+		if err := conn.QueryRow(ctx, "SELECT toUInt8(("+step.Check+") != 0)").Scan(&yes); err != nil {
+			return fmt.Errorf("check %q: %w", step.Check, err)
+		}
+		if yes == 0 {
+			m.logger.Debug("step not needed", "check", step.Check)
+			return nil
+		}
+	}
+	return conn.Exec(ctx, step.SQL)
+}
+
+// RequireCurrent returns an error unless the database conn is open on has every migration
+// applied: writers refuse to run against an old schema rather than fail row by row.
+func RequireCurrent(ctx context.Context, conn clickhousedb.Conn) error {
+	all, err := All()
+	if err != nil {
+		return err
+	}
+	var applied uint64
+	if err := conn.QueryRow(ctx, "SELECT uniqExact(version) FROM schema_migrations WHERE version <= ?",
+		len(all)).Scan(&applied); err != nil {
+		return fmt.Errorf("read schema_migrations (has `spamgeo migrate` run?): %w", err)
+	}
+	if applied != uint64(len(all)) {
+		return fmt.Errorf("the database has %d of %d migrations; run `spamgeo migrate` first", applied, len(all))
+	}
+	return nil
 }

@@ -1,8 +1,9 @@
-package migrations_test
+package migrations
 
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,162 +12,190 @@ import (
 
 	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/internal/testenv"
-	"github.com/spamgeo/spamgeo/schemas/migrations"
 )
 
 func TestAllParses(t *testing.T) {
-	all, err := migrations.All()
+	all, err := All()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(all) == 0 {
-		t.Fatal("no migrations embedded")
+	if len(all) < 2 {
+		t.Fatalf("%d migrations embedded", len(all))
 	}
 	for _, m := range all {
-		if len(m.Statements) == 0 {
+		if len(m.Steps) == 0 {
 			t.Errorf("migration %d has no statements", m.Version)
 		}
-		for _, s := range m.Statements {
-			if strings.Contains(s, "--") || strings.HasSuffix(s, ";") {
-				t.Errorf("migration %d statement not cleaned: %q", m.Version, s)
+		for _, s := range m.Steps {
+			if strings.Contains(s.SQL, "--") || strings.HasSuffix(s.SQL, ";") || strings.Contains(s.Check, "--") {
+				t.Errorf("migration %d step not cleaned: %+v", m.Version, s)
 			}
 		}
 	}
 }
 
+func TestSplit(t *testing.T) {
+	steps, err := split(`-- a file comment
+CREATE TABLE a (x UInt8) -- trailing comment
+ENGINE = Memory;
+
+-- apply-if: SELECT 1
+ALTER TABLE a ADD COLUMN y UInt8;  -- note after the semicolon
+SELECT 2`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Step{
+		{SQL: "CREATE TABLE a (x UInt8)\nENGINE = Memory"},
+		{Check: "SELECT 1", SQL: "ALTER TABLE a ADD COLUMN y UInt8"},
+		{SQL: "SELECT 2"},
+	}
+	if !slices.Equal(steps, want) {
+		t.Errorf("split =\n%q\nwant\n%q", steps, want)
+	}
+	for _, bad := range []string{"SELECT 1;\n-- apply-if: SELECT 1\n", "SELECT\n-- apply-if: SELECT 1\n1;"} {
+		if _, err := split(bad); err == nil {
+			t.Errorf("split(%q) accepted a misplaced check", bad)
+		}
+	}
+}
+
 // describe lists every table of the database with its engine, and every column with its type.
-func describe(t *testing.T, ctx context.Context, conn clickhousedb.Conn, db string) string {
+func describe(t *testing.T, conn clickhousedb.Conn, db string) string {
 	t.Helper()
+	ctx := context.Background()
 	var b strings.Builder
-	rows, err := conn.Query(ctx, "SELECT name, engine FROM system.tables WHERE database = ? ORDER BY name", db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var name, engine string
-		if err := rows.Scan(&name, &engine); err != nil {
+	for _, q := range []string{
+		"SELECT name, engine FROM system.tables WHERE database = ? ORDER BY name",
+		"SELECT concat(table, '.', name), type FROM system.columns WHERE database = ? ORDER BY table, name",
+	} {
+		rows, err := conn.Query(ctx, q, db)
+		if err != nil {
 			t.Fatal(err)
 		}
-		fmt.Fprintf(&b, "table %s %s\n", name, engine)
-	}
-	rows.Close()
-	rows, err = conn.Query(ctx, "SELECT table, name, type FROM system.columns WHERE database = ? ORDER BY table, name", db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var table, name, typ string
-		if err := rows.Scan(&table, &name, &typ); err != nil {
-			t.Fatal(err)
+		for rows.Next() {
+			var a, b2 string
+			if err := rows.Scan(&a, &b2); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&b, "%s %s\n", a, b2)
 		}
-		fmt.Fprintf(&b, "column %s.%s %s\n", table, name, typ)
+		rows.Close()
 	}
-	rows.Close()
 	return b.String()
+}
+
+func open(t *testing.T, cfg clickhousedb.Configuration) clickhousedb.Conn {
+	t.Helper()
+	conn, err := cfg.Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }
 
 func TestApplyTwiceOnRealServer(t *testing.T) {
 	cfg := testenv.ClickHouse(t)
 	ctx := context.Background()
-	m := migrations.New(cfg, testenv.Logger(t))
-	all, _ := migrations.All()
-
-	pending, err := m.Pending(ctx)
-	if err != nil {
-		t.Fatal(err)
+	m := New(cfg, testenv.Logger(t))
+	all, _ := All()
+	if pending, err := m.Pending(ctx); err != nil || len(pending) != len(all) {
+		t.Fatalf("fresh database: %d pending (%v), want %d", len(pending), err, len(all))
 	}
-	if len(pending) != len(all) {
-		t.Fatalf("fresh database: %d pending, want %d", len(pending), len(all))
+	if applied, err := m.Apply(ctx); err != nil || len(applied) != len(all) {
+		t.Fatalf("applied %d migrations (%v), want %d", len(applied), err, len(all))
 	}
-	applied, err := m.Apply(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(applied) != len(all) {
-		t.Fatalf("applied %d migrations, want %d", len(applied), len(all))
-	}
-	conn, err := cfg.Open(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	first := describe(t, ctx, conn, cfg.Database)
-	for _, want := range []string{"table events MergeTree", "table daily_country SummingMergeTree",
-		"table daily_country_mv MaterializedView", "table schema_migrations MergeTree"} {
-		if !strings.Contains(first, want) {
+	conn := open(t, cfg)
+	first := describe(t, conn, cfg.Database)
+	for _, want := range []string{"events MergeTree", "ingest_offsets AggregatingMergeTree",
+		"rollup_country_minute AggregatingMergeTree", "rollup_country_hour AggregatingMergeTree",
+		"rollup_country_day AggregatingMergeTree", "rollup_asn_hour AggregatingMergeTree",
+		"rollup_asn_day AggregatingMergeTree", "rollup_country_day_mv MaterializedView",
+		"daily_country View", "daily_country_share View", "daily_asn View", "schema_migrations MergeTree",
+		"events.kafka_offset Int64"} {
+		if !strings.Contains(first, want+"\n") {
 			t.Errorf("schema lacks %q:\n%s", want, first)
 		}
 	}
-
-	again, err := m.Apply(ctx)
-	if err != nil {
-		t.Fatalf("second migrate: %v", err)
+	if again, err := m.Apply(ctx); err != nil || len(again) != 0 {
+		t.Errorf("second migrate applied %d migrations (%v)", len(again), err)
 	}
-	if len(again) != 0 {
-		t.Errorf("second migrate applied %d migrations", len(again))
-	}
-	if second := describe(t, ctx, conn, cfg.Database); second != first {
+	if second := describe(t, conn, cfg.Database); second != first {
 		t.Errorf("second migrate changed the schema:\nbefore\n%s\nafter\n%s", first, second)
 	}
 	var recorded uint64
-	if err := conn.QueryRow(ctx, "SELECT count() FROM schema_migrations").Scan(&recorded); err != nil {
-		t.Fatal(err)
-	}
-	if recorded != uint64(len(all)) {
-		t.Errorf("schema_migrations holds %d rows, want %d", recorded, len(all))
+	if err := conn.QueryRow(ctx, "SELECT count() FROM schema_migrations").Scan(&recorded); err != nil || recorded != uint64(len(all)) {
+		t.Errorf("schema_migrations holds %d rows (%v), want %d", recorded, err, len(all))
 	}
 }
 
-// The materialized view fills the daily rollup, placing each event on its UTC day whatever the
-// server's time zone.
-func TestDailyRollupOnRealServer(t *testing.T) {
-	cfg := testenv.ClickHouse(t)
-	ctx := context.Background()
-	if _, err := migrations.New(cfg, testenv.Logger(t)).Apply(ctx); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := cfg.Open(ctx)
+// insertV1 writes events with the columns of schema version 1 only.
+func insertV1(t *testing.T, conn clickhousedb.Conn, times []time.Time) {
+	t.Helper()
+	batch, err := conn.PrepareBatch(context.Background(),
+		"INSERT INTO events (event_id, received_at, trap_id, collector, source_ip, country_code, continent_code, asn, as_org, size)")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	batch, err := conn.PrepareBatch(ctx, "INSERT INTO events (event_id, received_at, trap_id, collector, source_ip, country_code, continent_code, size)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ip := string(make([]byte, 16))
-	for _, e := range []struct {
-		at      time.Time
-		country string
-	}{
-		{time.Date(2005, 4, 1, 23, 59, 59, 0, time.UTC), "US"},
-		{time.Date(2005, 4, 2, 0, 0, 0, 0, time.UTC), "US"},
-		{time.Date(2005, 4, 2, 10, 0, 0, 0, time.FixedZone("KST", 9*3600)), "KR"}, // 01:00 UTC
-		{time.Date(2005, 4, 2, 12, 0, 0, 0, time.UTC), "US"},
-	} {
-		if err := batch.Append(uuid.New(), e.at, "t", "synth", ip, e.country, "", uint32(100)); err != nil {
+	for i, at := range times {
+		ip := [16]byte{10: 0xff, 11: 0xff, 12: 30, 15: byte(i)}
+		if err := batch.Append(uuid.New(), at, "t", "synth", string(ip[:]), []string{"US", "KR"}[i%2],
+			[]string{"NA", "AS"}[i%2], uint32(64000+i%2), "Org", uint32(100)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := batch.Send(); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := conn.Query(ctx, "SELECT toString(day), country_code, sum(messages), sum(bytes) FROM daily_country GROUP BY day, country_code ORDER BY day, country_code")
-	if err != nil {
+}
+
+// Upgrading from every earlier version, with data in place, ends in the same schema as a fresh
+// install, and the events stored before the upgrade are in every rollup and view.
+func TestMigrateFromEveryVersionOnRealServer(t *testing.T) {
+	ctx := context.Background()
+	all, _ := All()
+	fresh := testenv.ClickHouse(t)
+	if _, err := New(fresh, testenv.Logger(t)).Apply(ctx); err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
-	var got []string
-	for rows.Next() {
-		var day, cc string
-		var n, bytes uint64
-		if err := rows.Scan(&day, &cc, &n, &bytes); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, fmt.Sprintf("%s %s %d %d", day, cc, n, bytes))
+	want := describe(t, open(t, fresh), fresh.Database)
+	times := []time.Time{
+		time.Date(2005, 4, 1, 23, 59, 59, 0, time.UTC), time.Date(2005, 4, 2, 0, 0, 0, 0, time.UTC),
+		time.Date(2005, 4, 2, 0, 0, 30, 0, time.UTC), time.Date(2005, 4, 2, 1, 0, 0, 0, time.UTC),
 	}
-	want := []string{"2005-04-01 US 1 100", "2005-04-02 KR 1 100", "2005-04-02 US 2 200"}
-	if strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Errorf("daily_country = %v, want %v", got, want)
+	for _, from := range all[:len(all)-1] {
+		t.Run(fmt.Sprintf("from_v%d", from.Version), func(t *testing.T) {
+			cfg := testenv.ClickHouse(t)
+			m := New(cfg, testenv.Logger(t))
+			if _, err := m.ApplyUpTo(ctx, from.Version); err != nil {
+				t.Fatal(err)
+			}
+			conn := open(t, cfg)
+			insertV1(t, conn, times)
+			if _, err := m.Apply(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got := describe(t, conn, cfg.Database); got != want {
+				t.Errorf("upgraded schema differs from a fresh install:\nupgraded\n%s\nfresh\n%s", got, want)
+			}
+			for q, want := range map[string]uint64{
+				"SELECT countMerge(messages) FROM rollup_country_minute": 4,
+				"SELECT countMerge(messages) FROM rollup_country_hour":   4,
+				"SELECT countMerge(messages) FROM rollup_country_day":    4,
+				"SELECT countMerge(messages) FROM rollup_asn_hour":       4,
+				"SELECT countMerge(messages) FROM rollup_asn_day":        4,
+				"SELECT sum(messages) FROM daily_country":                4,
+				"SELECT sum(messages) FROM daily_asn":                    4,
+				"SELECT count() FROM rollup_country_minute":              4,
+				"SELECT count() FROM rollup_country_hour":                4,
+				"SELECT count() FROM daily_country":                      3,
+			} {
+				var got uint64
+				if err := conn.QueryRow(ctx, q).Scan(&got); err != nil || got != want {
+					t.Errorf("%s = %d (%v), want %d", q, got, err, want)
+				}
+			}
+		})
 	}
 }

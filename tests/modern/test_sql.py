@@ -13,10 +13,34 @@ MIGRATIONS = ROOT / "schemas" / "migrations"
 QUERIES = ROOT / "query" / "sql"
 
 
-def statements(path):
-    """Splits a SQL file the way schemas/migrations does: comments dropped, ';' ends a line."""
-    text = re.sub(r"--.*$", "", path.read_text(), flags=re.M)
-    return [s.strip().rstrip(";").strip() for s in text.split(";\n") if s.strip().rstrip(";").strip()]
+def steps(path):
+    """Splits a migration file as schemas/migrations does: a statement ends with a line whose
+    code ends in ';'; comments are dropped except '-- apply-if: <query>', which guards the next
+    statement. Returns (check or None, statement) pairs."""
+    out, check, stmt = [], None, []
+
+    def finish():
+        nonlocal check, stmt
+        sql = "\n".join(stmt).strip().removesuffix(";").strip()
+        if sql:
+            out.append((check, sql))
+            check = None
+        stmt = []
+
+    for line in path.read_text().split("\n"):
+        code, _, comment = line.partition("--")
+        code = code.rstrip(" \t")
+        if comment.strip().startswith("apply-if:") and not code.strip():
+            assert check is None and not stmt, f"misplaced check in {path}"
+            check = comment.strip().removeprefix("apply-if:").strip()
+            continue
+        if code.strip():
+            stmt.append(code)
+        if code.endswith(";"):
+            finish()
+    finish()
+    assert check is None, f"dangling check in {path}"
+    return out
 
 
 def bind(sql, *params):
@@ -43,53 +67,112 @@ def db(tmp_path):
     s.close()
 
 
-def migrate(s):
+def migrate(s, up_to=None):
     s.query((MIGRATIONS / "ledger.sql").read_text())
     for path in sorted(MIGRATIONS.glob("[0-9]*.sql")):
-        for stmt in statements(path):
-            s.query(stmt)
+        if up_to is not None and int(path.name[:4]) > up_to:
+            break
+        for check, stmt in steps(path):
+            if check is None or rows(s, f"SELECT toUInt8(({check}) != 0)") == [["1"]]:
+                s.query(stmt)
+
+
+def describe(s, database="spamgeo"):
+    return rows(s, f"SELECT table, name, type FROM system.columns WHERE database = '{database}' ORDER BY table, name") + \
+        rows(s, f"SELECT name, engine FROM system.tables WHERE database = '{database}' ORDER BY name")
 
 
 def test_migrations_apply_twice(db):
     migrate(db)
-    before = rows(db, "SELECT table, name, type FROM system.columns WHERE database = 'spamgeo' ORDER BY table, name")
+    before = describe(db)
     migrate(db)
-    after = rows(db, "SELECT table, name, type FROM system.columns WHERE database = 'spamgeo' ORDER BY table, name")
-    assert before == after
+    assert describe(db) == before
     tables = {r[0]: r[1] for r in rows(db, "SELECT name, engine FROM system.tables WHERE database = 'spamgeo'")}
-    assert tables == {
+    for name, engine in {
         "events": "MergeTree",
-        "daily_country": "SummingMergeTree",
-        "daily_country_mv": "MaterializedView",
+        "ingest_offsets": "AggregatingMergeTree",
+        "rollup_country_minute": "AggregatingMergeTree",
+        "rollup_country_hour": "AggregatingMergeTree",
+        "rollup_country_day": "AggregatingMergeTree",
+        "rollup_asn_hour": "AggregatingMergeTree",
+        "rollup_asn_day": "AggregatingMergeTree",
+        "daily_country": "View",
+        "daily_country_share": "View",
+        "daily_asn": "View",
         "schema_migrations": "MergeTree",
-    }
+    }.items():
+        assert tables.get(name) == engine, name
 
 
-def test_rollup_and_report_query(db):
-    migrate(db)
-    db.query(
-        "INSERT INTO events (event_id, received_at, trap_id, collector, source_ip, country_code, continent_code, size) VALUES "
-        "(generateUUIDv4(), '2005-03-31 23:59:59', 't', 'synth', IPv6StringToNum('::ffff:30.0.0.1'), 'US', 'NA', 100),"
-        "(generateUUIDv4(), '2005-04-01 00:00:00', 't', 'synth', IPv6StringToNum('::ffff:30.0.0.2'), 'US', 'NA', 100),"
-        "(generateUUIDv4(), '2005-04-01 12:00:00', 't', 'synth', IPv6StringToNum('::ffff:31.0.0.1'), 'KR', 'AS', 100),"
-        "(generateUUIDv4(), '2005-09-30 23:59:59', 't', 'synth', IPv6StringToNum('2a00:3::1'), 'CN', 'AS', 100),"
-        "(generateUUIDv4(), '2005-09-30 23:59:59', 't', 'synth', IPv6StringToNum('::ffff:30.0.0.3'), 'US', 'NA', 100),"
-        "(generateUUIDv4(), '2005-10-01 00:00:00', 't', 'synth', IPv6StringToNum('::ffff:30.0.0.4'), 'US', 'NA', 100)"
-    )
-    assert rows(db, "SELECT toString(day), country_code, sum(messages), sum(bytes) FROM daily_country "
-                    "GROUP BY day, country_code ORDER BY day, country_code") == [
-        ["2005-03-31", "US", "1", "100"],
-        ["2005-04-01", "KR", "1", "100"],
-        ["2005-04-01", "US", "1", "100"],
-        ["2005-09-30", "CN", "1", "100"],
-        ["2005-09-30", "US", "1", "100"],
-        ["2005-10-01", "US", "1", "100"],
+EVENTS = [  # received_at, source, country, continent, asn, kafka offset
+    ("2005-03-31 23:59:59", "::ffff:30.0.0.1", "US", "NA", 64000, 0),
+    ("2005-04-01 00:00:00", "::ffff:30.0.0.2", "US", "NA", 64000, 1),
+    ("2005-04-01 12:00:00", "::ffff:31.0.0.1", "KR", "AS", 64001, 2),
+    ("2005-09-30 23:59:59", "2a00:3::1", "CN", "AS", 64002, 3),
+    ("2005-09-30 23:59:59", "::ffff:30.0.0.2", "US", "NA", 64000, 4),
+    ("2005-10-01 00:00:00", "::ffff:30.0.0.4", "US", "NA", 64000, 5),
+]
+
+
+def insert_events(s, with_offsets):
+    cols = "event_id, received_at, trap_id, collector, source_ip, country_code, continent_code, asn, as_org, size"
+    values = []
+    for at, ip, cc, cont, asn, off in EVENTS:
+        v = f"generateUUIDv4(), '{at}', 't', 'synth', IPv6StringToNum('{ip}'), '{cc}', '{cont}', {asn}, 'Org {asn}', 100"
+        values.append(v + (f", 'spamgeo.enriched', 0, {off}" if with_offsets else ""))
+    if with_offsets:
+        cols += ", kafka_topic, kafka_partition, kafka_offset"
+    s.query(f"INSERT INTO events ({cols}) VALUES " + ", ".join(f"({v})" for v in values))
+
+
+def check_rollups(s):
+    for table in ("rollup_country_minute", "rollup_country_hour", "rollup_country_day", "rollup_asn_hour", "rollup_asn_day"):
+        assert rows(s, f"SELECT countMerge(messages), sumMerge(bytes) FROM {table}") == [["6", "600"]], table
+    assert rows(s, "SELECT toString(day), country_code, messages, sources FROM daily_country ORDER BY day, country_code") == [
+        ["2005-03-31", "US", "1", "1"],
+        ["2005-04-01", "KR", "1", "1"],
+        ["2005-04-01", "US", "1", "1"],
+        ["2005-09-30", "CN", "1", "1"],
+        ["2005-09-30", "US", "1", "1"],
+        ["2005-10-01", "US", "1", "1"],
     ]
-    sql = (QUERIES / "messages_by_country.sql").read_text()
-    assert rows(db, bind(sql, "2005-04-01", "2005-10-01")) == [["US", "2"], ["CN", "1"], ["KR", "1"]]
-    assert rows(db, bind(sql, "2006-01-01", "2006-02-01")) == []
+    assert rows(s, "SELECT toString(day), country_code, share_pct FROM daily_country_share WHERE day = '2005-04-01' ORDER BY country_code") == [
+        ["2005-04-01", "KR", "50"], ["2005-04-01", "US", "50"]]
+
+
+def test_fresh_install_rollups_views_and_offsets(db):
+    migrate(db)
+    insert_events(db, with_offsets=True)
+    check_rollups(db)
+    assert rows(db, "SELECT kafka_partition, maxMerge(kafka_offset) FROM ingest_offsets "
+                    "WHERE kafka_topic = 'spamgeo.enriched' GROUP BY kafka_partition") == [["0", "5"]]
+    assert rows(db, "SELECT asn, as_org, sum(messages) FROM daily_asn GROUP BY asn, as_org ORDER BY asn") == [
+        ["64000", "Org 64000", "4"], ["64001", "Org 64001", "1"], ["64002", "Org 64002", "1"]]
+
+
+def test_upgrade_from_version_1_with_data(db):
+    migrate(db, up_to=1)
+    insert_events(db, with_offsets=False)
+    migrate(db)
+    check_rollups(db)
+    db.query("CREATE DATABASE fresh")
+    db.query("USE fresh")
+    migrate(db)
+    assert describe(db, "spamgeo") == describe(db, "fresh")
+
+
+def test_country_queries(db):
+    migrate(db)
+    insert_events(db, with_offsets=True)
+    rollup = (QUERIES / "country_messages.sql").read_text()
+    raw = (QUERIES / "country_messages_raw.sql").read_text()
+    want = [["US", "2"], ["CN", "1"], ["KR", "1"]]
+    for table in ("rollup_country_day", "rollup_country_hour", "rollup_country_minute"):
+        assert rows(db, bind(rollup.replace("{rollup}", table), "2005-04-01 00:00:00", "2005-10-01 00:00:00")) == want
+    assert rows(db, bind(raw, "2005-04-01 00:00:00", "2005-10-01 00:00:00")) == want
+    assert rows(db, bind(raw, "2006-01-01 00:00:00", "2006-02-01 00:00:00")) == []
 
 
 def test_every_query_file_is_covered():
     """A new query file must get a test here before it ships."""
-    assert sorted(p.name for p in QUERIES.glob("*.sql")) == ["messages_by_country.sql"]
+    assert sorted(p.name for p in QUERIES.glob("*.sql")) == ["country_messages.sql", "country_messages_raw.sql"]
