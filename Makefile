@@ -12,7 +12,7 @@ FUZZ_TARGETS := ./schemas/event:FuzzDecodeRaw ./producers/synth:FuzzParseProfile
 
 VENV := .local/venv
 
-.PHONY: build demo test unit modern fuzz lint bench servers stop status clean
+.PHONY: build demo test unit modern fuzz lint bench soak servers stop status clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/spamgeo
@@ -70,3 +70,7 @@ status:
 
 clean: stop
 	rm -rf bin .local
+
+## soak: the full fault test of the storage guarantee (1,000,000 events; make test runs 200,000).
+soak: servers
+	SPAMGEO_INTEGRATION=1 SPAMGEO_FAULT_EVENTS=1000000 $(GO) test -count=1 -v -timeout 60m -run Fault ./e2e

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"time"
 
 	"github.com/spamgeo/spamgeo/consumers/enrich"
 	"github.com/spamgeo/spamgeo/internal/telemetry"
@@ -12,13 +13,16 @@ type EnrichCmd struct {
 	Group string `help:"Kafka consumer group." default:"spamgeo-enrich" env:"SPAMGEO_ENRICH_GROUP"`
 	Drain bool   `help:"Exit once every raw event has been enriched and committed, instead of waiting for more." env:"SPAMGEO_ENRICH_DRAIN"`
 	GeoIPFlags
-	MetricsListen string `help:"Serve Prometheus /metrics and /healthz on this address; empty turns it off." default:"127.0.0.1:9551" env:"SPAMGEO_ENRICH_METRICS_LISTEN"`
+	BatchRows     int           `help:"Most events enriched and written together." default:"${enrich_batch_rows}" env:"SPAMGEO_ENRICH_BATCH_ROWS"`
+	BatchWait     time.Duration `help:"Longest a batch stays open after its first event." default:"${enrich_batch_wait}" env:"SPAMGEO_ENRICH_BATCH_WAIT"`
+	MetricsListen string        `help:"Serve Prometheus /metrics and /healthz on this address; empty turns it off." default:"127.0.0.1:9551" env:"SPAMGEO_ENRICH_METRICS_LISTEN"`
 }
 
 // Run enriches until interrupted (or drained).
 func (c *EnrichCmd) Run(ctx context.Context, g *Globals) error {
 	cfg := enrich.DefaultConfiguration()
 	cfg.Group, cfg.Drain, cfg.GeoIP = c.Group, c.Drain, c.configuration()
+	cfg.Batch.MaxMessages, cfg.Batch.MaxWait = c.BatchRows, c.BatchWait
 	reg := telemetry.NewRegistry()
 	e, err := enrich.New(cfg, enrich.Dependencies{Kafka: g.kafka(), Registry: reg, Logger: g.logger})
 	if err != nil {

@@ -17,6 +17,8 @@ import (
 	kongyaml "github.com/alecthomas/kong-yaml"
 	"golang.org/x/term"
 
+	"github.com/spamgeo/spamgeo/consumers/enrich"
+	"github.com/spamgeo/spamgeo/consumers/sink"
 	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/kafka"
@@ -93,7 +95,12 @@ func progress() io.Writer {
 
 func vars() kong.Vars {
 	k, c := kafka.DefaultConfiguration(), clickhousedb.DefaultConfiguration()
+	e, s := enrich.DefaultConfiguration(), sink.DefaultConfiguration()
 	return kong.Vars{
+		"enrich_batch_rows":    fmt.Sprint(e.Batch.MaxMessages),
+		"enrich_batch_wait":    e.Batch.MaxWait.String(),
+		"sink_batch_rows":      fmt.Sprint(s.Batch.MaxMessages),
+		"sink_batch_wait":      s.Batch.MaxWait.String(),
 		"version":              version,
 		"kafka_brokers":        strings.Join(k.Brokers, ","),
 		"kafka_raw_topic":      k.RawTopic,

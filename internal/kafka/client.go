@@ -91,6 +91,9 @@ func (c Configuration) GroupReader(topic, group string, logger *slog.Logger) *ka
 		QueueCapacity:  10000,
 		StartOffset:    kafkago.FirstOffset,
 		CommitInterval: 0,
+		// A member that dies without leaving (kill -9, a lost host) holds its partitions until
+		// the session times out; kafka-go's 30 s default stalls the group that long.
+		SessionTimeout: 10 * time.Second,
 		// The reader retries a lost broker forever without returning an error, so its
 		// complaints are the only sign of trouble and are kept as warnings.
 		ErrorLogger: kafkaLogger(logger, slog.LevelWarn, "reader", topic),

@@ -1,0 +1,274 @@
+// Package e2e holds tests that run spamgeo as separate processes against the real servers and
+// break things on purpose: kill -9, servers stopped mid-stream.
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/spamgeo/spamgeo/internal/clickhousedb"
+	"github.com/spamgeo/spamgeo/internal/geoip/geoiptest"
+	"github.com/spamgeo/spamgeo/internal/testenv"
+	"github.com/spamgeo/spamgeo/producers/synth"
+	"github.com/spamgeo/spamgeo/schemas/migrations"
+)
+
+// privateClickHouse starts a ClickHouse server of this test's own (on other ports, state in a
+// temporary directory), so the test can stop and restart it without disturbing other tests.
+type privateClickHouse struct {
+	t   *testing.T
+	env []string
+	cfg clickhousedb.Configuration
+}
+
+func startPrivateClickHouse(t *testing.T) *privateClickHouse {
+	ch := &privateClickHouse{t: t, env: append(os.Environ(),
+		"SPAMGEO_LOCAL="+t.TempDir(), "CLICKHOUSE_TCP_PORT=19300", "CLICKHOUSE_HTTP_PORT=19323")}
+	ch.cfg = clickhousedb.DefaultConfiguration()
+	ch.cfg.Addrs = []string{"127.0.0.1:19300"}
+	ch.cfg.Database = "spamgeo_fault"
+	ch.script("start")
+	t.Cleanup(func() { ch.script("stop") })
+	return ch
+}
+
+func (ch *privateClickHouse) script(action string) {
+	ch.t.Helper()
+	cmd := exec.Command("../deploy/clickhouse.sh", action)
+	cmd.Env = ch.env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		ch.t.Fatalf("clickhouse.sh %s: %v\n%s", action, err, out)
+	}
+}
+
+func buildSpamgeo(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "spamgeo")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/spamgeo").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// process is a spamgeo command running as a child, its log lines collected.
+type process struct {
+	cmd  *exec.Cmd
+	done chan error
+	mu   sync.Mutex
+	log  []string
+}
+
+func start(t *testing.T, bin string, args ...string) *process {
+	t.Helper()
+	p := &process{cmd: exec.Command(bin, args...), done: make(chan error, 1)}
+	stderr, _ := p.cmd.StderrPipe()
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.log = append(p.log, sc.Text())
+			p.mu.Unlock()
+		}
+		p.done <- p.cmd.Wait()
+	}()
+	return p
+}
+
+func (p *process) logged(substr string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, l := range p.log {
+		if strings.Contains(l, substr) {
+			n++
+		}
+	}
+	return n
+}
+
+func (p *process) tail() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return strings.Join(p.log[max(0, len(p.log)-15):], "\n")
+}
+
+// The delivery guarantee under faults: synthetic events with known counts flow through the real
+// broker while the sink is killed with SIGKILL at random moments and ClickHouse is stopped and
+// restarted once; afterwards the events table, every rollup and the ingest offsets agree with the
+// ground truth exactly. SPAMGEO_FAULT_EVENTS sets the size (make test: 200,000; make soak: 1,000,000).
+func TestSinkFaultsOnRealServers(t *testing.T) {
+	if os.Getenv("SPAMGEO_INTEGRATION") != "1" {
+		t.Skip("runs real servers and processes; make test sets SPAMGEO_INTEGRATION=1")
+	}
+	events := int64(200_000)
+	if v := os.Getenv("SPAMGEO_FAULT_EVENTS"); v != "" {
+		events, _ = strconv.ParseInt(v, 10, 64)
+	}
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 1))
+	t.Logf("events %d, seed %d", events, seed)
+	ctx := context.Background()
+
+	kcfg := testenv.Kafka(t)
+	ch := startPrivateClickHouse(t)
+	if _, err := migrations.New(ch.cfg, testenv.Logger(t)).Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bin := buildSpamgeo(t)
+	country, asn := geoiptest.Files(t)
+	common := []string{"--log-format", "json",
+		"--kafka-brokers", strings.Join(kcfg.Brokers, ","), "--kafka-raw-topic", kcfg.RawTopic,
+		"--kafka-enriched-topic", kcfg.EnrichedTopic, "--kafka-dlq-topic", kcfg.DLQTopic, "--kafka-partitions", "3",
+		"--clickhouse-addr", ch.cfg.Addrs[0], "--clickhouse-database", ch.cfg.Database}
+
+	scfg := synth.DefaultConfiguration()
+	scfg.Profile, scfg.Events, scfg.Seed, scfg.CountryDatabase = "sophos-2005-apr-sep", events, seed, country
+	plan, err := synth.Run(ctx, scfg, synth.Dependencies{Kafka: kcfg, Registry: prometheus.NewRegistry(), Logger: testenv.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]uint64{}
+	for i, c := range plan.Countries {
+		want[c] = uint64(plan.Counts[i])
+	}
+
+	group := "fault-sink-" + testenv.Suffix()
+	enricher := start(t, bin, append(slices.Clone(common), "enrich", "--drain", "--metrics-listen", "",
+		"--geoip-country", country, "--geoip-asn", asn, "--group", "fault-enrich-"+testenv.Suffix())...)
+	sinkArgs := append(slices.Clone(common), "sink", "--metrics-listen", "", "--group", group,
+		"--batch-rows", "3000", "--batch-wait", "200ms")
+
+	// Each sink is killed once it has stored something: at once (aiming at the moment between
+	// an insert and its offset commit) or after a random delay.
+	watch, err := ch.cfg.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Close()
+	stored := func() uint64 {
+		var n uint64
+		_ = watch.QueryRow(ctx, "SELECT count() FROM events").Scan(&n)
+		return n
+	}
+	var sinks []*process
+	deadline := time.Now().Add(5 * time.Minute)
+	for kill := 0; kill < 6; kill++ {
+		before := stored()
+		if before >= uint64(events) {
+			break
+		}
+		p := start(t, bin, sinkArgs...)
+		sinks = append(sinks, p)
+		for stored() == before && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if kill == 2 {
+			// ClickHouse goes away under a running sink and comes back.
+			ch.script("stop")
+			time.Sleep(2 * time.Second)
+			ch.script("start")
+			if err := watch.Ping(ctx); err != nil {
+				t.Logf("watch connection after restart: %v", err)
+			}
+		}
+		if kill%2 == 1 {
+			time.Sleep(time.Duration(rng.IntN(1500)) * time.Millisecond)
+		}
+		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+		<-p.done
+		if time.Now().After(deadline) {
+			t.Fatal("fault phase overran its time bound")
+		}
+	}
+	if err := <-enricher.done; err != nil {
+		t.Fatalf("enricher: %v\n%s", err, enricher.tail())
+	}
+	last := start(t, bin, append(sinkArgs, "--drain")...)
+	sinks = append(sinks, last)
+	select {
+	case err := <-last.done:
+		if err != nil {
+			t.Fatalf("final sink: %v\n%s", err, last.tail())
+		}
+	case <-time.After(5 * time.Minute):
+		_ = last.cmd.Process.Kill()
+		t.Fatalf("final sink did not drain in 5 minutes\n%s", last.tail())
+	}
+	skips := 0
+	for _, p := range sinks {
+		if p.logged("skipped messages already stored") > 0 {
+			skips++
+		}
+	}
+	t.Logf("%d sink processes, %d of them skipped redelivered messages already stored", len(sinks), skips)
+
+	conn, err := ch.cfg.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var rows, ids uint64
+	if err := conn.QueryRow(ctx, "SELECT count(), uniqExact(event_id) FROM events").Scan(&rows, &ids); err != nil {
+		t.Fatal(err)
+	}
+	if rows != uint64(events) || ids != uint64(events) {
+		t.Errorf("events table: %d rows, %d distinct ids; want %d of each", rows, ids, events)
+	}
+	for _, q := range []string{
+		"SELECT country_code, count() FROM events GROUP BY country_code",
+		"SELECT country_code, countMerge(messages) FROM rollup_country_minute GROUP BY country_code",
+		"SELECT country_code, countMerge(messages) FROM rollup_country_hour GROUP BY country_code",
+		"SELECT country_code, countMerge(messages) FROM rollup_country_day GROUP BY country_code",
+		"SELECT country_code, countMerge(messages) FROM rollup_asn_hour GROUP BY country_code",
+		"SELECT country_code, countMerge(messages) FROM rollup_asn_day GROUP BY country_code",
+		"SELECT country_code, sum(messages) FROM daily_country GROUP BY country_code",
+	} {
+		got := map[string]uint64{}
+		rs, err := conn.Query(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rs.Next() {
+			var c string
+			var n uint64
+			if err := rs.Scan(&c, &n); err != nil {
+				t.Fatal(err)
+			}
+			got[c] = n
+		}
+		rs.Close()
+		if !maps.Equal(got, want) {
+			t.Errorf("%s\n got %v\nwant %v", q, got, want)
+		}
+	}
+	end := testenv.TopicCount(t, kcfg, kcfg.EnrichedTopic)
+	var maxOffsets int64
+	if err := conn.QueryRow(ctx, "SELECT sum(m + 1) FROM (SELECT maxMerge(kafka_offset) AS m FROM ingest_offsets GROUP BY kafka_partition)").Scan(&maxOffsets); err != nil {
+		t.Fatal(err)
+	}
+	if maxOffsets != end || end != events {
+		t.Errorf("ingest_offsets covers %d messages, the enriched topic holds %d, %d were synthesized", maxOffsets, end, events)
+	}
+	if !t.Failed() {
+		fmt.Fprintf(os.Stderr, "fault test: %d events, %d sink kills, ClickHouse restarted once, %d processes skipped redeliveries: exact\n",
+			events, len(sinks)-1, skips)
+	}
+}
