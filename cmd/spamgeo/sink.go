@@ -28,7 +28,10 @@ func (c *SinkCmd) Run(ctx context.Context, g *Globals) error {
 	cfg.Group, cfg.Drain = c.Group, c.Drain
 	cfg.Batch.MaxMessages, cfg.Batch.MaxWait = c.BatchRows, c.BatchWait
 	reg := telemetry.NewRegistry()
-	s := sink.New(cfg, sink.Dependencies{Kafka: g.kafka(), ClickHouse: conn, Registry: reg, Logger: g.logger})
+	s, err := sink.New(cfg, sink.Dependencies{Kafka: g.kafka(), ClickHouse: conn, Registry: reg, Logger: g.logger})
+	if err != nil {
+		return err
+	}
 	defer s.Stop()
 	stop, err := startTelemetry(c.MetricsListen, reg, s.Healthy, g.logger)
 	if err != nil {

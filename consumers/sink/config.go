@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/spamgeo/spamgeo/internal/kafka"
@@ -16,6 +17,21 @@ type Configuration struct {
 	Batch kafka.BatchPolicy
 	// Drain stops the sink once the enriched topic is fully committed, instead of waiting.
 	Drain bool
+}
+
+// maxBlockRows is ClickHouse's max_insert_block_size: a larger insert is split into several
+// blocks, and the exactly-once argument needs each insert to be one block.
+const maxBlockRows = 1_048_576
+
+// Validate checks the batch policy.
+func (c Configuration) Validate() error {
+	if c.Batch.MaxMessages < 1 || c.Batch.MaxMessages > maxBlockRows {
+		return fmt.Errorf("batch rows %d must be between 1 and %d (one ClickHouse insert block)", c.Batch.MaxMessages, maxBlockRows)
+	}
+	if c.Batch.MaxWait <= 0 {
+		return fmt.Errorf("batch wait %s must be positive", c.Batch.MaxWait)
+	}
+	return nil
 }
 
 // DefaultConfiguration follows ClickHouse's advice on insert sizes.

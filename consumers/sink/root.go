@@ -39,7 +39,10 @@ type Sink struct {
 }
 
 // New joins the consumer group; Run starts the work.
-func New(cfg Configuration, deps Dependencies) *Sink {
+func New(cfg Configuration, deps Dependencies) (*Sink, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	return &Sink{
 		cfg:  cfg,
 		deps: deps,
@@ -48,7 +51,7 @@ func New(cfg Configuration, deps Dependencies) *Sink {
 		}, deps.Registry, deps.Logger),
 		dlq:     kafka.NewDeadLetterQueue(deps.Kafka, Stage, deps.Registry, deps.Logger),
 		metrics: newMetrics(deps.Registry),
-	}
+	}, nil
 }
 
 // Run stores events until ctx ends (or, when draining, until the enriched topic is done).

@@ -68,7 +68,10 @@ func TestSinkOnRealServers(t *testing.T) {
 	cfg.Group, cfg.Drain = "sink-"+testenv.Suffix(), true
 	cfg.Batch.MaxMessages = 1000
 	reg := prometheus.NewRegistry()
-	s := New(cfg, Dependencies{Kafka: kcfg, ClickHouse: conn, Registry: reg, Logger: testenv.Logger(t)})
+	s, err := New(cfg, Dependencies{Kafka: kcfg, ClickHouse: conn, Registry: reg, Logger: testenv.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer s.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -112,7 +115,10 @@ func TestRedeliveryIsSkippedOnRealServers(t *testing.T) {
 		cfg := DefaultConfiguration()
 		cfg.Group, cfg.Drain, cfg.Batch.MaxMessages = group, true, maxBatch
 		reg := prometheus.NewRegistry()
-		s := New(cfg, Dependencies{Kafka: kcfg, ClickHouse: conn, Registry: reg, Logger: testenv.Logger(t)})
+		s, err := New(cfg, Dependencies{Kafka: kcfg, ClickHouse: conn, Registry: reg, Logger: testenv.Logger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
 		defer s.Stop()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -135,6 +141,19 @@ func TestRedeliveryIsSkippedOnRealServers(t *testing.T) {
 	}
 	if got := testenv.CounterValue(t, reg, "spamgeo_sink_skipped_already_stored_total"); got != 2000 {
 		t.Errorf("second group skipped %v messages, want 2000", got)
+	}
+}
+
+func TestConfigurationValidate(t *testing.T) {
+	for _, rows := range []int{0, -1, maxBlockRows + 1} {
+		cfg := DefaultConfiguration()
+		cfg.Batch.MaxMessages = rows
+		if _, err := New(cfg, Dependencies{}); err == nil {
+			t.Errorf("batch of %d rows accepted", rows)
+		}
+	}
+	if err := DefaultConfiguration().Validate(); err != nil {
+		t.Error(err)
 	}
 }
 
