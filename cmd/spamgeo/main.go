@@ -63,11 +63,12 @@ func (f GeoIPFlags) configuration() geoip.Configuration {
 type CLI struct {
 	Globals
 
-	Synth   SynthCmd   `cmd:"" help:"Publish synthetic trap traffic whose country shares follow a profile."`
-	Enrich  EnrichCmd  `cmd:"" help:"Read raw events, add GeoIP country, continent and network, publish enriched events."`
-	Sink    SinkCmd    `cmd:"" help:"Store enriched events in ClickHouse."`
-	Migrate MigrateCmd `cmd:"" help:"Create or upgrade the ClickHouse schema (idempotent)."`
-	Report  ReportCmd  `cmd:"" help:"Print the share of spam by relaying country for a period, with a comparison."`
+	Synth     SynthCmd     `cmd:"" help:"Publish synthetic trap traffic whose country shares follow a profile."`
+	Enrich    EnrichCmd    `cmd:"" help:"Read raw events, add GeoIP country, continent and network, publish enriched events."`
+	Sink      SinkCmd      `cmd:"" help:"Store enriched events in ClickHouse."`
+	Migrate   MigrateCmd   `cmd:"" help:"Create or upgrade the ClickHouse schema (idempotent)."`
+	Report    ReportCmd    `cmd:"" help:"Print the share of spam by relaying country for a period, with a comparison."`
+	Retention RetentionCmd `cmd:"" help:"Expire old data: table TTLs on current servers, dropped partitions on old ones."`
 }
 
 func (g *Globals) kafka() kafka.Configuration {

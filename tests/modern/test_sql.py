@@ -173,6 +173,21 @@ def test_country_queries(db):
     assert rows(db, bind(raw, "2006-01-01 00:00:00", "2006-02-01 00:00:00")) == []
 
 
+def test_retention_ttl(db):
+    """spamgeo retention sets TTLs on current servers; the template is the file Go fills in."""
+    migrate(db)
+    template = "\n".join(l for l in (ROOT / "schemas" / "retention" / "ttl.sql").read_text().split("\n")
+                         if l.strip() and not l.startswith("--"))
+    for table, column in [("events", "received_at"), ("rollup_country_minute", "t"), ("rollup_country_hour", "t"),
+                          ("rollup_asn_hour", "t"), ("rollup_country_day", "t"), ("rollup_asn_day", "t")]:
+        db.query(template.replace("{table}", table).replace("{column}", column).replace("{days}", "30"))
+        ddl = rows(db, f"SELECT create_table_query FROM system.tables WHERE database = 'spamgeo' AND name = '{table}'")[0][0]
+        assert "TTL" in ddl and "toIntervalDay(30)" in ddl, ddl
+    insert_events(db, with_offsets=True)
+    db.query("OPTIMIZE TABLE events FINAL")
+    assert rows(db, "SELECT count() FROM events") == [["0"]]  # 2005 rows are long past a 30-day TTL
+
+
 def test_every_query_file_is_covered():
     """A new query file must get a test here before it ships."""
     assert sorted(p.name for p in QUERIES.glob("*.sql")) == ["country_messages.sql", "country_messages_raw.sql"]
