@@ -3,6 +3,7 @@ package sink
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/spamgeo/spamgeo/internal/kafka"
@@ -25,6 +26,20 @@ const insertColumns = `INSERT INTO events (event_id, trap_id, collector, source_
 	received_at, rcpt_count, size, asn, kafka_partition, kafka_offset)`
 
 func (c *columns) len() int { return len(c.eventID) }
+
+// grow makes room for n more rows at once instead of growing each column step by step.
+func (c *columns) grow(n int) {
+	for _, col := range []*[]string{&c.eventID, &c.trapID, &c.collector, &c.sourceIP, &c.helo, &c.mailFrom,
+		&c.countryCode, &c.continentCode, &c.asOrg, &c.geoipBuild, &c.kafkaTopic} {
+		*col = slices.Grow(*col, n)
+	}
+	c.receivedAt = slices.Grow(c.receivedAt, n)
+	c.rcptCount = slices.Grow(c.rcptCount, n)
+	c.size = slices.Grow(c.size, n)
+	c.asn = slices.Grow(c.asn, n)
+	c.kafkaPartition = slices.Grow(c.kafkaPartition, n)
+	c.kafkaOffset = slices.Grow(c.kafkaOffset, n)
+}
 
 func (c *columns) add(e *event.Enriched, m kafka.Message) {
 	ip := e.SourceIP.As16()

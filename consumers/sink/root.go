@@ -85,6 +85,7 @@ func (s *Sink) handle(ctx context.Context, batch []kafka.Message) error {
 		return err
 	}
 	var rows columns
+	rows.grow(len(batch))
 	var dead []kafka.Message
 	skipped := 0
 	for _, m := range batch {

@@ -169,6 +169,7 @@ func BenchmarkInsert(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var rows columns
+		rows.grow(n)
 		for i := range events {
 			rows.add(&events[i], kafka.Message{Topic: "bench", Partition: i % 6, Offset: int64(i)})
 		}
@@ -176,5 +177,32 @@ func BenchmarkInsert(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkInsertTwoStreams is two sinks inserting at once (two partitions, two processes in
+// one group), the way a 2-core machine is used in production.
+func BenchmarkInsertTwoStreams(b *testing.B) {
+	_, conn := migrated(b)
+	s := &Sink{deps: Dependencies{ClickHouse: conn}, metrics: newMetrics(prometheus.NewRegistry())}
+	const n = 50_000
+	events := make([]event.Enriched, n)
+	for i := range events {
+		events[i] = enriched(i)
+	}
+	b.SetParallelism(1) // GOMAXPROCS (2) goroutines
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			var rows columns
+			rows.grow(n)
+			for i := range events {
+				rows.add(&events[i], kafka.Message{Topic: "bench", Partition: i % 6, Offset: int64(i)})
+			}
+			if err := s.insert(context.Background(), &rows); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
 }
