@@ -3,6 +3,8 @@ package migrations
 import (
 	"context"
 	"fmt"
+	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -197,5 +199,38 @@ func TestMigrateFromEveryVersionOnRealServer(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Every SQL example in docs/sql.md runs on the real 18.16 server against the current schema.
+func TestDocsSQLExamplesOnRealServer(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/sql.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testenv.ClickHouse(t)
+	ctx := context.Background()
+	if _, err := New(cfg, testenv.Logger(t)).Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+	conn := open(t, cfg)
+	insertV1(t, conn, []time.Time{time.Date(2005, 6, 1, 12, 0, 0, 0, time.UTC)})
+	ran := 0
+	for _, block := range regexp.MustCompile("(?s)```sql\n(.*?)```").FindAllStringSubmatch(string(doc), -1) {
+		for _, stmt := range strings.Split(regexp.MustCompile(`(?m)--.*$`).ReplaceAllString(block[1], ""), ";") {
+			if strings.TrimSpace(stmt) == "" {
+				continue
+			}
+			rows, err := conn.Query(ctx, stmt)
+			if err != nil {
+				t.Errorf("docs/sql.md example fails: %v\n%s", err, stmt)
+				continue
+			}
+			rows.Close()
+			ran++
+		}
+	}
+	if ran < 3 {
+		t.Errorf("ran %d examples", ran)
 	}
 }
