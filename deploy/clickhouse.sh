@@ -6,11 +6,19 @@
 #
 # Listens on 127.0.0.1 only: native protocol on $CLICKHOUSE_TCP_PORT (default 9000), HTTP on
 # $CLICKHOUSE_HTTP_PORT (8123). Data and logs stay under .local/clickhouse/.
+#
+# Cluster mode (tests of `spamgeo migrate --cluster`), all optional:
+#   CLICKHOUSE_ZOOKEEPER=127.0.0.1:2181          ZooKeeper for Replicated tables and ON CLUSTER DDL
+#   CLICKHOUSE_CLUSTER=name                      a cluster in remote_servers ...
+#   CLICKHOUSE_CLUSTER_SHARDS="h:p,h:p h:p"      ... its shards (space separated), replicas by comma
+#   CLICKHOUSE_MACROS="shard=01 replica=a"       this server's macros
+#   CLICKHOUSE_INTERSERVER_PORT=9009             replication port
 NAME=clickhouse
 . "$(dirname "$0")/lib.sh"
 
 CLICKHOUSE_TCP_PORT=${CLICKHOUSE_TCP_PORT:-9000}
 CLICKHOUSE_HTTP_PORT=${CLICKHOUSE_HTTP_PORT:-8123}
+CLICKHOUSE_INTERSERVER_PORT=${CLICKHOUSE_INTERSERVER_PORT:-9009}
 DIR=$SPAMGEO_LOCAL/clickhouse
 PIDFILE=$DIR/clickhouse.pid
 LOGDIR=$DIR/logs
@@ -25,6 +33,32 @@ install_server() {
     as_root apt-get update -q >&2
   fi
   as_root apt-get install -y -q --no-install-recommends clickhouse-server clickhouse-client >&2
+}
+
+# cluster_config prints the optional ZooKeeper, remote_servers and macros sections.
+cluster_config() {
+  if [ -n "${CLICKHOUSE_ZOOKEEPER:-}" ]; then
+    echo "    <zookeeper><node><host>${CLICKHOUSE_ZOOKEEPER%:*}</host><port>${CLICKHOUSE_ZOOKEEPER##*:}</port></node></zookeeper>"
+    echo "    <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>"
+  fi
+  if [ -n "${CLICKHOUSE_CLUSTER:-}" ]; then
+    echo "    <remote_servers><${CLICKHOUSE_CLUSTER}>"
+    local shard replica
+    for shard in ${CLICKHOUSE_CLUSTER_SHARDS:?CLICKHOUSE_CLUSTER_SHARDS is needed with CLICKHOUSE_CLUSTER}; do
+      echo "        <shard><internal_replication>true</internal_replication>"
+      for replica in ${shard//,/ }; do
+        echo "            <replica><host>${replica%:*}</host><port>${replica##*:}</port></replica>"
+      done
+      echo "        </shard>"
+    done
+    echo "    </${CLICKHOUSE_CLUSTER}></remote_servers>"
+  fi
+  if [ -n "${CLICKHOUSE_MACROS:-}" ]; then
+    local kv
+    echo -n "    <macros>"
+    for kv in $CLICKHOUSE_MACROS; do echo -n "<${kv%%=*}>${kv#*=}</${kv%%=*}>"; done
+    echo "</macros>"
+  fi
 }
 
 write_config() {
@@ -43,6 +77,9 @@ write_config() {
     <listen_host>127.0.0.1</listen_host>
     <tcp_port>$CLICKHOUSE_TCP_PORT</tcp_port>
     <http_port>$CLICKHOUSE_HTTP_PORT</http_port>
+    <interserver_http_port>$CLICKHOUSE_INTERSERVER_PORT</interserver_http_port>
+    <interserver_http_host>127.0.0.1</interserver_http_host>
+$(cluster_config)
     <max_connections>1024</max_connections>
     <keep_alive_timeout>3</keep_alive_timeout>
     <max_concurrent_queries>100</max_concurrent_queries>

@@ -132,6 +132,7 @@ case "${1:-}" in
   stop) stop_pid "$PIDFILE" ;;
   status) status ;;
   topics) topics ;;
+  jars) install_jars ;;
   delete-topics) [ $# -eq 2 ] || die "usage: $0 delete-topics REGEX"; delete_topics "$2" ;;
   *) echo "usage: $0 start|stop|status|topics|delete-topics REGEX" >&2; exit 2 ;;
 esac

@@ -64,8 +64,9 @@ func benchDatabase(b *testing.B, n int) clickhousedb.Configuration {
 			SELECT toDateTime('2005-01-01 00:00:00', 'UTC') + intDiv((number + %[1]d) * 31536000, %[2]d),
 			       concat('trap-', toString((number + %[1]d) %% 4)), 'synth',
 			       toFixedString(reinterpretAsString(cityHash64(number + %[1]d)), 16),
-			       %[3]s[1 + cityHash64(number + %[1]d, 1) %% 100],
-			       toUInt32(64000 + cityHash64(number + %[1]d, 2) %% 500), toUInt32(2000 + (number %% 5000)),
+			       %[3]s[1 + cityHash64(number + %[1]d, 1) %% 100] AS country,
+			       toUInt32(64000 + 10 * (cityHash64(country) %% 1000) + cityHash64(number + %[1]d, 2) %% 5), -- a few networks per country
+			       toUInt32(2000 + (number %% 5000)),
 			       'bench', toUInt32(0), toInt64(number + %[1]d)
 			FROM numbers(%[4]d)`, from, n, countries, count)
 		if err := conn.Exec(ctx, q); err != nil {
