@@ -134,7 +134,15 @@ XML
 
 answers() {
   [ "$(curl -fsS "http://127.0.0.1:$CLICKHOUSE_HTTP_PORT/ping" 2>/dev/null)" = "Ok." ] &&
-    port_open "$CLICKHOUSE_TCP_PORT"
+    port_open "$CLICKHOUSE_TCP_PORT" && zookeeper_answers
+}
+
+# zookeeper_answers: with ZooKeeper configured, the server must have a session: 18.16 can crash
+# on distributed DDL that arrives before it has one.
+zookeeper_answers() {
+  [ -z "${CLICKHOUSE_ZOOKEEPER:-}" ] && return 0
+  clickhouse-client --host 127.0.0.1 --port "$CLICKHOUSE_TCP_PORT" \
+    -q "SELECT count() FROM system.zookeeper WHERE path = '/'" >/dev/null 2>&1
 }
 
 start() {

@@ -14,7 +14,10 @@ DIR=$SPAMGEO_LOCAL/zookeeper
 PIDFILE=$DIR/zookeeper.pid
 LOGDIR=$DIR/logs
 
-answers() { [ "$(echo ruok | (exec 3<>"/dev/tcp/127.0.0.1/$ZOOKEEPER_PORT"; cat >&3; cat <&3) 2>/dev/null)" = imok ]; }
+# answers: `stat` reports the mode only once the server serves requests ("ruok" answers earlier).
+answers() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$ZOOKEEPER_PORT"; echo stat >&3; cat <&3) 2>/dev/null | grep -q '^Mode: standalone'
+}
 
 start() {
   if running "$PIDFILE"; then

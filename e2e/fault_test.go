@@ -36,12 +36,13 @@ type privateClickHouse struct {
 	cfg clickhousedb.Configuration
 }
 
-func startPrivateClickHouse(t *testing.T) *privateClickHouse {
-	ch := &privateClickHouse{t: t, env: append(os.Environ(),
-		"SPAMGEO_LOCAL="+t.TempDir(), "CLICKHOUSE_TCP_PORT=19300", "CLICKHOUSE_HTTP_PORT=19323")}
+func startPrivateClickHouse(t *testing.T, tcpPort int, env ...string) *privateClickHouse {
+	ch := &privateClickHouse{t: t, env: append(append(os.Environ(), "SPAMGEO_LOCAL="+t.TempDir(),
+		fmt.Sprintf("CLICKHOUSE_TCP_PORT=%d", tcpPort), fmt.Sprintf("CLICKHOUSE_HTTP_PORT=%d", tcpPort+10),
+		fmt.Sprintf("CLICKHOUSE_INTERSERVER_PORT=%d", tcpPort+20)), env...)}
 	ch.cfg = clickhousedb.DefaultConfiguration()
-	ch.cfg.Addrs = []string{"127.0.0.1:19300"}
-	ch.cfg.Database = "spamgeo_fault"
+	ch.cfg.Addrs = []string{fmt.Sprintf("127.0.0.1:%d", tcpPort)}
+	ch.cfg.Database = "spamgeo_e2e"
 	ch.script("start")
 	t.Cleanup(func() { ch.script("stop") })
 	return ch
@@ -49,10 +50,15 @@ func startPrivateClickHouse(t *testing.T) *privateClickHouse {
 
 func (ch *privateClickHouse) script(action string) {
 	ch.t.Helper()
-	cmd := exec.Command("../deploy/clickhouse.sh", action)
-	cmd.Env = ch.env
+	runScript(ch.t, ch.env, "../deploy/clickhouse.sh", action)
+}
+
+func runScript(t *testing.T, env []string, script, action string) {
+	t.Helper()
+	cmd := exec.Command(script, action)
+	cmd.Env = env
 	if out, err := cmd.CombinedOutput(); err != nil {
-		ch.t.Fatalf("clickhouse.sh %s: %v\n%s", action, err, out)
+		t.Fatalf("%s %s: %v\n%s", script, action, err, out)
 	}
 }
 
@@ -128,7 +134,7 @@ func TestSinkFaultsOnRealServers(t *testing.T) {
 	ctx := context.Background()
 
 	kcfg := testenv.Kafka(t)
-	ch := startPrivateClickHouse(t)
+	ch := startPrivateClickHouse(t, 19300)
 	if _, err := migrations.New(ch.cfg, testenv.Logger(t)).Apply(ctx); err != nil {
 		t.Fatal(err)
 	}

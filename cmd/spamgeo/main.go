@@ -45,6 +45,7 @@ type Globals struct {
 	ClickhouseDatabase string   `help:"ClickHouse database of spamgeo's tables." default:"${clickhouse_database}" group:"ClickHouse"`
 	ClickhouseUser     string   `help:"ClickHouse user." default:"${clickhouse_user}" group:"ClickHouse"`
 	ClickhousePassword string   `help:"ClickHouse password." group:"ClickHouse"`
+	ClickhouseCluster  string   `help:"ClickHouse cluster (remote_servers) the schema spans: replicated *_local tables on every server and Distributed tables for reads; needs ZooKeeper. Empty for one server." group:"ClickHouse"`
 
 	logger *slog.Logger
 }
@@ -83,6 +84,7 @@ func (g *Globals) clickhouse() clickhousedb.Configuration {
 	c := clickhousedb.DefaultConfiguration()
 	c.Addrs, c.Database = g.ClickhouseAddr, g.ClickhouseDatabase
 	c.Username, c.Password = g.ClickhouseUser, g.ClickhousePassword
+	c.Cluster = g.ClickhouseCluster
 	return c
 }
 

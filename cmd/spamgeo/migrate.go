@@ -21,9 +21,16 @@ func (c *MigrateCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) erro
 		if err != nil {
 			return err
 		}
+		statements, err := m.Statements(pending)
+		if err != nil {
+			return err
+		}
 		for _, mig := range pending {
 			fmt.Fprintf(stdout, "-- migration %04d_%s\n", mig.Version, mig.Name)
-			for _, s := range mig.Steps {
+			for _, s := range statements[mig.Version] {
+				if s.PerShard {
+					fmt.Fprintln(stdout, "-- on one server of each shard:")
+				}
 				if s.Check != "" {
 					fmt.Fprintf(stdout, "-- %s %s\n", "apply-if:", s.Check)
 				}

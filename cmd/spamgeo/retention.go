@@ -34,7 +34,7 @@ func (c *RetentionCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) er
 	defer conn.Close()
 	actions, err := retention.Plan(ctx, conn, retention.Policy{
 		Events: c.EventsDays, MinuteRollups: c.MinuteDays, HourRollups: c.HourDays, DayRollups: c.DayDays,
-	}, time.Now())
+	}, time.Now(), g.ClickhouseCluster)
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,7 @@ func (c *SinkCmd) Run(ctx context.Context, g *Globals) error {
 	cfg := sink.DefaultConfiguration()
 	cfg.Group, cfg.Drain = c.Group, c.Drain
 	cfg.Batch.MaxMessages, cfg.Batch.MaxWait = c.BatchRows, c.BatchWait
+	cfg.Table = g.clickhouse().EventsTable()
 	reg := telemetry.NewRegistry()
 	s, err := sink.New(cfg, sink.Dependencies{Kafka: g.kafka(), ClickHouse: conn, Registry: reg, Logger: g.logger})
 	if err != nil {

@@ -17,6 +17,9 @@ type Configuration struct {
 	Batch kafka.BatchPolicy
 	// Drain stops the sink once the enriched topic is fully committed, instead of waiting.
 	Drain bool
+	// Table receives the rows: "events", or "events_local" on a cluster (see
+	// clickhousedb.Configuration.EventsTable).
+	Table string
 }
 
 // maxBlockRows is ClickHouse's max_insert_block_size: a larger insert is split into several
@@ -27,6 +30,9 @@ const maxBlockRows = 1_048_576
 func (c Configuration) Validate() error {
 	if c.Batch.MaxMessages < 1 || c.Batch.MaxMessages > maxBlockRows {
 		return fmt.Errorf("batch rows %d must be between 1 and %d (one ClickHouse insert block)", c.Batch.MaxMessages, maxBlockRows)
+	}
+	if c.Table != "events" && c.Table != "events_local" {
+		return fmt.Errorf("table %q is neither events nor events_local", c.Table)
 	}
 	if c.Batch.MaxWait <= 0 {
 		return fmt.Errorf("batch wait %s must be positive", c.Batch.MaxWait)
@@ -39,5 +45,6 @@ func DefaultConfiguration() Configuration {
 	return Configuration{
 		Group: "spamgeo-sink",
 		Batch: kafka.BatchPolicy{MaxMessages: 50_000, MaxWait: time.Second},
+		Table: "events",
 	}
 }

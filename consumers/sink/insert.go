@@ -21,7 +21,7 @@ type columns struct {
 	kafkaOffset                                               []int64
 }
 
-const insertColumns = `INSERT INTO events (event_id, trap_id, collector, source_ip, helo, mail_from,
+const insertColumns = `(event_id, trap_id, collector, source_ip, helo, mail_from,
 	country_code, continent_code, as_org, geoip_build, kafka_topic,
 	received_at, rcpt_count, size, asn, kafka_partition, kafka_offset)`
 
@@ -70,7 +70,7 @@ func (s *Sink) insert(ctx context.Context, rows *columns) error {
 		return nil
 	}
 	start := time.Now()
-	batch, err := s.deps.ClickHouse.PrepareBatch(ctx, insertColumns)
+	batch, err := s.deps.ClickHouse.PrepareBatch(ctx, "INSERT INTO "+s.cfg.Table+" "+insertColumns)
 	if err != nil {
 		return fmt.Errorf("prepare insert of %d rows: %w", n, err)
 	}

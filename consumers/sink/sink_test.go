@@ -160,7 +160,7 @@ func TestConfigurationValidate(t *testing.T) {
 // BenchmarkInsert measures building and sending one sink insert of 50,000 rows into the real ClickHouse server.
 func BenchmarkInsert(b *testing.B) {
 	_, conn := migrated(b)
-	s := &Sink{deps: Dependencies{ClickHouse: conn}, metrics: newMetrics(prometheus.NewRegistry())}
+	s := &Sink{cfg: DefaultConfiguration(), deps: Dependencies{ClickHouse: conn}, metrics: newMetrics(prometheus.NewRegistry())}
 	const n = 50_000 // the default batch
 	events := make([]event.Enriched, n)
 	for i := range events {
@@ -184,7 +184,7 @@ func BenchmarkInsert(b *testing.B) {
 // one group), the way a 2-core machine is used in production.
 func BenchmarkInsertTwoStreams(b *testing.B) {
 	_, conn := migrated(b)
-	s := &Sink{deps: Dependencies{ClickHouse: conn}, metrics: newMetrics(prometheus.NewRegistry())}
+	s := &Sink{cfg: DefaultConfiguration(), deps: Dependencies{ClickHouse: conn}, metrics: newMetrics(prometheus.NewRegistry())}
 	const n = 50_000
 	events := make([]event.Enriched, n)
 	for i := range events {

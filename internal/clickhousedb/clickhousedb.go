@@ -26,6 +26,18 @@ type Configuration struct {
 	Password string
 	// DialTimeout bounds each connection attempt.
 	DialTimeout time.Duration
+	// Cluster, when set, names the ClickHouse cluster (remote_servers) spamgeo's schema spans:
+	// replicated *_local tables on every server, Distributed tables over them for reads.
+	Cluster string
+}
+
+// EventsTable is where writers insert: the events table, or on a cluster the local table of
+// the server they are connected to.
+func (c Configuration) EventsTable() string {
+	if c.Cluster != "" {
+		return "events_local"
+	}
+	return "events"
 }
 
 // DefaultConfiguration points at a local server.
@@ -47,6 +59,9 @@ func (c Configuration) Validate() error {
 	}
 	if !identifier.MatchString(c.Database) {
 		return fmt.Errorf("database name %q must be letters, digits and underscores", c.Database)
+	}
+	if c.Cluster != "" && !identifier.MatchString(c.Cluster) {
+		return fmt.Errorf("cluster name %q must be letters, digits and underscores", c.Cluster)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"math"
+	"net"
 	"regexp"
 	"slices"
 	"strconv"
@@ -115,6 +116,13 @@ func split(text string) ([]Step, error) {
 	return steps, nil
 }
 
+// Statement is a step as the Migrator runs it: rewritten for cluster mode when there is a
+// cluster, and either run once or on one server of each shard.
+type Statement struct {
+	Step
+	PerShard bool
+}
+
 // Migrator applies migrations to one database.
 type Migrator struct {
 	cfg    clickhousedb.Configuration
@@ -176,8 +184,37 @@ func (m *Migrator) Apply(ctx context.Context) ([]Migration, error) {
 	return m.ApplyUpTo(ctx, math.MaxUint32)
 }
 
+// Statements returns what each migration runs: its steps, or in cluster mode
+// (cfg.Cluster) their rewriting for a sharded, replicated schema (see cluster.go).
+func (m *Migrator) Statements(all []Migration) (map[uint32][]Statement, error) {
+	out := map[uint32][]Statement{}
+	tables := map[string]bool{}
+	for _, mig := range all {
+		for i, step := range mig.Steps {
+			if m.cfg.Cluster == "" {
+				out[mig.Version] = append(out[mig.Version], Statement{Step: step})
+				continue
+			}
+			st, err := toCluster(step, m.cfg.Database, m.cfg.Cluster, tables)
+			if err != nil {
+				return nil, fmt.Errorf("migration %04d_%s, statement %d: %w", mig.Version, mig.Name, i+1, err)
+			}
+			out[mig.Version] = append(out[mig.Version], st...)
+		}
+	}
+	return out, nil
+}
+
 // ApplyUpTo is Apply stopping after the given version (upgrade tests start from old versions).
 func (m *Migrator) ApplyUpTo(ctx context.Context, version uint32) ([]Migration, error) {
+	all, err := All()
+	if err != nil {
+		return nil, err
+	}
+	statements, err := m.Statements(all)
+	if err != nil {
+		return nil, err
+	}
 	pending, err := m.Pending(ctx)
 	if err != nil {
 		return nil, err
@@ -186,11 +223,15 @@ func (m *Migrator) ApplyUpTo(ctx context.Context, version uint32) ([]Migration, 
 	if len(pending) == 0 {
 		return nil, nil
 	}
+	onCluster, ledgerSQL := "", ledger
+	if m.cfg.Cluster != "" {
+		onCluster, ledgerSQL = " ON CLUSTER "+m.cfg.Cluster, clusterLedger(m.cfg.Database, m.cfg.Cluster)
+	}
 	server, err := m.cfg.OpenServer(ctx)
 	if err != nil {
 		return nil, err
 	}
-	err = server.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+m.cfg.Database)
+	err = server.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+m.cfg.Database+onCluster)
 	server.Close()
 	if err != nil {
 		return nil, fmt.Errorf("create database %s: %w", m.cfg.Database, err)
@@ -200,14 +241,31 @@ func (m *Migrator) ApplyUpTo(ctx context.Context, version uint32) ([]Migration, 
 		return nil, err
 	}
 	defer conn.Close()
-	if err := conn.Exec(ctx, ledger); err != nil {
+	if err := conn.Exec(ctx, ledgerSQL); err != nil {
 		return nil, fmt.Errorf("create schema_migrations: %w", err)
 	}
+	var shards []clickhousedb.Conn
+	defer func() {
+		for _, c := range shards {
+			c.Close()
+		}
+	}()
 	var applied []Migration
 	for _, mig := range pending {
-		for i, step := range mig.Steps {
-			if err := m.apply(ctx, conn, step); err != nil {
-				return applied, fmt.Errorf("migration %04d_%s, statement %d: %w", mig.Version, mig.Name, i+1, err)
+		for i, st := range statements[mig.Version] {
+			targets := []clickhousedb.Conn{conn}
+			if st.PerShard {
+				if shards == nil {
+					if shards, err = m.openShards(ctx, conn); err != nil {
+						return applied, err
+					}
+				}
+				targets = shards
+			}
+			for _, target := range targets {
+				if err := m.apply(ctx, target, st.Step); err != nil {
+					return applied, fmt.Errorf("migration %04d_%s, statement %d: %w", mig.Version, mig.Name, i+1, err)
+				}
 			}
 		}
 		if err := record(ctx, conn, mig); err != nil {
@@ -219,17 +277,35 @@ func (m *Migrator) ApplyUpTo(ctx context.Context, version uint32) ([]Migration, 
 	return applied, nil
 }
 
-// record notes mig in schema_migrations. It is a native batch insert: ClickHouse 18.16 does
-// not answer an INSERT sent as a plain query with its values inlined.
-func record(ctx context.Context, conn clickhousedb.Conn, mig Migration) error {
-	batch, err := conn.PrepareBatch(ctx, "INSERT INTO schema_migrations (version, name)")
+// openShards connects to the first replica of every shard of the cluster.
+func (m *Migrator) openShards(ctx context.Context, conn clickhousedb.Conn) ([]clickhousedb.Conn, error) {
+	rows, err := conn.Query(ctx, "SELECT host_address, port FROM system.clusters WHERE cluster = ? AND replica_num = 1 ORDER BY shard_num", m.cfg.Cluster)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("shards of cluster %s: %w", m.cfg.Cluster, err)
 	}
-	if err := batch.Append(mig.Version, mig.Name); err != nil {
-		return err
+	defer rows.Close()
+	var out []clickhousedb.Conn
+	for rows.Next() {
+		var host string
+		var port uint16
+		if err := rows.Scan(&host, &port); err != nil {
+			return nil, err
+		}
+		cfg := m.cfg
+		cfg.Addrs = []string{net.JoinHostPort(host, strconv.Itoa(int(port)))}
+		c, err := cfg.Open(ctx)
+		if err != nil {
+			for _, o := range out {
+				o.Close()
+			}
+			return nil, fmt.Errorf("shard at %s: %w", cfg.Addrs[0], err)
+		}
+		out = append(out, c)
 	}
-	return batch.Send()
+	if len(out) == 0 {
+		return nil, fmt.Errorf("cluster %s is not in system.clusters", m.cfg.Cluster)
+	}
+	return out, rows.Err()
 }
 
 // apply runs a step's statement if its check (when it has one) says so.
@@ -263,4 +339,17 @@ func RequireCurrent(ctx context.Context, conn clickhousedb.Conn) error {
 		return fmt.Errorf("the database has %d of %d migrations; run `spamgeo migrate` first", applied, len(all))
 	}
 	return nil
+}
+
+// record notes mig in schema_migrations. It is a native batch insert: ClickHouse 18.16 does
+// not answer an INSERT sent as a plain query with its values inlined.
+func record(ctx context.Context, conn clickhousedb.Conn, mig Migration) error {
+	batch, err := conn.PrepareBatch(ctx, "INSERT INTO schema_migrations (version, name)")
+	if err != nil {
+		return err
+	}
+	if err := batch.Append(mig.Version, mig.Name); err != nil {
+		return err
+	}
+	return batch.Send()
 }

@@ -64,8 +64,10 @@ func TTLStatement(tableName, column string, days int) string {
 		Replace(strings.Join(code, "\n"))
 }
 
-// Plan lists what enforcing p at now takes on the server conn is open on.
-func Plan(ctx context.Context, conn clickhousedb.Conn, p Policy, now time.Time) ([]Action, error) {
+// Plan lists what enforcing p at now takes on the server conn is open on. With a cluster, the
+// statements address every server's local tables (ON CLUSTER); partitions to drop are read on
+// the server conn is open on.
+func Plan(ctx context.Context, conn clickhousedb.Conn, p Policy, now time.Time, cluster string) ([]Action, error) {
 	v, err := conn.ServerVersion()
 	if err != nil {
 		return nil, fmt.Errorf("server version: %w", err)
@@ -76,8 +78,11 @@ func Plan(ctx context.Context, conn clickhousedb.Conn, p Policy, now time.Time) 
 		if days <= 0 {
 			continue
 		}
+		if cluster != "" {
+			t.name += "_local"
+		}
 		if HasTTL(v.Version.Major, v.Version.Minor) {
-			out = append(out, Action{t.name, TTLStatement(t.name, t.column, days)})
+			out = append(out, Action{t.name, onCluster(TTLStatement(t.name, t.column, days), t.name, cluster)})
 			continue
 		}
 		expired, err := expiredPartitions(ctx, conn, t, now.AddDate(0, 0, -days))
@@ -85,10 +90,18 @@ func Plan(ctx context.Context, conn clickhousedb.Conn, p Policy, now time.Time) 
 			return nil, err
 		}
 		for _, part := range expired {
-			out = append(out, Action{t.name, fmt.Sprintf("ALTER TABLE %s DROP PARTITION %s", t.name, part)})
+			out = append(out, Action{t.name, onCluster(fmt.Sprintf("ALTER TABLE %s DROP PARTITION %s", t.name, part), t.name, cluster)})
 		}
 	}
 	return out, nil
+}
+
+// onCluster adds ON CLUSTER after the table name of an ALTER TABLE statement.
+func onCluster(sql, tableName, cluster string) string {
+	if cluster == "" {
+		return sql
+	}
+	return strings.Replace(sql, "ALTER TABLE "+tableName, "ALTER TABLE "+tableName+" ON CLUSTER "+cluster, 1)
 }
 
 // expiredPartitions lists the partitions of t that end before cutoff: months (or years) before

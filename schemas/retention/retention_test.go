@@ -67,7 +67,7 @@ func TestDropExpiredPartitionsOnRealServer(t *testing.T) {
 	}
 
 	// 60 days before 15 June is 16 April: January to March are wholly older; April stays.
-	actions, err := Plan(ctx, conn, Policy{Events: 60}, time.Date(2005, 6, 15, 0, 0, 0, 0, time.UTC))
+	actions, err := Plan(ctx, conn, Policy{Events: 60}, time.Date(2005, 6, 15, 0, 0, 0, 0, time.UTC), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,10 +85,10 @@ func TestDropExpiredPartitionsOnRealServer(t *testing.T) {
 	}
 
 	// Day rollups are partitioned by year: 2005 goes only once a cutoff passes into 2006.
-	if actions, _ := Plan(ctx, conn, Policy{DayRollups: 100}, time.Date(2006, 3, 1, 0, 0, 0, 0, time.UTC)); len(actions) != 0 {
+	if actions, _ := Plan(ctx, conn, Policy{DayRollups: 100}, time.Date(2006, 3, 1, 0, 0, 0, 0, time.UTC), ""); len(actions) != 0 {
 		t.Errorf("cutoff in 2005 drops %+v", actions)
 	}
-	actions, _ = Plan(ctx, conn, Policy{DayRollups: 100}, time.Date(2007, 1, 1, 0, 0, 0, 0, time.UTC))
+	actions, _ = Plan(ctx, conn, Policy{DayRollups: 100}, time.Date(2007, 1, 1, 0, 0, 0, 0, time.UTC), "")
 	if err := Apply(ctx, conn, actions, testenv.Logger(t)); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,169 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/spamgeo/spamgeo/consumers/sink"
+	"github.com/spamgeo/spamgeo/internal/clickhousedb"
+	"github.com/spamgeo/spamgeo/internal/kafka"
+	"github.com/spamgeo/spamgeo/internal/testenv"
+	"github.com/spamgeo/spamgeo/query"
+	"github.com/spamgeo/spamgeo/schemas/event"
+	"github.com/spamgeo/spamgeo/schemas/migrations"
+)
+
+// Cluster mode on real servers: ZooKeeper and two ClickHouse servers, one shard each, on
+// loopback. The schema is migrated with ON CLUSTER DDL (starting from version 1, with data, so
+// the per-shard backfills run); two sinks in one consumer group write to the two servers'
+// local tables; the Distributed tables then answer for the whole cluster, exactly.
+func TestClusterOnRealServers(t *testing.T) {
+	if os.Getenv("SPAMGEO_INTEGRATION") != "1" {
+		t.Skip("runs real servers; make test sets SPAMGEO_INTEGRATION=1")
+	}
+	ctx := context.Background()
+	zkEnv := append(os.Environ(), "SPAMGEO_LOCAL="+t.TempDir(), "ZOOKEEPER_PORT=12181")
+	runScript(t, zkEnv, "../deploy/zookeeper.sh", "start")
+	t.Cleanup(func() { runScript(t, zkEnv, "../deploy/zookeeper.sh", "stop") })
+	clusterEnv := []string{"CLICKHOUSE_ZOOKEEPER=127.0.0.1:12181", "CLICKHOUSE_CLUSTER=spamgeo_e2e",
+		"CLICKHOUSE_CLUSTER_SHARDS=127.0.0.1:19401 127.0.0.1:19402"}
+	nodes := []*privateClickHouse{
+		startPrivateClickHouse(t, 19401, append(clusterEnv, "CLICKHOUSE_MACROS=shard=01 replica=a")...),
+		startPrivateClickHouse(t, 19402, append(clusterEnv, "CLICKHOUSE_MACROS=shard=02 replica=a")...),
+	}
+	cfgs := make([]clickhousedb.Configuration, len(nodes))
+	conns := make([]clickhousedb.Conn, len(nodes))
+	for i, n := range nodes {
+		cfgs[i] = n.cfg
+		cfgs[i].Cluster = "spamgeo_e2e"
+	}
+
+	// Version 1 first, with rows on both shards, then the rest.
+	m := migrations.New(cfgs[0], testenv.Logger(t))
+	if _, err := m.ApplyUpTo(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	for i := range nodes {
+		var err error
+		if conns[i], err = cfgs[i].Open(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer conns[i].Close()
+		b, err := conns[i].PrepareBatch(ctx, "INSERT INTO events_local (event_id, received_at, trap_id, country_code, source_ip, size)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := range 10 {
+			if err := b.Append(uuid.New(), time.Date(2004, 6, 1+j, 0, 0, 0, 0, time.UTC), "t", "BR", string(make([]byte, 16)), uint32(10)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := b.Send(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := m.Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The shared ledger reaches the other server by replication, within moments.
+	for i := range nodes {
+		var err error
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			if err = migrations.RequireCurrent(ctx, conns[i]); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			t.Errorf("node %d: %v", i+1, err)
+		}
+	}
+
+	// Two sinks, one per server, share the enriched topic; the events arrive once both have
+	// joined the group, so each server receives some.
+	kcfg := testenv.Kafka(t)
+	group := "cluster-" + testenv.Suffix()
+	sctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for i := range nodes {
+		cfg := sink.DefaultConfiguration()
+		cfg.Group, cfg.Table, cfg.Batch.MaxMessages = group, cfgs[i].EventsTable(), 500
+		s, err := sink.New(cfg, sink.Dependencies{Kafka: kcfg, ClickHouse: conns[i], Registry: prometheus.NewRegistry(), Logger: testenv.Logger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer s.Stop()
+			if err := s.Run(sctx); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	time.Sleep(8 * time.Second)
+	w := kcfg.Writer(kcfg.EnrichedTopic, kafka.DefaultWriterOptions(), testenv.Logger(t))
+	defer w.Close()
+	const n = 6000
+	var msgs []kafka.Message
+	for i := range n {
+		e := event.Enriched{Raw: event.Raw{SchemaVersion: 1, EventID: uuid.NewSHA1(uuid.Nil, fmt.Appendf(nil, "%d", i)).String(),
+			ReceivedAt: time.Date(2005, 4, 1+i%30, 0, 0, 0, 0, time.UTC), TrapID: "t", Collector: event.CollectorSynth,
+			SourceIP: netip.AddrFrom4([4]byte{30, byte(i >> 16), byte(i >> 8), byte(i)}), RcptCount: 1, Size: 100},
+			Geo: event.Geo{CountryCode: []string{"US", "CN", "KR"}[i%3]}}
+		v, _ := event.EncodeEnriched(&e)
+		msgs = append(msgs, kafka.Message{Key: fmt.Appendf(nil, "%d", i), Value: v})
+	}
+	if err := kafka.Deliver(ctx, w, msgs, nil); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		var stored uint64
+		if err := conns[0].QueryRow(ctx, "SELECT count() FROM events").Scan(&stored); err == nil && stored >= n+20 {
+			break
+		}
+	}
+	stop()
+	wg.Wait()
+
+	count := func(conn clickhousedb.Conn, q string) uint64 {
+		var v uint64
+		if err := conn.QueryRow(ctx, q).Scan(&v); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return v
+	}
+	const fromKafka = "SELECT count() FROM events_local WHERE kafka_offset >= 0"
+	local := []uint64{count(conns[0], fromKafka), count(conns[1], fromKafka)}
+	t.Logf("rows from Kafka per shard: %v", local)
+	if local[0]+local[1] != n || local[0] == 0 || local[1] == 0 {
+		t.Errorf("shards hold %v rows from Kafka, want %d split over both", local, n)
+	}
+	for i, conn := range conns {
+		for _, q := range []string{"SELECT count() FROM events", "SELECT countMerge(messages) FROM rollup_country_minute",
+			"SELECT countMerge(messages) FROM rollup_country_day", "SELECT countMerge(messages) FROM rollup_asn_hour",
+			"SELECT sum(messages) FROM daily_country"} {
+			if got := count(conn, q); got != n+20 {
+				t.Errorf("node %d: %s = %d, want %d", i+1, q, got, n+20)
+			}
+		}
+		if got := count(conn, "SELECT toUInt64(sum(m + 1)) FROM (SELECT maxMerge(kafka_offset) AS m FROM ingest_offsets GROUP BY kafka_partition)"); got != n {
+			t.Errorf("node %d: ingest_offsets cover %d messages, want %d", i+1, got, n)
+		}
+	}
+	p, _ := query.Days(time.Date(2005, 4, 1, 0, 0, 0, 0, time.UTC), time.Date(2005, 4, 30, 0, 0, 0, 0, time.UTC))
+	counts, err := query.NewReader(conns[1]).MessagesByCountry(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(counts) != 3 || counts[0].Messages != n/3 {
+		t.Errorf("report query over the cluster = %+v", counts)
+	}
+}
