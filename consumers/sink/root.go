@@ -7,6 +7,7 @@ package sink
 
 import (
 	"context"
+	_ "embed"
 	"fmt"
 	"log/slog"
 
@@ -111,8 +112,10 @@ func (s *Sink) handle(ctx context.Context, batch []kafka.Message) error {
 	return s.dlq.Deliver(ctx, dead, s.consumer.Failed)
 }
 
-const storedOffsets = `SELECT kafka_partition, maxMerge(kafka_offset)
-	FROM ingest_offsets WHERE kafka_topic = ? GROUP BY kafka_partition`
+// storedOffsets is a file so the modern-engine tests (tests/modern) run it too.
+//
+//go:embed stored_offsets.sql
+var storedOffsets string
 
 // stored returns the highest offset ClickHouse holds for each partition of topic it has rows of.
 func (s *Sink) stored(ctx context.Context, topic string) (map[int]int64, error) {
