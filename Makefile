@@ -8,7 +8,7 @@ BIN := bin/spamgeo
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 FUZZTIME ?= 10s
 # Fuzz targets run briefly by `make test` and `make fuzz` (package:Target).
-FUZZ_TARGETS := ./schemas/event:FuzzDecodeRaw ./producers/synth:FuzzParseProfile ./internal/geoip:FuzzReadRanges
+FUZZ_TARGETS := ./schemas/event:FuzzDecodeRaw ./schemas/event:FuzzFastPathsAgreeWithEncodingJSON ./schemas/event:FuzzViewMatchesDecode ./producers/synth:FuzzParseProfile ./internal/geoip:FuzzReadRanges
 
 VENV := .local/venv
 

@@ -1,8 +1,11 @@
 package event
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/netip"
+	"time"
 )
 
 // MaxSize is the largest encoded event a reader accepts; anything longer is malformed input,
@@ -24,16 +27,20 @@ func EncodeRaw(r *Raw) ([]byte, error) {
 
 // EncodeEnriched returns the wire form of e, with ReceivedAt in UTC.
 func EncodeEnriched(e *Enriched) ([]byte, error) {
-	c := *e
-	c.ReceivedAt = c.ReceivedAt.UTC()
-	return json.Marshal(&c)
+	return AppendEnriched(nil, e), nil
 }
+
+// AppendEnriched appends the wire form of e to dst, so a batch can share one buffer.
+func AppendEnriched(dst []byte, e *Enriched) []byte { return appendEnriched(dst, e) }
 
 // DecodeRaw parses and validates a raw event; a *DecodeError says what is wrong.
 func DecodeRaw(b []byte) (Raw, error) {
 	var r Raw
-	if err := decode(b, &r); err != nil {
-		return Raw{}, err
+	if len(b) > MaxSize || !decodeRawFast(b, &r) {
+		r = Raw{}
+		if err := decode(b, &r); err != nil {
+			return Raw{}, err
+		}
 	}
 	if err := r.Validate(); err != nil {
 		return Raw{}, &DecodeError{"invalid raw event: " + err.Error()}
@@ -63,4 +70,41 @@ func decode(b []byte, v any) error {
 		return &DecodeError{"not an event: " + err.Error()}
 	}
 	return nil
+}
+
+// RawView is what the enricher needs of a raw event — where and when it came from — read
+// without copying the rest. It keeps the input, which must not change while the view is used.
+type RawView struct {
+	SourceIP   netip.Addr
+	ReceivedAt time.Time
+	body       []byte // canonical input (read by the fast path), spliced into the output
+	decoded    *Raw   // the event, when encoding/json had to read it
+}
+
+// ViewRaw validates a raw event as DecodeRaw does and returns its view.
+func ViewRaw(b []byte) (RawView, error) {
+	var f rawFields
+	if len(b) <= MaxSize && scanRaw(b, &f) {
+		r := f.view()
+		if err := r.Validate(); err != nil {
+			return RawView{}, &DecodeError{"invalid raw event: " + err.Error()}
+		}
+		return RawView{SourceIP: r.SourceIP, ReceivedAt: r.ReceivedAt, body: b}, nil
+	}
+	r, err := DecodeRaw(b)
+	if err != nil {
+		return RawView{}, err
+	}
+	return RawView{SourceIP: r.SourceIP, ReceivedAt: r.ReceivedAt, decoded: &r}, nil
+}
+
+// AppendEnrichedView appends the enriched event of v and g to dst. A canonical input is copied
+// as it is, with the geography added before its closing brace; any other is encoded anew.
+func AppendEnrichedView(dst []byte, v *RawView, g *Geo) []byte {
+	if v.decoded != nil {
+		return appendEnriched(dst, &Enriched{Raw: *v.decoded, Geo: *g})
+	}
+	end := bytes.LastIndexByte(v.body, '}')
+	dst = append(dst, bytes.TrimRight(v.body[:end], " \t\r\n")...)
+	return appendGeo(dst, g)
 }

@@ -283,3 +283,95 @@ func BenchmarkEncodeEnriched(b *testing.B) {
 		}
 	}
 }
+
+// The fast decoder agrees with encoding/json wherever it answers, and the fast encoder's output
+// decodes (with encoding/json) to the event it encoded.
+func FuzzFastPathsAgreeWithEncodingJSON(f *testing.F) {
+	r := sampleRaw()
+	canonical, _ := EncodeRaw(&r)
+	f.Add(canonical)
+	e := sampleEnriched()
+	enriched, _ := EncodeEnriched(&e)
+	f.Add(enriched)
+	f.Add([]byte(`{"schema_version":1,"received_at":"2005-04-01T12:30:00.123456789Z","size":-0,"helo":"h\u00e9","Event_ID":"x"}`))
+	f.Add([]byte(` {"source_ip":"::ffff:1.2.3.4","received_at":"2005-02-29T00:00:00Z","rcpt_count":01} `))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var fast Raw
+		if decodeRawFast(data, &fast) {
+			var ref Raw
+			if err := json.Unmarshal(data, &ref); err != nil {
+				t.Fatalf("fast path accepted what encoding/json rejects (%v): %q", err, data)
+			}
+			if !reflect.DeepEqual(fast, ref) {
+				t.Fatalf("fast path and encoding/json differ on %q:\n%+v\n%+v", data, fast, ref)
+			}
+		}
+		var ref Raw
+		if json.Unmarshal(data, &ref) != nil {
+			return
+		}
+		out := AppendEnriched(nil, &Enriched{Raw: ref, Geo: Geo{CountryCode: "US", ASOrg: ref.HELO, GeoIPBuild: ref.MailFrom}})
+		var back Enriched
+		if err := json.Unmarshal(out, &back); err != nil {
+			t.Fatalf("fast encoder wrote invalid JSON (%v): %s", err, out)
+		}
+		want := Enriched{Raw: ref, Geo: Geo{CountryCode: "US", ASOrg: ref.HELO, GeoIPBuild: ref.MailFrom}}
+		want.ReceivedAt = want.ReceivedAt.UTC()
+		back.ReceivedAt = back.ReceivedAt.UTC()
+		if ref.ReceivedAt.Year() < 0 || ref.ReceivedAt.Year() > 9999 {
+			return // outside what RFC 3339 can write
+		}
+		if !reflect.DeepEqual(back, want) {
+			t.Fatalf("fast encoding does not round-trip:\n%+v\n%+v\n%s", back, want, out)
+		}
+	})
+}
+
+// ViewRaw and AppendEnrichedView, the enricher's path, give exactly what DecodeRaw and
+// EncodeEnriched give, for canonical input and for anything encoding/json has to read.
+func FuzzViewMatchesDecode(f *testing.F) {
+	r := sampleRaw()
+	canonical, _ := EncodeRaw(&r)
+	f.Add(canonical)
+	f.Add([]byte(strings.Replace(string(canonical), `"helo":"mail.example.com"`, `"helo":"m\u00e9il <x>"`, 1)))
+	f.Add([]byte(strings.Replace(string(canonical), `"size":2048`, `"size":2048, "future_field": [1, {"a": null}]`, 1)))
+	f.Add([]byte(strings.Replace(string(canonical), `"trap_id":"trap-1"`, `"trap_id":""`, 1)))
+	f.Add([]byte(string(canonical) + "  \n"))
+	geo := Geo{CountryCode: "KR", ContinentCode: "AS", ASN: 4766, ASOrg: `Korea "Telecom"`, GeoIPBuild: "b"}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		want, wantErr := DecodeRaw(data)
+		v, err := ViewRaw(data)
+		if (err == nil) != (wantErr == nil) || (err != nil && err.Error() != wantErr.Error()) {
+			t.Fatalf("ViewRaw error %v, DecodeRaw error %v, on %q", err, wantErr, data)
+		}
+		if err != nil {
+			return
+		}
+		if v.SourceIP != want.SourceIP || !v.ReceivedAt.Equal(want.ReceivedAt) {
+			t.Fatalf("view %v %v, decoded %v %v", v.SourceIP, v.ReceivedAt, want.SourceIP, want.ReceivedAt)
+		}
+		out := AppendEnrichedView(nil, &v, &geo)
+		got, err := DecodeEnriched(out)
+		if err != nil {
+			t.Fatalf("enriched output does not decode (%v): %s", err, out)
+		}
+		if w := (Enriched{Raw: want, Geo: geo}); !reflect.DeepEqual(got, w) {
+			t.Fatalf("enriched output differs:\n%+v\n%+v\n%s", got, w, out)
+		}
+	})
+}
+
+func BenchmarkEnrichPath(b *testing.B) {
+	r := sampleRaw()
+	data, _ := EncodeRaw(&r)
+	geo := Geo{CountryCode: "US", ContinentCode: "NA", ASN: 64500, ASOrg: "Example Net", GeoIPBuild: "country ipvAll@2026-06-01"}
+	buf := make([]byte, 0, 1<<16)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		v, err := ViewRaw(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		buf = AppendEnrichedView(buf[:0], &v, &geo)
+	}
+}
