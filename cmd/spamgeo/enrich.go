@@ -23,6 +23,7 @@ func (c *EnrichCmd) Run(ctx context.Context, g *Globals) error {
 	cfg := enrich.DefaultConfiguration()
 	cfg.Group, cfg.Drain, cfg.GeoIP = c.Group, c.Drain, c.configuration()
 	cfg.Batch.MaxMessages, cfg.Batch.MaxWait = c.BatchRows, c.BatchWait
+	cfg.ReloadInterval = c.GeoipReload
 	reg := telemetry.NewRegistry()
 	e, err := enrich.New(cfg, enrich.Dependencies{Kafka: g.kafka(), Registry: reg, Logger: g.logger})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/alecthomas/kong"
 	kongyaml "github.com/alecthomas/kong-yaml"
@@ -52,8 +53,9 @@ type Globals struct {
 
 // GeoIPFlags name the GeoIP files of the commands that place addresses.
 type GeoIPFlags struct {
-	GeoipCountry string   `help:"Country database (.mmdb): GeoIP2/GeoLite2 Country or City, DB-IP, or an ip-location-db country mmdb." default:"/var/lib/GeoIP/GeoLite2-Country.mmdb" placeholder:"FILE" group:"GeoIP"`
-	GeoipASN     []string `help:"ASN databases: GeoLite2-ASN .mmdb files or ip-location-db .csv range files, consulted in order." name:"geoip-asn" default:"/var/lib/GeoIP/GeoLite2-ASN.mmdb" placeholder:"FILE,..." group:"GeoIP"`
+	GeoipCountry string        `help:"Country database (.mmdb): GeoIP2/GeoLite2 Country or City, DB-IP, or an ip-location-db country mmdb; or a directory of dated builds, each event answered by the build current at its date." default:"/var/lib/GeoIP/GeoLite2-Country.mmdb" placeholder:"FILE|DIR" group:"GeoIP"`
+	GeoipASN     []string      `help:"ASN databases: GeoLite2-ASN .mmdb files (or directories of dated builds) or ip-location-db .csv range files, consulted in order." name:"geoip-asn" default:"/var/lib/GeoIP/GeoLite2-ASN.mmdb" placeholder:"FILE,..." group:"GeoIP"`
+	GeoipReload  time.Duration `help:"How often the GeoIP files are checked for changes; a changed file is checked in full before it replaces the old one." default:"1m" group:"GeoIP"`
 }
 
 func (f GeoIPFlags) configuration() geoip.Configuration {

@@ -14,8 +14,10 @@ type Configuration struct {
 	// Batch bounds how many raw events are enriched and written together. Offsets are committed
 	// per batch, after the enriched and dead-lettered events are acknowledged.
 	Batch kafka.BatchPolicy
-	// GeoIP names the database files.
+	// GeoIP names the database files (or directories of dated builds).
 	GeoIP geoip.Configuration
+	// ReloadInterval is how often the database files are checked for changes.
+	ReloadInterval time.Duration
 	// Drain stops the enricher once the raw topic is fully committed, instead of waiting.
 	Drain bool
 }
@@ -23,7 +25,8 @@ type Configuration struct {
 // DefaultConfiguration batches up to 5,000 events or 100 ms.
 func DefaultConfiguration() Configuration {
 	return Configuration{
-		Group: "spamgeo-enrich",
-		Batch: kafka.BatchPolicy{MaxMessages: 5000, MaxWait: 100 * time.Millisecond},
+		Group:          "spamgeo-enrich",
+		Batch:          kafka.BatchPolicy{MaxMessages: 5000, MaxWait: 100 * time.Millisecond},
+		ReloadInterval: time.Minute,
 	}
 }

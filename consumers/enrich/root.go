@@ -1,18 +1,18 @@
 // Package enrich is the enricher: it reads raw events, adds the country, continent and network
-// of each source address from GeoIP files, and publishes enriched events. Events it cannot
-// decode go to the dead-letter topic with the reason; it never drops one silently. It does not
-// store anything: the sink does.
+// of each source address from GeoIP files (the build current at the event's date when given
+// dated builds; reserved addresses classified, not looked up), and publishes enriched events.
+// Events it cannot decode go to the dead-letter topic with the reason; it never drops one
+// silently. It does not store anything: the sink does.
 package enrich
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
+	"math"
 
 	"github.com/prometheus/client_golang/prometheus"
 	kafkago "github.com/segmentio/kafka-go"
 
-	"github.com/spamgeo/spamgeo/internal/countries"
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/kafka"
 	"github.com/spamgeo/spamgeo/schemas/event"
@@ -32,24 +32,27 @@ type Dependencies struct {
 type Enricher struct {
 	cfg      Configuration
 	deps     Dependencies
-	db       *geoip.DB
+	geo      *geoip.Reloader
 	consumer *kafka.Consumer
 	enriched *kafkago.Writer
 	dlq      *kafka.DeadLetterQueue
 	metrics  metrics
+	buf      []byte // reused across batches: the enriched events of one batch, back to back
 }
 
 // New opens the GeoIP files and joins the consumer group; Run starts the work.
 func New(cfg Configuration, deps Dependencies) (*Enricher, error) {
-	db, err := geoip.Open(cfg.GeoIP)
+	geo, err := geoip.NewReloader(cfg.GeoIP, cfg.ReloadInterval, deps.Registry, deps.Logger)
 	if err != nil {
 		return nil, err
 	}
-	deps.Logger.Info("GeoIP databases open", "build", db.Build())
+	db, release := geo.Acquire()
+	deps.Logger.Info("GeoIP databases open", "builds", db.Builds())
+	release()
 	return &Enricher{
 		cfg:  cfg,
 		deps: deps,
-		db:   db,
+		geo:  geo,
 		consumer: kafka.NewConsumer(deps.Kafka, kafka.ConsumerOptions{
 			Topic: deps.Kafka.RawTopic, Group: cfg.Group, Policy: cfg.Batch, Drain: cfg.Drain,
 		}, deps.Registry, deps.Logger),
@@ -59,11 +62,15 @@ func New(cfg Configuration, deps Dependencies) (*Enricher, error) {
 	}, nil
 }
 
-// Run enriches until ctx ends (or, when draining, until the raw topic is done).
+// Run enriches until ctx ends (or, when draining, until the raw topic is done), watching the
+// GeoIP files meanwhile.
 func (e *Enricher) Run(ctx context.Context) error {
 	if err := e.deps.Kafka.EnsureTopics(ctx); err != nil {
 		return err
 	}
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go e.geo.Run(wctx)
 	return e.consumer.Run(ctx, e.handle)
 }
 
@@ -75,19 +82,12 @@ func (e *Enricher) Stop() error {
 	e.consumer.Close()
 	e.enriched.Close()
 	e.dlq.Close()
-	return e.db.Close()
+	e.geo.Close()
+	return nil
 }
 
 func (e *Enricher) handle(ctx context.Context, batch []kafka.Message) error {
-	var out, dead []kafka.Message
-	for _, m := range batch {
-		enriched, reason := e.enrich(m.Value)
-		if reason != "" {
-			dead = append(dead, e.dlq.Refuse(m, reason))
-			continue
-		}
-		out = append(out, kafka.Message{Key: m.Key, Value: enriched})
-	}
+	out, dead := e.Enrich(batch)
 	if err := kafka.Deliver(ctx, e.enriched, out, e.consumer.Failed); err != nil {
 		return err
 	}
@@ -98,28 +98,40 @@ func (e *Enricher) handle(ctx context.Context, batch []kafka.Message) error {
 	return nil
 }
 
-// enrich returns the enriched encoding of a raw event, or why it cannot be enriched.
-func (e *Enricher) enrich(value []byte) ([]byte, string) {
-	raw, err := event.DecodeRaw(value)
-	if err != nil {
-		return nil, err.Error()
+// Enrich turns a batch of raw messages into enriched messages (keyed like their input) and dead
+// letters. The enriched values share one buffer, valid until the next call.
+func (e *Enricher) Enrich(batch []kafka.Message) (out, dead []kafka.Message) {
+	db, release := e.geo.Acquire()
+	defer release()
+	e.buf = e.buf[:0]
+	ends := make([]int, 0, len(batch))
+	out = make([]kafka.Message, 0, len(batch))
+	for _, m := range batch {
+		v, err := event.ViewRaw(m.Value)
+		if err != nil {
+			dead = append(dead, e.dlq.Refuse(m, err.Error()))
+			continue
+		}
+		r, err := db.Lookup(v.SourceIP, v.ReceivedAt)
+		if err != nil {
+			dead = append(dead, e.dlq.Refuse(m, err.Error()))
+			continue
+		}
+		e.metrics.count(r)
+		g := event.Geo{CountryCode: r.Country, ContinentCode: r.Continent, ASN: r.ASN, ASOrg: r.ASOrg,
+			GeoIPBuild: r.Build, AddressClass: string(r.Class), City: r.City, Subdivision: r.Subdivision}
+		if r.HasLocation && !math.IsNaN(r.Latitude) && !math.IsNaN(r.Longitude) {
+			g.Latitude, g.Longitude = &r.Latitude, &r.Longitude
+		}
+		e.buf = event.AppendEnrichedView(e.buf, &v, &g)
+		ends = append(ends, len(e.buf))
+		out = append(out, kafka.Message{Key: m.Key})
 	}
-	geo, err := e.db.Lookup(raw.SourceIP)
-	if err != nil {
-		return nil, err.Error()
+	// Slice the values only now: appending may have moved the buffer.
+	start := 0
+	for i := range out {
+		out[i].Value = e.buf[start:ends[i]:ends[i]]
+		start = ends[i]
 	}
-	if geo.Country == countries.Unknown {
-		e.metrics.unknownCountry.Inc()
-	}
-	out, err := event.EncodeEnriched(&event.Enriched{Raw: raw, Geo: event.Geo{
-		CountryCode:   geo.Country,
-		ContinentCode: geo.Continent,
-		ASN:           geo.ASN,
-		ASOrg:         geo.ASOrg,
-		GeoIPBuild:    e.db.Build(),
-	}})
-	if err != nil {
-		return nil, fmt.Sprintf("encode enriched event: %v", err)
-	}
-	return out, ""
+	return out, dead
 }

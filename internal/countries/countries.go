@@ -8,8 +8,14 @@ import (
 	"golang.org/x/text/language/display"
 )
 
-// Unknown is the country code of an address no database could place ("ZZ", CLDR's Unknown Region).
+// Unknown is the country code of a public address no database could place ("ZZ", CLDR's
+// Unknown Region).
 const Unknown = "ZZ"
+
+// Reserved is the code of addresses that are not public (private, loopback, documentation and
+// other special-purpose ranges): "XR", from the ISO 3166 user-assigned range, so it can never
+// clash with a country.
+const Reserved = "XR"
 
 // continents maps the GeoIP continent codes to the UN M.49 area that CLDR uses for them.
 // Antarctica comes first: CLDR also lists AQ under Oceania.
@@ -46,8 +52,11 @@ func Continent(country string) string {
 // Name returns the English name of an ISO 3166-1 alpha-2 country code ("United States"),
 // or the code itself when CLDR does not know it.
 func Name(country string) string {
-	if country == Unknown {
+	switch country {
+	case Unknown:
 		return "Unknown"
+	case Reserved:
+		return "Reserved address"
 	}
 	r, ok := parse(country)
 	if !ok {

@@ -1,132 +1,247 @@
 // Package geoip answers "which country, continent and network is this address in" from the
-// GeoIP files users hold: MaxMind GeoIP2/GeoLite2 and DB-IP files in the GeoIP2 layout (read
-// with geoip2-golang), flat ip-location-db mmdb files ({"country_code": "US"}), and
-// ip-location-db ASN range files in CSV. It does not download or update databases.
+// GeoIP files users hold: MaxMind GeoIP2/GeoLite2 Country, City and ASN and DB-IP files in the
+// GeoIP2 layout (decoded into geoip2-golang's models), flat ip-location-db mmdb files
+// ({"country_code": "US"}), and ip-location-db ASN range files in CSV. A file may be replaced by
+// a directory of dated builds: each address is then answered by the build current at the
+// event's date. Reserved addresses (private, loopback, documentation, ...) are classified, not
+// looked up. The package neither downloads nor updates databases; Reloader picks up new files.
 package geoip
 
 import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/spamgeo/spamgeo/internal/countries"
 )
 
 // Configuration says which files to read.
 type Configuration struct {
-	// CountryDatabase is an .mmdb file answering country (and, in the GeoIP2 layout, continent):
-	// GeoIP2/GeoLite2 Country or City, DB-IP Country/City Lite, or an ip-location-db country mmdb.
+	// CountryDatabase is an .mmdb file answering country (in the GeoIP2 layout also continent,
+	// and for City databases city, subdivision and coordinates), or a directory of such files
+	// from different dates: GeoIP2/GeoLite2 Country or City, DB-IP, or ip-location-db's mmdb.
 	CountryDatabase string
-	// ASNDatabases are files answering AS number and organisation: GeoLite2-ASN layout .mmdb
-	// files, or ip-location-db CSV range files (start,end,asn,organisation). Several files are
-	// consulted in order, so IPv4 and IPv6 range files can be given side by side. May be empty.
+	// ASNDatabases answer AS number and organisation: GeoLite2-ASN layout .mmdb files (or
+	// directories of dated ones), or ip-location-db CSV range files. They are consulted in
+	// order, so IPv4 and IPv6 range files can be given side by side. May be empty.
 	ASNDatabases []string
 }
 
 // Result is the geography of one address.
 type Result struct {
-	Country   string // ISO 3166-1 alpha-2, countries.Unknown when the database has no answer
-	Continent string // GeoIP continent code, "" when unknown
-	ASN       uint32 // 0 when unknown
-	ASOrg     string
+	Class   Class
+	Country string // ISO 3166-1 alpha-2; countries.Unknown when no database places a public
+	// address, countries.Reserved for addresses that are not public
+	Continent   string // GeoIP continent code, "" when unknown
+	ASN         uint32 // 0 when unknown
+	ASOrg       string
+	City        string // from City databases only
+	Subdivision string // ISO 3166-2 subdivision code, City databases only
+	Latitude    float64
+	Longitude   float64
+	HasLocation bool   // whether Latitude and Longitude are set
+	Build       string // the database builds that answered
 }
 
-// countrySource and asnSource are the two kinds of file a DB combines.
-type countrySource interface {
-	country(addr netip.Addr) (country, continent string, err error)
-	build() string
-	Close() error
+// source is one database file: its build time and identity, and a lookup of its kind.
+type source struct {
+	built   time.Time
+	buildID string
+	country countryLookup
+	asn     asnLookup
+	closer  func() error
 }
 
-type asnSource interface {
-	asn(addr netip.Addr) (asn uint32, org string, found bool, err error)
-	build() string
-	Close() error
+type countryLookup func(addr netip.Addr) (countryAnswer, error)
+type asnLookup func(addr netip.Addr) (asn uint32, org string, found bool, err error)
+
+// countryAnswer is what a country database says of one record.
+type countryAnswer struct {
+	country, continent, city, subdivision string
+	lat, lon                              float64
+	hasLocation                           bool
 }
 
-// DB combines one country source with any number of ASN sources. It is safe for concurrent use.
+// dated is one configured path: a single source, or the sources of a directory, oldest first.
+type dated []*source
+
+// at returns the source current at t: the newest built at or before t, or the oldest when
+// every build is newer.
+func (d dated) at(t time.Time) (int, *source) {
+	i, _ := slices.BinarySearchFunc(d, t, func(s *source, t time.Time) int {
+		if s.built.After(t) {
+			return 1
+		}
+		return -1
+	})
+	if i > 0 {
+		i--
+	}
+	return i, d[i]
+}
+
+// DB combines the country databases with any number of ASN databases. It is safe for
+// concurrent use.
 type DB struct {
-	countries countrySource
-	asns      []asnSource
-	buildID   string
+	countries dated
+	asns      []dated
+	builds    sync.Map // buildKey -> string
 }
 
-// Open opens and sanity-checks the configured files, detecting each file's layout.
+type buildKey struct{ country, asnSet, asn int }
+
+// Open opens and checks every configured file, detecting each one's layout.
 func Open(cfg Configuration) (*DB, error) {
 	if cfg.CountryDatabase == "" {
 		return nil, errors.New("no country database configured")
 	}
 	db := &DB{}
 	var err error
-	if db.countries, err = openCountry(cfg.CountryDatabase); err != nil {
+	if db.countries, err = openDated(cfg.CountryDatabase, openCountry); err != nil {
 		return nil, err
 	}
-	builds := []string{db.countries.build()}
 	for _, path := range cfg.ASNDatabases {
-		src, err := openASN(path)
+		set, err := openDated(path, openASN)
 		if err != nil {
 			db.Close()
 			return nil, err
 		}
-		db.asns = append(db.asns, src)
-		builds = append(builds, src.build())
+		db.asns = append(db.asns, set)
 	}
-	db.buildID = strings.Join(builds, "; ")
 	return db, nil
 }
 
-// Build identifies the files answering, for the geoip_build field of enriched events.
-func (db *DB) Build() string { return db.buildID }
-
-// Lookup returns the geography of addr. IPv4-mapped IPv6 addresses are looked up as IPv4. An
-// address the files do not cover gets countries.Unknown; an error means a file is damaged.
-func (db *DB) Lookup(addr netip.Addr) (Result, error) {
-	addr = addr.Unmap()
-	var r Result
-	var err error
-	if r.Country, r.Continent, err = db.countries.country(addr); err != nil {
-		return Result{}, fmt.Errorf("country lookup of %s: %w", addr, err)
+// openDated opens a file, or every .mmdb file of a directory, sorted by build time.
+func openDated(path string, open func(string) (*source, error)) (dated, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("GeoIP database: %w", err)
 	}
+	if !info.IsDir() {
+		s, err := open(path)
+		if err != nil {
+			return nil, err
+		}
+		return dated{s}, nil
+	}
+	files, err := filepath.Glob(filepath.Join(path, "*.mmdb"))
+	if err != nil {
+		return nil, err
+	}
+	var out dated
+	for _, f := range files {
+		s, err := open(f)
+		if err != nil {
+			for _, o := range out {
+				o.closer()
+			}
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("GeoIP directory %s holds no .mmdb files", path)
+	}
+	slices.SortStableFunc(out, func(a, b *source) int { return a.built.Compare(b.built) })
+	return out, nil
+}
+
+// Builds lists every database build loaded, for logs.
+func (db *DB) Builds() []string {
+	var out []string
+	for _, s := range db.countries {
+		out = append(out, s.buildID)
+	}
+	for _, set := range db.asns {
+		for _, s := range set {
+			out = append(out, s.buildID)
+		}
+	}
+	return out
+}
+
+// Lookup returns the geography of addr as the databases current at `at` know it (at is the
+// event's receive time; it only matters with directories of dated builds). IPv4-mapped IPv6
+// addresses are looked up as IPv4. An error means a database file is damaged.
+func (db *DB) Lookup(addr netip.Addr, at time.Time) (Result, error) {
+	addr = addr.Unmap()
+	r := Result{Class: Classify(addr)}
+	if r.Class != Public {
+		r.Country = countries.Reserved
+		return r, nil
+	}
+	ci, cs := db.countries.at(at)
+	c, err := cs.country(addr)
+	if err != nil {
+		return Result{}, fmt.Errorf("country lookup of %s in %s: %w", addr, cs.buildID, err)
+	}
+	r.Country, r.Continent = c.country, c.continent
+	r.City, r.Subdivision = c.city, c.subdivision
+	r.Latitude, r.Longitude, r.HasLocation = c.lat, c.lon, c.hasLocation
 	if r.Country == "" {
 		r.Country = countries.Unknown
 	}
 	if r.Continent == "" {
 		r.Continent = countries.Continent(r.Country)
 	}
-	for _, src := range db.asns {
-		asn, org, found, err := src.asn(addr)
+	key := buildKey{country: ci, asnSet: -1}
+	for si, set := range db.asns {
+		ai, as := set.at(at)
+		asn, org, found, err := as.asn(addr)
 		if err != nil {
-			return Result{}, fmt.Errorf("ASN lookup of %s: %w", addr, err)
+			return Result{}, fmt.Errorf("ASN lookup of %s in %s: %w", addr, as.buildID, err)
 		}
 		if found {
 			r.ASN, r.ASOrg = asn, org
+			key.asnSet, key.asn = si, ai
 			break
 		}
 	}
+	r.Build = db.build(key)
 	return r, nil
+}
+
+// build names the databases that answered, once per combination.
+func (db *DB) build(k buildKey) string {
+	if b, ok := db.builds.Load(k); ok {
+		return b.(string)
+	}
+	b := db.countries[k.country].buildID
+	if k.asnSet >= 0 {
+		b += "; " + db.asns[k.asnSet][k.asn].buildID
+	}
+	db.builds.Store(k, b)
+	return b
 }
 
 // Close releases the files.
 func (db *DB) Close() error {
 	var errs []error
-	if db.countries != nil {
-		errs = append(errs, db.countries.Close())
+	for _, s := range db.countries {
+		errs = append(errs, s.closer())
 	}
-	for _, src := range db.asns {
-		errs = append(errs, src.Close())
+	for _, set := range db.asns {
+		for _, s := range set {
+			errs = append(errs, s.closer())
+		}
 	}
 	return errors.Join(errs...)
 }
 
-func openCountry(path string) (countrySource, error) {
-	if strings.HasSuffix(path, ".csv") {
+func openCountry(path string) (*source, error) {
+	if strings.HasSuffix(strings.ToLower(path), ".csv") {
 		return nil, fmt.Errorf("country database %s: CSV country files are not supported; use the mmdb build", path)
 	}
 	return openMMDBCountry(path)
 }
 
-func openASN(path string) (asnSource, error) {
+func openASN(path string) (*source, error) {
 	if strings.HasSuffix(strings.ToLower(path), ".csv") {
 		return openRangeCSV(path)
 	}

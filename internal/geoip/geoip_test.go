@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/geoip/geoiptest"
@@ -41,28 +42,36 @@ func TestLookupAllLayouts(t *testing.T) {
 			}
 			defer db.Close()
 			for _, c := range world {
-				want := geoip.Result{Country: c.Code, Continent: c.Continent, ASN: c.ASN, ASOrg: c.Org}
+				want := geoip.Result{Class: geoip.Public, Country: c.Code, Continent: c.Continent, ASN: c.ASN, ASOrg: c.Org}
 				for _, p := range c.Networks {
 					for _, addr := range probeAddrs(p) {
-						got, err := db.Lookup(addr)
+						got, err := db.Lookup(addr, time.Time{})
 						if err != nil {
 							t.Fatalf("Lookup(%s): %v", addr, err)
 						}
+						if !strings.Contains(got.Build, "2026-01-02") {
+							t.Errorf("Lookup(%s).Build = %q does not name the build", addr, got.Build)
+						}
+						got.Build = ""
 						if got != want {
 							t.Errorf("Lookup(%s) = %+v, want %+v", addr, got, want)
 						}
 					}
 				}
 			}
-			got, err := db.Lookup(netip.MustParseAddr("200.1.2.3"))
+			got, err := db.Lookup(netip.MustParseAddr("200.1.2.3"), time.Time{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := (geoip.Result{Country: "ZZ"}); got != want {
-				t.Errorf("address outside the world = %+v, want %+v", got, want)
+			got.Build = ""
+			if want := (geoip.Result{Class: geoip.Public, Country: "ZZ"}); got != want {
+				t.Errorf("public address outside the world = %+v, want %+v", got, want)
 			}
-			if !strings.Contains(db.Build(), "2026-01-02") {
-				t.Errorf("Build() = %q does not name the build date", db.Build())
+			for addr, class := range map[string]geoip.Class{"10.1.2.3": geoip.Private, "::ffff:127.0.0.1": geoip.Loopback, "2001:db8::5": geoip.Documentation} {
+				got, err := db.Lookup(netip.MustParseAddr(addr), time.Time{})
+				if err != nil || got != (geoip.Result{Class: class, Country: "XR"}) {
+					t.Errorf("Lookup(%s) = %+v, %v; want class %s, country XR", addr, got, err, class)
+				}
 			}
 		})
 	}
@@ -85,6 +94,66 @@ func probeAddrs(p netip.Prefix) []netip.Addr {
 	return out
 }
 
+// City databases add city, subdivision and coordinates.
+func TestCityExtras(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "city.mmdb")
+	world := geoiptest.World()
+	geoiptest.WriteCountryDB(t, path, world, geoiptest.City)
+	db, err := geoip.Open(geoip.Configuration{CountryDatabase: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	got, err := db.Lookup(world[2].Networks[0].Addr().Next(), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Country != "CN" || got.City != "Capital of CN" || got.Subdivision != "CN-01" || !got.HasLocation ||
+		got.Latitude != 2 || got.Longitude != -2 || got.Build != "GeoIP2-City@2026-01-02" {
+		t.Errorf("City lookup = %+v", got)
+	}
+}
+
+// A directory of dated builds answers each event with the build current at its date, and with
+// the nearest one outside their span.
+func TestDatedDatabases(t *testing.T) {
+	dir := t.TempDir()
+	world := geoiptest.World()
+	// The 2004 build places the first network in Korea, the 2005 build in the United States.
+	moved := func(code string) []geoiptest.Country {
+		w := append([]geoiptest.Country(nil), world...)
+		for i := range w {
+			if w[i].Code == "US" {
+				w[i].Code, w[i].Continent = code, "AS"
+			}
+		}
+		return w
+	}
+	geoiptest.WriteCountryDBBuiltAt(t, filepath.Join(dir, "a.mmdb"), moved("KR"), geoiptest.GeoIP2, time.Date(2004, 1, 1, 0, 0, 0, 0, time.UTC))
+	geoiptest.WriteCountryDBBuiltAt(t, filepath.Join(dir, "b.mmdb"), world, geoiptest.GeoIP2, time.Date(2005, 1, 1, 0, 0, 0, 0, time.UTC))
+	db, err := geoip.Open(geoip.Configuration{CountryDatabase: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	us := netip.MustParseAddr("30.0.1.2") // the first country of the test world
+	for at, want := range map[string]string{
+		"2003-06-01": "KR", "2004-01-01": "KR", "2004-12-31": "KR", "2005-01-01": "US", "2026-01-01": "US",
+	} {
+		when, _ := time.Parse(time.DateOnly, at)
+		got, err := db.Lookup(us, when)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Country != want || !strings.Contains(got.Build, map[string]string{"KR": "2004-01-01", "US": "2005-01-01"}[want]) {
+			t.Errorf("at %s: %s from %q, want %s", at, got.Country, got.Build, want)
+		}
+	}
+	if len(db.Builds()) != 2 {
+		t.Errorf("Builds() = %v", db.Builds())
+	}
+}
+
 func TestOpenRefusesBadFiles(t *testing.T) {
 	dir := t.TempDir()
 	country, asn := geoiptest.Files(t)
@@ -103,6 +172,7 @@ func TestOpenRefusesBadFiles(t *testing.T) {
 	}{
 		{"none", geoip.Configuration{}, "no country database"},
 		{"missing", geoip.Configuration{CountryDatabase: filepath.Join(dir, "nope.mmdb")}, "no such file"},
+		{"empty directory", geoip.Configuration{CountryDatabase: t.TempDir()}, "holds no .mmdb files"},
 		{"empty", geoip.Configuration{CountryDatabase: write("empty.mmdb", nil)}, "empty.mmdb"},
 		{"garbage", geoip.Configuration{CountryDatabase: write("garbage.mmdb", []byte("not a database at all"))}, "garbage.mmdb"},
 		{"truncated", geoip.Configuration{CountryDatabase: write("trunc.mmdb", good[:len(good)/2])}, "trunc.mmdb"},
@@ -174,7 +244,7 @@ func BenchmarkLookup(b *testing.B) {
 			}
 			i := 0
 			for b.Loop() {
-				if _, err := db.Lookup(addrs[i%len(addrs)]); err != nil {
+				if _, err := db.Lookup(addrs[i%len(addrs)], time.Time{}); err != nil {
 					b.Fatal(err)
 				}
 				i++

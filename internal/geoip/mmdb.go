@@ -1,19 +1,14 @@
 package geoip
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/oschwald/geoip2-golang/v2"
 	"github.com/oschwald/maxminddb-golang/v2"
 )
-
-// buildName names an mmdb build: its database type and build date.
-func buildName(md maxminddb.Metadata) string {
-	return fmt.Sprintf("%s@%s", md.DatabaseType, time.Unix(int64(md.BuildEpoch), 0).UTC().Format("2006-01-02"))
-}
 
 // openChecked opens an mmdb file and walks its whole search tree, decoding every distinct
 // record once, so a truncated or corrupt file is refused before it answers a lookup. It
@@ -50,67 +45,94 @@ func openChecked(path string) (*maxminddb.Reader, map[string]bool, error) {
 	return r, keys, nil
 }
 
-// openMMDBCountry opens a country file. Files in the GeoIP2 layout of a type geoip2-golang
-// knows are read through it; any other file whose records carry a country (flat country_code,
-// or the GeoIP2 layout under an unfamiliar type name) is read through maxminddb directly.
-func openMMDBCountry(path string) (countrySource, error) {
+func newSource(r *maxminddb.Reader) *source {
+	md := r.Metadata
+	built := time.Unix(int64(md.BuildEpoch), 0).UTC()
+	return &source{
+		built:   built,
+		buildID: fmt.Sprintf("%s@%s", md.DatabaseType, built.Format("2006-01-02")),
+		closer:  r.Close,
+	}
+}
+
+// recordCache keeps each decoded record by its offset in the data section: a database holds a
+// few thousand distinct records for millions of networks, so after warm-up a lookup is a tree
+// walk and a map read.
+type recordCache[T any] struct{ m sync.Map }
+
+func (c *recordCache[T]) get(res maxminddb.Result, decode func(maxminddb.Result) (T, error)) (T, error) {
+	off := res.Offset()
+	if v, ok := c.m.Load(off); ok {
+		return v.(T), nil
+	}
+	v, err := decode(res)
+	if err != nil {
+		return v, err
+	}
+	c.m.Store(off, v)
+	return v, nil
+}
+
+// openMMDBCountry opens a country file. Records in the GeoIP2 layout (country, City and DB-IP
+// databases) are decoded into geoip2-golang's City model, which also reads Country records;
+// flat records into their single country_code.
+func openMMDBCountry(path string) (*source, error) {
 	r, keys, err := openChecked(path)
 	if err != nil {
 		return nil, err
 	}
-	if !keys["country"] && !keys["registered_country"] && !keys["country_code"] {
+	var decode func(maxminddb.Result) (countryAnswer, error)
+	switch {
+	case keys["country"] || keys["registered_country"]:
+		decode = decodeGeoIP2
+	case keys["country_code"]:
+		decode = decodeFlat
+	default:
 		r.Close()
 		return nil, fmt.Errorf("country database %s (%s): records carry no country", path, r.Metadata.DatabaseType)
 	}
-	if keys["country"] || keys["registered_country"] {
-		g, err := geoip2.Open(path)
-		var unknownType geoip2.UnknownDatabaseTypeError
-		switch {
-		case err == nil:
-			r.Close()
-			return geoip2Country{g}, nil
-		case !errors.As(err, &unknownType):
-			r.Close()
-			return nil, fmt.Errorf("open country database %s: %w", path, err)
+	s := newSource(r)
+	var cache recordCache[countryAnswer]
+	s.country = func(addr netip.Addr) (countryAnswer, error) {
+		res := r.Lookup(addr)
+		if err := res.Err(); err != nil || !res.Found() {
+			return countryAnswer{}, err
 		}
+		return cache.get(res, decode)
 	}
-	return mmdbCountry{r}, nil
+	return s, nil
 }
 
-type geoip2Country struct{ r *geoip2.Reader }
-
-func (g geoip2Country) country(addr netip.Addr) (string, string, error) {
-	rec, err := g.r.Country(addr)
-	if err != nil {
-		return "", "", err
+func decodeGeoIP2(res maxminddb.Result) (countryAnswer, error) {
+	var rec geoip2.City
+	if err := res.Decode(&rec); err != nil {
+		return countryAnswer{}, err
 	}
 	// Anycast and some hosting networks only carry the registration country.
-	cc := rec.Country.ISOCode
-	if cc == "" {
-		cc = rec.RegisteredCountry.ISOCode
+	a := countryAnswer{country: rec.Country.ISOCode, continent: rec.Continent.Code, city: rec.City.Names.English}
+	if a.country == "" {
+		a.country = rec.RegisteredCountry.ISOCode
 	}
-	return cc, rec.Continent.Code, nil
+	if len(rec.Subdivisions) > 0 && rec.Subdivisions[0].ISOCode != "" && a.country != "" {
+		a.subdivision = a.country + "-" + rec.Subdivisions[0].ISOCode
+	}
+	if rec.Location.Latitude != nil && rec.Location.Longitude != nil {
+		a.lat, a.lon, a.hasLocation = *rec.Location.Latitude, *rec.Location.Longitude, true
+	}
+	return a, nil
 }
 
-func (g geoip2Country) build() string { return buildName(g.r.Metadata()) }
-func (g geoip2Country) Close() error  { return g.r.Close() }
-
-type mmdbCountry struct{ r *maxminddb.Reader }
-
-func (m mmdbCountry) country(addr netip.Addr) (string, string, error) {
-	var rec anyCountryRecord
-	if err := m.r.Lookup(addr).Decode(&rec); err != nil {
-		return "", "", err
+func decodeFlat(res maxminddb.Result) (countryAnswer, error) {
+	var rec struct {
+		CountryCode string `maxminddb:"country_code"`
 	}
-	return rec.code(), rec.Continent.Code, nil
+	err := res.Decode(&rec)
+	return countryAnswer{country: rec.CountryCode}, err
 }
-
-func (m mmdbCountry) build() string { return buildName(m.r.Metadata) }
-func (m mmdbCountry) Close() error  { return m.r.Close() }
 
 // openMMDBASN opens an ASN file in the GeoLite2-ASN layout (as also written by DB-IP and
 // ip-location-db), decoding records into geoip2-golang's ASN model.
-func openMMDBASN(path string) (asnSource, error) {
+func openMMDBASN(path string) (*source, error) {
 	r, keys, err := openChecked(path)
 	if err != nil {
 		return nil, err
@@ -120,22 +142,19 @@ func openMMDBASN(path string) (asnSource, error) {
 		return nil, fmt.Errorf("ASN database %s (%s): records have no autonomous_system_number field",
 			path, r.Metadata.DatabaseType)
 	}
-	return mmdbASN{r}, nil
-}
-
-type mmdbASN struct{ r *maxminddb.Reader }
-
-func (m mmdbASN) asn(addr netip.Addr) (uint32, string, bool, error) {
-	res := m.r.Lookup(addr)
-	if !res.Found() {
-		return 0, "", false, res.Err()
+	s := newSource(r)
+	var cache recordCache[geoip2.ASN]
+	s.asn = func(addr netip.Addr) (uint32, string, bool, error) {
+		res := r.Lookup(addr)
+		if err := res.Err(); err != nil || !res.Found() {
+			return 0, "", false, err
+		}
+		rec, err := cache.get(res, func(res maxminddb.Result) (geoip2.ASN, error) {
+			var rec geoip2.ASN
+			err := res.Decode(&rec)
+			return rec, err
+		})
+		return uint32(rec.AutonomousSystemNumber), rec.AutonomousSystemOrganization, rec.AutonomousSystemNumber != 0, err
 	}
-	var rec geoip2.ASN
-	if err := res.Decode(&rec); err != nil {
-		return 0, "", false, err
-	}
-	return uint32(rec.AutonomousSystemNumber), rec.AutonomousSystemOrganization, rec.AutonomousSystemNumber != 0, nil
+	return s, nil
 }
-
-func (m mmdbASN) build() string { return buildName(m.r.Metadata) }
-func (m mmdbASN) Close() error  { return m.r.Close() }

@@ -15,9 +15,6 @@ type anyCountryRecord struct {
 	RegisteredCountry struct {
 		ISOCode string `maxminddb:"iso_code"`
 	} `maxminddb:"registered_country"`
-	Continent struct {
-		Code string `maxminddb:"code"`
-	} `maxminddb:"continent"`
 	CountryCode string `maxminddb:"country_code"`
 }
 

@@ -51,8 +51,9 @@ func v6key(a netip.Addr) uint128 {
 }
 
 // openRangeCSV reads a whole range file. A malformed row is an error naming its line: a
-// partly read table would answer wrongly without saying so.
-func openRangeCSV(path string) (*rangeTable, error) {
+// partly read table would answer wrongly without saying so. CSV files carry no build date;
+// the file is named by its content hash.
+func openRangeCSV(path string) (*source, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open ASN ranges: %w", err)
@@ -66,8 +67,11 @@ func openRangeCSV(path string) (*rangeTable, error) {
 	if len(t.v4)+len(t.v6) == 0 {
 		return nil, fmt.Errorf("ASN ranges %s: no rows", path)
 	}
-	t.buildID = filepath.Base(path) + "#" + hex.EncodeToString(h.Sum(nil)[:6])
-	return t, nil
+	return &source{
+		buildID: filepath.Base(path) + "#" + hex.EncodeToString(h.Sum(nil)[:6]),
+		asn:     t.asn,
+		closer:  func() error { return nil },
+	}, nil
 }
 
 func readRanges(r io.Reader) (*rangeTable, error) {
@@ -204,6 +208,3 @@ func find[T any](t *rangeTable, rows []rangeRow[T], k T, compare func(a, b T) in
 	r := rows[i-1]
 	return r.asn, t.orgs[r.org], true, nil
 }
-
-func (t *rangeTable) build() string { return t.buildID }
-func (t *rangeTable) Close() error  { return nil }

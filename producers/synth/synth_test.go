@@ -136,7 +136,7 @@ func TestGeneratorFollowsPlan(t *testing.T) {
 			if err := e.Validate(); err != nil {
 				t.Fatalf("invalid event %+v: %v", e, err)
 			}
-			r, err := db.Lookup(e.SourceIP)
+			r, err := db.Lookup(e.SourceIP, e.ReceivedAt)
 			if err != nil {
 				t.Fatal(err)
 			}

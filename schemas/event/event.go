@@ -65,8 +65,8 @@ type Raw struct {
 
 // Geo is what the enricher adds to a raw event.
 type Geo struct {
-	// CountryCode is the ISO 3166-1 alpha-2 code of the source IP's country, or "ZZ" when the
-	// database has no answer.
+	// CountryCode is the ISO 3166-1 alpha-2 code of the source IP's country, "ZZ" when no
+	// database places the (public) address, "XR" when the address is not public.
 	CountryCode string `json:"country_code"`
 	// ContinentCode is the GeoIP continent code (AF, AN, AS, EU, NA, OC, SA), "" when unknown.
 	ContinentCode string `json:"continent_code"`
@@ -75,8 +75,16 @@ type Geo struct {
 	// ASOrg is the organisation holding that AS, "" when unknown.
 	ASOrg string `json:"as_org"`
 	// GeoIPBuild identifies the database build(s) that answered, for example
-	// "country ipvAll@2026-06-01; asn-ipv4.csv@2026-06-17", so a figure can be traced to its data.
+	// "country ipvAll@2026-06-01; asn-ipv4.csv#76afd7f575bc", so a figure can be traced to its data.
 	GeoIPBuild string `json:"geoip_build"`
+	// AddressClass is "public", or why the source was not looked up: "private", "loopback",
+	// "link-local", "cgnat", "documentation", "multicast" or "reserved" (country_code is then XR).
+	AddressClass string `json:"address_class,omitempty"`
+	// City, Subdivision (ISO 3166-2) and the coordinates come from City databases only.
+	City        string   `json:"city,omitempty"`
+	Subdivision string   `json:"subdivision,omitempty"`
+	Latitude    *float64 `json:"latitude,omitempty"`
+	Longitude   *float64 `json:"longitude,omitempty"`
 }
 
 // Enriched is a raw event with its geography.

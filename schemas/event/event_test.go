@@ -30,9 +30,11 @@ func sampleRaw() Raw {
 }
 
 func sampleEnriched() Enriched {
+	lat, lon := 37.751, -97.822
 	return Enriched{Raw: sampleRaw(), Geo: Geo{
 		CountryCode: "US", ContinentCode: "NA", ASN: 64500, ASOrg: "Example Net",
-		GeoIPBuild: "test@2026-01-01",
+		GeoIPBuild: "test@2026-01-01", AddressClass: "public", City: "Wichita", Subdivision: "US-KS",
+		Latitude: &lat, Longitude: &lon,
 	}}
 }
 

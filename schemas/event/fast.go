@@ -308,6 +308,23 @@ func appendGeo(b []byte, g *Geo) []byte {
 	b = strconv.AppendUint(b, uint64(g.ASN), 10)
 	b = appendField(b, "as_org", g.ASOrg)
 	b = appendField(b, "geoip_build", g.GeoIPBuild)
+	if g.AddressClass != "" {
+		b = appendField(b, "address_class", g.AddressClass)
+	}
+	if g.City != "" {
+		b = appendField(b, "city", g.City)
+	}
+	if g.Subdivision != "" {
+		b = appendField(b, "subdivision", g.Subdivision)
+	}
+	if g.Latitude != nil {
+		b = append(b, `,"latitude":`...)
+		b = strconv.AppendFloat(b, *g.Latitude, 'g', -1, 64)
+	}
+	if g.Longitude != nil {
+		b = append(b, `,"longitude":`...)
+		b = strconv.AppendFloat(b, *g.Longitude, 'g', -1, 64)
+	}
 	return append(b, '}')
 }
 

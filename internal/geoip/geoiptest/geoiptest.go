@@ -66,17 +66,24 @@ const (
 	GeoIP2 Layout = iota
 	// Flat is the ip-location-db layout: {"country_code": "US"}.
 	Flat
+	// City is MaxMind's GeoIP2-City layout: the GeoIP2 record plus city, subdivisions and
+	// location (every country's capital is "Capital of <code>", subdivision "01", at lat/lon i, -i).
+	City
 )
 
-// WriteCountryDB writes world as a country database at path.
+// WriteCountryDB writes world as a country database at path, built at BuildEpoch.
 func WriteCountryDB(t testing.TB, path string, world []Country, layout Layout) {
 	t.Helper()
-	dbType := "GeoIP2-Country"
-	if layout == Flat {
-		dbType = "country ipvAll"
-	}
-	w := newWriter(t, dbType)
-	for _, c := range world {
+	WriteCountryDBBuiltAt(t, path, world, layout, BuildEpoch)
+}
+
+// WriteCountryDBBuiltAt writes world as a country database whose metadata says it was built at
+// built, for tests of dated databases.
+func WriteCountryDBBuiltAt(t testing.TB, path string, world []Country, layout Layout, built time.Time) {
+	t.Helper()
+	dbType := map[Layout]string{GeoIP2: "GeoIP2-Country", Flat: "country ipvAll", City: "GeoIP2-City"}[layout]
+	w := newWriter(t, dbType, built)
+	for i, c := range world {
 		var rec mmdbtype.Map
 		if layout == Flat {
 			rec = mmdbtype.Map{"country_code": mmdbtype.String(c.Code)}
@@ -93,6 +100,11 @@ func WriteCountryDB(t testing.TB, path string, world []Country, layout Layout) {
 				"country":            country,
 				"registered_country": country,
 			}
+			if layout == City {
+				rec["city"] = mmdbtype.Map{"names": mmdbtype.Map{"en": mmdbtype.String("Capital of " + c.Code)}}
+				rec["subdivisions"] = mmdbtype.Slice{mmdbtype.Map{"iso_code": mmdbtype.String("01")}}
+				rec["location"] = mmdbtype.Map{"latitude": mmdbtype.Float64(float64(i)), "longitude": mmdbtype.Float64(-float64(i))}
+			}
 		}
 		insert(t, w, c.Networks, rec)
 	}
@@ -102,7 +114,7 @@ func WriteCountryDB(t testing.TB, path string, world []Country, layout Layout) {
 // WriteASNDB writes world as a GeoLite2-ASN database at path.
 func WriteASNDB(t testing.TB, path string, world []Country) {
 	t.Helper()
-	w := newWriter(t, "GeoLite2-ASN")
+	w := newWriter(t, "GeoLite2-ASN", BuildEpoch)
 	for _, c := range world {
 		insert(t, w, c.Networks, mmdbtype.Map{
 			"autonomous_system_number":       mmdbtype.Uint32(c.ASN),
@@ -158,11 +170,11 @@ func lastAddr(p netip.Prefix) netip.Addr {
 	return a
 }
 
-func newWriter(t testing.TB, dbType string) *mmdbwriter.Tree {
+func newWriter(t testing.TB, dbType string, built time.Time) *mmdbwriter.Tree {
 	t.Helper()
 	w, err := mmdbwriter.New(mmdbwriter.Options{
 		DatabaseType: dbType,
-		BuildEpoch:   BuildEpoch.Unix(),
+		BuildEpoch:   built.Unix(),
 		RecordSize:   24,
 		Languages:    []string{"en"},
 	})

@@ -1,0 +1,139 @@
+package enrich
+
+import (
+	"log/slog"
+	"maps"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/spamgeo/spamgeo/internal/geoip"
+	"github.com/spamgeo/spamgeo/internal/geoip/geoiptest"
+	"github.com/spamgeo/spamgeo/internal/kafka"
+	"github.com/spamgeo/spamgeo/producers/synth"
+	"github.com/spamgeo/spamgeo/schemas/event"
+)
+
+// newEnricher builds the enricher's in-process part (no Kafka) over the given GeoIP files.
+func newEnricher(tb testing.TB, cfg geoip.Configuration) *Enricher {
+	tb.Helper()
+	reg := prometheus.NewRegistry()
+	geo, err := geoip.NewReloader(cfg, time.Hour, reg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		tb.Skipf("GeoIP files unavailable: %v", err)
+	}
+	tb.Cleanup(geo.Close)
+	return &Enricher{geo: geo, metrics: newMetrics(reg),
+		dlq: kafka.NewDeadLetterQueue(kafka.DefaultConfiguration(), Stage, reg, slog.New(slog.DiscardHandler))}
+}
+
+// rawBatch synthesizes n raw events from the networks of a country database.
+func rawBatch(tb testing.TB, countryDB string, n int) []kafka.Message {
+	tb.Helper()
+	p, _ := synth.LoadProfile("sophos-2005-apr-sep")
+	networks, err := geoip.CountryNetworks(countryDB, false)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	plan, err := synth.NewPlan(p, int64(n), slices.Collect(maps.Keys(networks)), 1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	gen, _ := synth.NewGenerator(p, plan, networks, 1, "bench")
+	var out []kafka.Message
+	for e := range gen.Events() {
+		v, _ := event.EncodeRaw(&e)
+		out = append(out, kafka.Message{Key: []byte(e.SourceIP.String()), Value: v, Partition: 1, Offset: int64(len(out))})
+	}
+	return out
+}
+
+func TestEnrichBatch(t *testing.T) {
+	country, asn := geoiptest.Files(t)
+	e := newEnricher(t, geoip.Configuration{CountryDatabase: country, ASNDatabases: []string{asn}})
+	batch := rawBatch(t, country, 500)
+	private, _ := event.EncodeRaw(&event.Raw{SchemaVersion: 1, EventID: "6f1c2a1e-8d0b-5c3e-9f4a-1b2c3d4e5f60",
+		ReceivedAt: time.Date(2005, 5, 1, 0, 0, 0, 0, time.UTC), TrapID: "t", Collector: "trap",
+		SourceIP: netip.MustParseAddr("192.168.7.7")})
+	batch = append(batch, kafka.Message{Value: []byte("garbage")}, kafka.Message{Value: private})
+	out, dead := e.Enrich(batch)
+	if len(out) != 501 || len(dead) != 1 || !strings.Contains(kafka.HeaderValue(dead[0], "spamgeo.reason"), "not an event") {
+		t.Fatalf("%d enriched, %d dead letters", len(out), len(dead))
+	}
+	for i, m := range out[:500] {
+		got, err := event.DecodeEnriched(m.Value)
+		if err != nil {
+			t.Fatalf("event %d: %v: %s", i, err, m.Value)
+		}
+		raw, _ := event.DecodeRaw(batch[i].Value)
+		if got.Raw != raw || got.CountryCode == "ZZ" || got.AddressClass != "public" || got.ASN == 0 || string(m.Key) != string(batch[i].Key) {
+			t.Fatalf("event %d enriched as %+v from %+v", i, got, raw)
+		}
+	}
+	last, _ := event.DecodeEnriched(out[500].Value)
+	if last.CountryCode != "XR" || last.AddressClass != "private" || last.ASN != 0 {
+		t.Errorf("private source enriched as %+v", last.Geo)
+	}
+}
+
+// BenchmarkEnrich is the enricher's in-process work per event: decode, look up, encode.
+func BenchmarkEnrich(b *testing.B) {
+	country, asn := geoiptest.Files(b)
+	real := os.Getenv("SPAMGEO_LOCAL")
+	if real == "" {
+		real = "../../.local"
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  geoip.Configuration
+	}{
+		{"test-world-geoip2+asn.mmdb", geoip.Configuration{CountryDatabase: country, ASNDatabases: []string{asn}}},
+		{"dbip-country+asn-csv", geoip.Configuration{CountryDatabase: filepath.Join(real, "geoip/dbip-country.mmdb"),
+			ASNDatabases: []string{filepath.Join(real, "geoip/asn-ipv4.csv"), filepath.Join(real, "geoip/asn-ipv6.csv")}}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			e := newEnricher(b, tc.cfg)
+			batch := rawBatch(b, tc.cfg.CountryDatabase, 5000)
+			e.Enrich(batch) // warm the record caches
+			b.ResetTimer()
+			events := 0
+			for b.Loop() {
+				out, dead := e.Enrich(batch)
+				if len(dead) != 0 {
+					b.Fatalf("%d dead letters", len(dead))
+				}
+				events += len(out)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(events), "ns/event")
+			b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
+
+func BenchmarkLookupRealDBIP(b *testing.B) {
+	real := "../../.local/geoip/"
+	db, err := geoip.Open(geoip.Configuration{CountryDatabase: real + "dbip-country.mmdb",
+		ASNDatabases: []string{real + "asn-ipv4.csv", real + "asn-ipv6.csv"}})
+	if err != nil {
+		b.Skip(err)
+	}
+	defer db.Close()
+	addrs := make([]netip.Addr, 4096)
+	for i := range addrs {
+		addrs[i] = netip.AddrFrom4([4]byte{byte(1 + i%200), byte(i * 7), byte(i * 13), byte(i)})
+	}
+	i := 0
+	for b.Loop() {
+		if _, err := db.Lookup(addrs[i%len(addrs)], time.Time{}); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+

@@ -1,0 +1,108 @@
+package geoip_test
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/spamgeo/spamgeo/internal/geoip"
+	"github.com/spamgeo/spamgeo/internal/geoip/geoiptest"
+)
+
+// Under continuous lookups, a corrupt file dropped in is refused while the old database keeps
+// answering, and a good one then takes effect; no lookup fails at any point.
+func TestReloadUnderLoad(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "GeoLite2-Country.mmdb")
+	world := geoiptest.World()
+	geoiptest.WriteCountryDB(t, path, world, geoiptest.GeoIP2)
+	reg := prometheus.NewRegistry()
+	r, err := geoip.NewReloader(geoip.Configuration{CountryDatabase: path}, time.Hour, reg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+
+	addr := netip.MustParseAddr("30.0.1.2")
+	var lookups, failures atomic.Int64
+	seen := sync.Map{}
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				db, release := r.Acquire()
+				res, err := db.Lookup(addr, time.Time{})
+				release()
+				lookups.Add(1)
+				if err != nil {
+					failures.Add(1)
+				}
+				seen.Store(res.Country, true)
+			}
+		}()
+	}
+	replace := func(data []byte) {
+		tmp := filepath.Join(dir, ".tmp")
+		if err := os.WriteFile(tmp, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, path); err != nil { // as geoipupdate does
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	good, _ := os.ReadFile(path)
+	replace(good[:len(good)/3])
+	if err := r.Check(); err == nil {
+		t.Error("a truncated file was accepted")
+	}
+	if err := r.Check(); err != nil {
+		t.Errorf("the same bad file was tried again: %v", err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if _, ok := seen.Load("KR"); ok {
+		t.Fatal("answers changed before a good file arrived")
+	}
+
+	moved := append([]geoiptest.Country(nil), world...)
+	moved[0].Code = "KR"
+	next := filepath.Join(t.TempDir(), "next.mmdb")
+	geoiptest.WriteCountryDB(t, next, moved, geoiptest.GeoIP2)
+	data, _ := os.ReadFile(next)
+	replace(data)
+	if err := r.Check(); err != nil {
+		t.Fatalf("good file refused: %v", err)
+	}
+	before := lookups.Load()
+	time.Sleep(50 * time.Millisecond)
+	stop()
+	wg.Wait()
+	if _, ok := seen.Load("KR"); !ok || lookups.Load() == before {
+		t.Error("the new database did not take effect under load")
+	}
+	if failures.Load() != 0 {
+		t.Errorf("%d of %d lookups failed during the reloads", failures.Load(), lookups.Load())
+	}
+	families, _ := reg.Gather()
+	got := map[string]float64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			got[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+		}
+	}
+	if got["ok"] != 1 || got["failed"] != 1 {
+		t.Errorf("reload counters %v, want one ok and one failed", got)
+	}
+	t.Logf("%d lookups across two reloads", lookups.Load())
+}
