@@ -136,4 +136,3 @@ func BenchmarkLookupRealDBIP(b *testing.B) {
 		i++
 	}
 }
-
