@@ -22,10 +22,9 @@ import (
 // with IPv4 or IPv6 bounds, sorted by start and searched by bisection. Organisation names are
 // stored once each.
 type rangeTable struct {
-	v4      []rangeRow[uint32]
-	v6      []rangeRow[uint128]
-	orgs    []string
-	buildID string
+	v4   []rangeRow[uint32]
+	v6   []rangeRow[uint128]
+	orgs []string
 }
 
 type uint128 struct{ hi, lo uint64 }
