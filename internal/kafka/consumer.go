@@ -20,6 +20,10 @@ type ConsumerOptions struct {
 	// Drain makes Run return once the group has committed everything the topic holds (lag 0),
 	// instead of waiting for new messages: batch runs, demos and tests.
 	Drain bool
+	// Grace is how long a batch in hand may still take to finish (handled and committed) after
+	// Run's context ends, so a stopped member hands its partitions over without leaving
+	// half-written output behind. Zero means 30 s.
+	Grace time.Duration
 }
 
 // Handler handles one batch. It returns an error only for failures worth retrying the whole
@@ -59,8 +63,17 @@ func NewConsumer(cfg Configuration, opts ConsumerOptions, reg prometheus.Registe
 }
 
 // Run consumes until ctx is done (or, with Drain, until the topic is drained) and returns nil
-// then. An uncommitted batch at shutdown is simply delivered again later.
+// then. The batch in hand when ctx ends is finished within the grace period; one that cannot
+// finish by then is left uncommitted and delivered again later.
 func (c *Consumer) Run(ctx context.Context, handle Handler) error {
+	grace := c.opts.Grace
+	if grace == 0 {
+		grace = 30 * time.Second
+	}
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancelWork) })
+	defer stop()
 	for {
 		batch, err := c.fetch(ctx)
 		switch {
@@ -72,10 +85,10 @@ func (c *Consumer) Run(ctx context.Context, handle Handler) error {
 		case err != nil:
 			return err
 		}
-		if !c.retry(ctx, "handle batch", func() error { return handle(ctx, batch) }) {
+		if !c.retry(work, "handle batch", func() error { return handle(work, batch) }) {
 			return nil
 		}
-		if !c.retry(ctx, "commit offsets", func() error { return c.reader.CommitMessages(ctx, batch...) }) {
+		if !c.retry(work, "commit offsets", func() error { return c.reader.CommitMessages(work, batch...) }) {
 			return nil
 		}
 		c.failing.Store(nil)

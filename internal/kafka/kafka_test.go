@@ -88,7 +88,7 @@ func TestNothingCommittedWithoutSuccessOnRealBroker(t *testing.T) {
 	deliver(t, cfg, 200)
 	group := "g-" + testenv.Suffix()
 	opts := kafka.ConsumerOptions{Topic: cfg.RawTopic, Group: group,
-		Policy: kafka.BatchPolicy{MaxMessages: 50, MaxWait: 50 * time.Millisecond}, Drain: true}
+		Policy: kafka.BatchPolicy{MaxMessages: 50, MaxWait: 50 * time.Millisecond}, Drain: true, Grace: time.Second}
 	failing := kafka.NewConsumer(cfg, opts, prometheus.NewRegistry(), testenv.Logger(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	var attempts atomic.Int32

@@ -41,8 +41,15 @@ func Suffix() string {
 }
 
 // Kafka returns a configuration for the local broker ($SPAMGEO_TEST_KAFKA, default
-// 127.0.0.1:9092) whose three topics exist and belong to this test alone.
+// 127.0.0.1:9092) whose three topics exist, with three partitions each, and belong to this
+// test alone.
 func Kafka(t testing.TB) kafka.Configuration {
+	t.Helper()
+	return KafkaPartitions(t, 3)
+}
+
+// KafkaPartitions is Kafka with topics of the given number of partitions.
+func KafkaPartitions(t testing.TB, partitions int) kafka.Configuration {
 	t.Helper()
 	cfg := kafka.DefaultConfiguration()
 	if b := os.Getenv("SPAMGEO_TEST_KAFKA"); b != "" {
@@ -52,7 +59,7 @@ func Kafka(t testing.TB) kafka.Configuration {
 	cfg.RawTopic += ".test-" + s
 	cfg.EnrichedTopic += ".test-" + s
 	cfg.DLQTopic += ".test-" + s
-	cfg.Partitions = 3
+	cfg.Partitions = partitions
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := cfg.EnsureTopics(ctx); err != nil {
