@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spamgeo/spamgeo/internal/countries"
@@ -91,10 +90,11 @@ func (d dated) at(t time.Time) (int, *source) {
 type DB struct {
 	countries dated
 	asns      []dated
-	builds    sync.Map // buildKey -> string
+	// builds[c][0] names country source c alone; builds[c][asnBase[s]+i+1] names it with the
+	// i-th source of ASN set s. Built once, so a lookup never formats or allocates one.
+	builds  [][]string
+	asnBase []int
 }
-
-type buildKey struct{ country, asnSet, asn int }
 
 // Open opens and checks every configured file, detecting each one's layout.
 func Open(cfg Configuration) (*DB, error) {
@@ -113,6 +113,20 @@ func Open(cfg Configuration) (*DB, error) {
 			return nil, err
 		}
 		db.asns = append(db.asns, set)
+	}
+	n := 0
+	for _, set := range db.asns {
+		db.asnBase = append(db.asnBase, n)
+		n += len(set)
+	}
+	for _, c := range db.countries {
+		names := []string{c.buildID}
+		for _, set := range db.asns {
+			for _, a := range set {
+				names = append(names, c.buildID+"; "+a.buildID)
+			}
+		}
+		db.builds = append(db.builds, names)
 	}
 	return db, nil
 }
@@ -190,7 +204,7 @@ func (db *DB) Lookup(addr netip.Addr, at time.Time) (Result, error) {
 	if r.Continent == "" {
 		r.Continent = countries.Continent(r.Country)
 	}
-	key := buildKey{country: ci, asnSet: -1}
+	build := 0
 	for si, set := range db.asns {
 		ai, as := set.at(at)
 		asn, org, found, err := as.asn(addr)
@@ -199,25 +213,12 @@ func (db *DB) Lookup(addr netip.Addr, at time.Time) (Result, error) {
 		}
 		if found {
 			r.ASN, r.ASOrg = asn, org
-			key.asnSet, key.asn = si, ai
+			build = db.asnBase[si] + ai + 1
 			break
 		}
 	}
-	r.Build = db.build(key)
+	r.Build = db.builds[ci][build]
 	return r, nil
-}
-
-// build names the databases that answered, once per combination.
-func (db *DB) build(k buildKey) string {
-	if b, ok := db.builds.Load(k); ok {
-		return b.(string)
-	}
-	b := db.countries[k.country].buildID
-	if k.asnSet >= 0 {
-		b += "; " + db.asns[k.asnSet][k.asn].buildID
-	}
-	db.builds.Store(k, b)
-	return b
 }
 
 // Close releases the files.

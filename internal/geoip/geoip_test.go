@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oschwald/maxminddb-golang/v2"
+
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/geoip/geoiptest"
 )
@@ -250,5 +252,26 @@ func BenchmarkLookup(b *testing.B) {
 				i++
 			}
 		})
+	}
+}
+
+// BenchmarkTreeWalk is maxminddb's bare search-tree walk on the real DB-IP country file, the
+// floor under every country lookup (run after deploy/geoip.sh fetch).
+func BenchmarkTreeWalk(b *testing.B) {
+	r, err := maxminddb.Open("../../.local/geoip/dbip-country.mmdb")
+	if err != nil {
+		b.Skip(err)
+	}
+	defer r.Close()
+	addrs := make([]netip.Addr, 4096)
+	for i := range addrs {
+		addrs[i] = netip.AddrFrom4([4]byte{byte(1 + i%200), byte(i * 7), byte(i * 13), byte(i)})
+	}
+	i := 0
+	for b.Loop() {
+		if res := r.Lookup(addrs[i%len(addrs)]); res.Err() != nil {
+			b.Fatal(res.Err())
+		}
+		i++
 	}
 }
