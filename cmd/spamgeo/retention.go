@@ -15,6 +15,7 @@ type RetentionCmd struct {
 	MinuteDays int  `help:"Days the minute rollup keeps; 0 keeps everything." default:"0" env:"SPAMGEO_RETENTION_MINUTE_DAYS"`
 	HourDays   int  `help:"Days the hour rollups keep; 0 keeps everything." default:"0" env:"SPAMGEO_RETENTION_HOUR_DAYS"`
 	DayDays    int  `help:"Days the day rollups keep; 0 keeps everything." default:"0" env:"SPAMGEO_RETENTION_DAY_DAYS"`
+	MonthDays  int  `help:"Days the month rollups keep; 0 keeps everything." default:"0" env:"SPAMGEO_RETENTION_MONTH_DAYS"`
 	DryRun     bool `help:"Print the statements instead of running them." env:"SPAMGEO_RETENTION_DRY_RUN"`
 }
 
@@ -33,7 +34,7 @@ func (c *RetentionCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) er
 	}
 	defer conn.Close()
 	actions, err := retention.Plan(ctx, conn, retention.Policy{
-		Events: c.EventsDays, MinuteRollups: c.MinuteDays, HourRollups: c.HourDays, DayRollups: c.DayDays,
+		Events: c.EventsDays, MinuteRollups: c.MinuteDays, HourRollups: c.HourDays, DayRollups: c.DayDays, MonthRollups: c.MonthDays,
 	}, time.Now(), g.ClickhouseCluster)
 	if err != nil {
 		return err

@@ -114,6 +114,7 @@ func TestApplyTwiceOnRealServer(t *testing.T) {
 		"rollup_country_minute AggregatingMergeTree", "rollup_country_hour AggregatingMergeTree",
 		"rollup_country_day AggregatingMergeTree", "rollup_asn_hour AggregatingMergeTree",
 		"rollup_asn_day AggregatingMergeTree", "rollup_country_day_mv MaterializedView",
+		"rollup_country_month AggregatingMergeTree", "rollup_asn_month_mv MaterializedView",
 		"daily_country View", "daily_country_share View", "daily_asn View", "schema_migrations MergeTree",
 		"events.kafka_offset Int64"} {
 		if !strings.Contains(first, want+"\n") {
@@ -187,6 +188,9 @@ func TestMigrateFromEveryVersionOnRealServer(t *testing.T) {
 				"SELECT countMerge(messages) FROM rollup_country_day":    4,
 				"SELECT countMerge(messages) FROM rollup_asn_hour":       4,
 				"SELECT countMerge(messages) FROM rollup_asn_day":        4,
+				"SELECT countMerge(messages) FROM rollup_country_month":  4,
+				"SELECT countMerge(messages) FROM rollup_asn_month":      4,
+				"SELECT count() FROM rollup_country_month":               2,
 				"SELECT sum(messages) FROM daily_country":                4,
 				"SELECT sum(messages) FROM daily_asn":                    4,
 				"SELECT count() FROM rollup_country_minute":              4,

@@ -22,6 +22,7 @@ type Policy struct {
 	MinuteRollups int // rollup_country_minute
 	HourRollups   int // rollup_country_hour, rollup_asn_hour
 	DayRollups    int // rollup_country_day, rollup_asn_day
+	MonthRollups  int // rollup_country_month, rollup_asn_month
 }
 
 // table is one table retention manages: its time column and how it is partitioned.
@@ -38,6 +39,8 @@ var tables = []table{
 	{"rollup_asn_hour", "t", false, func(p Policy) int { return p.HourRollups }},
 	{"rollup_country_day", "t", true, func(p Policy) int { return p.DayRollups }},
 	{"rollup_asn_day", "t", true, func(p Policy) int { return p.DayRollups }},
+	{"rollup_country_month", "t", true, func(p Policy) int { return p.MonthRollups }},
+	{"rollup_asn_month", "t", true, func(p Policy) int { return p.MonthRollups }},
 }
 
 // Action is one statement retention runs (or, in a dry run, would run).

@@ -96,6 +96,8 @@ def test_migrations_apply_twice(db):
         "rollup_country_day": "AggregatingMergeTree",
         "rollup_asn_hour": "AggregatingMergeTree",
         "rollup_asn_day": "AggregatingMergeTree",
+        "rollup_country_month": "AggregatingMergeTree",
+        "rollup_asn_month": "AggregatingMergeTree",
         "daily_country": "View",
         "daily_country_share": "View",
         "daily_asn": "View",
@@ -126,8 +128,10 @@ def insert_events(s, with_offsets):
 
 
 def check_rollups(s):
-    for table in ("rollup_country_minute", "rollup_country_hour", "rollup_country_day", "rollup_asn_hour", "rollup_asn_day"):
+    for table in ("rollup_country_minute", "rollup_country_hour", "rollup_country_day", "rollup_asn_hour", "rollup_asn_day",
+                  "rollup_country_month", "rollup_asn_month"):
         assert rows(s, f"SELECT countMerge(messages), sumMerge(bytes) FROM {table}") == [["6", "600"]], table
+    assert rows(s, "SELECT uniqHLL12Merge(sources) FROM rollup_country_month") == [["5"]]
     assert rows(s, "SELECT toString(day), country_code, messages, sources FROM daily_country ORDER BY day, country_code") == [
         ["2005-03-31", "US", "1", "1"],
         ["2005-04-01", "KR", "1", "1"],
@@ -180,7 +184,8 @@ def test_retention_ttl(db):
     template = "\n".join(l for l in (ROOT / "schemas" / "retention" / "ttl.sql").read_text().split("\n")
                          if l.strip() and not l.startswith("--"))
     for table, column in [("events", "received_at"), ("rollup_country_minute", "t"), ("rollup_country_hour", "t"),
-                          ("rollup_asn_hour", "t"), ("rollup_country_day", "t"), ("rollup_asn_day", "t")]:
+                          ("rollup_asn_hour", "t"), ("rollup_country_day", "t"), ("rollup_asn_day", "t"),
+                          ("rollup_country_month", "t"), ("rollup_asn_month", "t")]:
         db.query(template.replace("{table}", table).replace("{column}", column).replace("{days}", "30"))
         ddl = rows(db, f"SELECT create_table_query FROM system.tables WHERE database = 'spamgeo' AND name = '{table}'")[0][0]
         assert "TTL" in ddl and "toIntervalDay(30)" in ddl, ddl
