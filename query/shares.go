@@ -1,106 +1,116 @@
 package query
 
-import "context"
+import "math"
 
-// Share is a country's part of a period's messages.
-type Share struct {
-	Country  string
-	Messages uint64
-	Percent  float64
-	Rank     int // 1 for the largest; countries with equal counts share a rank
-}
-
-// Shares are every country's share of one period, largest first.
-type Shares struct {
-	Period    Period
-	Total     uint64
-	Countries []Share
-}
-
-// Find returns the share of country, or a zero share when it relayed nothing.
-func (s Shares) Find(country string) Share {
-	for _, c := range s.Countries {
-		if c.Country == country {
-			return c
-		}
-	}
-	return Share{Country: country}
-}
-
-// CountryShares computes every country's share of p from the daily rollup.
-func (r *Reader) CountryShares(ctx context.Context, p Period) (Shares, error) {
-	counts, err := r.MessagesByCountry(ctx, p)
-	if err != nil {
-		return Shares{}, err
-	}
-	return SharesOf(p, counts), nil
-}
-
-// SharesOf turns counts, largest first, into shares with competition ranks (1, 2, 2, 4).
-func SharesOf(p Period, counts []CountryCount) Shares {
-	s := Shares{Period: p}
-	for _, c := range counts {
-		s.Total += c.Messages
-	}
-	for i, c := range counts {
-		sh := Share{Country: c.Country, Messages: c.Messages, Rank: i + 1}
-		if i > 0 && c.Messages == counts[i-1].Messages {
-			sh.Rank = s.Countries[i-1].Rank
-		}
-		if s.Total > 0 {
-			sh.Percent = 100 * float64(c.Messages) / float64(s.Total)
-		}
-		s.Countries = append(s.Countries, sh)
-	}
-	return s
-}
-
-// Row is one line of a comparison table.
+// Row is one line of a share table: a group's part of the period's messages and unique sources,
+// and the same group in the comparison period.
 type Row struct {
-	Country  string // "" for the rest of the world
-	Current  Share
-	Previous Share // zero when there is no comparison or the country relayed nothing then
-	ChangePP float64
+	Key      string // "" for the rest of the world
+	Name     string // the AS organisation, for networks
+	Rank     int    // 1 for the largest; equal counts share a rank (1, 2, 2, 4)
+	Messages uint64
+	Sources  uint64
+	// Share is the percentage of the period's messages; Low and High bound its 95% Wilson
+	// score interval. SourceShare is the percentage of the period's unique source addresses.
+	Share, Low, High, SourceShare float64
+	// The comparison period: the group's rank there (0 when it relayed nothing), share, and the
+	// change in percentage points and in places (positive: it climbed).
+	PreviousRank     int
+	PreviousMessages uint64
+	PreviousShare    float64
+	ChangePP         float64
+	RankChange       int
 }
 
-// Table is the top countries of a period, the rest of the world, and optionally the same
-// countries in a comparison period.
+// Table is the top groups of a period, the rest of the world, and optionally the comparison.
 type Table struct {
-	Current  Shares
-	Previous *Shares
+	Current  Counts
+	Previous *Counts
 	Top      []Row
 	Rest     Row
 }
 
-// Compare builds the top-n table of current, with each country's share in previous (may be nil).
-func Compare(current Shares, previous *Shares, n int) Table {
-	t := Table{Current: current, Previous: previous}
-	var restPrev uint64
-	if previous != nil {
-		restPrev = previous.Total
+// z95 is the standard normal quantile of a two-sided 95% interval.
+const z95 = 1.959963984540054
+
+// Wilson returns the 95% Wilson score interval of the proportion k/n, in percent.
+func Wilson(k, n uint64) (low, high float64) {
+	if n == 0 {
+		return 0, 0
 	}
-	for i, c := range current.Countries {
+	nf, p := float64(n), float64(k)/float64(n)
+	d := 1 + z95*z95/nf
+	c := p + z95*z95/(2*nf)
+	m := z95 * math.Sqrt(p*(1-p)/nf+z95*z95/(4*nf*nf))
+	return 100 * max(0, (c-m)/d), 100 * min(1, (c+m)/d)
+}
+
+func percent(k, n uint64) float64 {
+	if n == 0 {
+		return 0
+	}
+	return 100 * float64(k) / float64(n)
+}
+
+// ranks gives competition ranks to groups sorted largest first.
+func ranks(groups []Count) []int {
+	out := make([]int, len(groups))
+	for i, g := range groups {
+		out[i] = i + 1
+		if i > 0 && g.Messages == groups[i-1].Messages {
+			out[i] = out[i-1]
+		}
+	}
+	return out
+}
+
+// Compare builds the top-n table of current, each group also in previous (which may be nil).
+// Groups beyond n make the rest of the world; its unique sources are the period's minus the top
+// groups' (exact when groups share no address, as countries and networks do).
+func Compare(current Counts, previous *Counts, n int) Table {
+	t := Table{Current: current, Previous: previous}
+	prevRank := map[string]int{}
+	prevCount := map[string]uint64{}
+	if previous != nil {
+		for i, r := range ranks(previous.Groups) {
+			prevRank[previous.Groups[i].Key] = r
+			prevCount[previous.Groups[i].Key] = previous.Groups[i].Messages
+		}
+	}
+	tot := current.Total
+	var topMessages, topSources, topPrevious uint64
+	for i, rank := range ranks(current.Groups) {
+		g := current.Groups[i]
 		if i >= n {
-			t.Rest.Current.Messages += c.Messages
-			continue
+			break
 		}
-		row := Row{Country: c.Country, Current: c}
+		row := Row{Key: g.Key, Name: g.Name, Rank: rank, Messages: g.Messages, Sources: g.Sources,
+			Share: percent(g.Messages, tot.Messages), SourceShare: percent(g.Sources, tot.Sources)}
+		row.Low, row.High = Wilson(g.Messages, tot.Messages)
 		if previous != nil {
-			row.Previous = previous.Find(c.Country)
-			restPrev -= row.Previous.Messages
-			row.ChangePP = c.Percent - row.Previous.Percent
+			row.PreviousRank, row.PreviousMessages = prevRank[g.Key], prevCount[g.Key]
+			row.PreviousShare = percent(row.PreviousMessages, previous.Total.Messages)
+			row.ChangePP = row.Share - row.PreviousShare
+			if row.PreviousRank > 0 {
+				row.RankChange = row.PreviousRank - row.Rank
+			}
+			topPrevious += row.PreviousMessages
 		}
+		topMessages += g.Messages
+		topSources += g.Sources
 		t.Top = append(t.Top, row)
 	}
-	if current.Total > 0 {
-		t.Rest.Current.Percent = 100 * float64(t.Rest.Current.Messages) / float64(current.Total)
+	rest := &t.Rest
+	rest.Messages = tot.Messages - topMessages
+	if tot.Sources > topSources {
+		rest.Sources = tot.Sources - topSources
 	}
+	rest.Share, rest.SourceShare = percent(rest.Messages, tot.Messages), percent(rest.Sources, tot.Sources)
+	rest.Low, rest.High = Wilson(rest.Messages, tot.Messages)
 	if previous != nil {
-		t.Rest.Previous.Messages = restPrev
-		if previous.Total > 0 {
-			t.Rest.Previous.Percent = 100 * float64(restPrev) / float64(previous.Total)
-		}
-		t.Rest.ChangePP = t.Rest.Current.Percent - t.Rest.Previous.Percent
+		rest.PreviousMessages = previous.Total.Messages - topPrevious
+		rest.PreviousShare = percent(rest.PreviousMessages, previous.Total.Messages)
+		rest.ChangePP = rest.Share - rest.PreviousShare
 	}
 	return t
 }

@@ -1,156 +1,159 @@
-// Package report writes press-release statistics: the "dirty dozen" table of the countries
-// that relayed the most trapped spam, with their shares compared against another period, and
-// a sentence that can be quoted. It formats what package query computed; it runs no SQL.
+// Package report turns share tables into press-release material: the "dirty dozen" table with
+// comparison, intervals and unique sources, quotable sentences, and the same in Markdown, CSV,
+// JSON, a self-contained HTML page, and PNG or SVG charts. It formats what package query
+// computed; it runs no SQL.
 package report
 
 import (
 	"fmt"
-	"io"
-	"math"
 	"strconv"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/spamgeo/spamgeo/internal/countries"
 	"github.com/spamgeo/spamgeo/query"
 )
 
-// WriteText writes t as an aligned terminal table followed by its headline sentence.
-func WriteText(w io.Writer, t query.Table) error {
-	cur := t.Current
-	fmt.Fprintf(w, "Share of trapped spam by relaying country, %s (%s messages)\n", cur.Period, thousands(cur.Total))
-	if t.Previous != nil {
-		fmt.Fprintf(w, "compared with %s (%s messages)\n", t.Previous.Period, thousands(t.Previous.Total))
-	}
-	fmt.Fprintln(w)
+// Caveat is printed with every report: what trap data can and cannot say.
+const Caveat = "Shares are of the messages our spam traps received; they measure what traps see, " +
+	"not all the world's spam. Intervals are 95% Wilson intervals of each share; unique sources are approximate."
 
-	header := []string{"Rank", "Country", cur.Period.String()}
-	if t.Previous != nil {
-		header = append(header, t.Previous.Period.String(), "Change", "Was")
-	}
-	var rows [][]string
-	for _, r := range t.Top {
-		row := []string{fmt.Sprint(r.Current.Rank), label(r.Country), percent(r.Current.Percent)}
-		if t.Previous != nil {
-			was := "-"
-			if r.Previous.Rank > 0 {
-				was = fmt.Sprint(r.Previous.Rank)
+// Report is one rendered report, in the shape every output writes.
+type Report struct {
+	Title        string       `json:"title"`
+	Grouping     string       `json:"grouping"`
+	Period       string       `json:"period"`
+	PeriodText   string       `json:"period_text"`
+	Messages     uint64       `json:"messages"`
+	Sources      uint64       `json:"unique_sources"`
+	Compare      string       `json:"compare_period,omitempty"`
+	CompareText  string       `json:"compare_text,omitempty"`
+	CompareTotal uint64       `json:"compare_messages,omitempty"`
+	Rows         []Line       `json:"rows"`
+	Sentences    []string     `json:"sentences"`
+	Caveat       string       `json:"caveat"`
+	Series       *query.Series `json:"-"`
+}
+
+// Line is one row: a group, or the rest of the world (Code "").
+type Line struct {
+	Rank          int     `json:"rank,omitempty"`
+	Code          string  `json:"code"`
+	Name          string  `json:"name"`
+	Messages      uint64  `json:"messages"`
+	Share         float64 `json:"share_pct"`
+	Low           float64 `json:"share_low_pct"`
+	High          float64 `json:"share_high_pct"`
+	Sources       uint64  `json:"unique_sources"`
+	SourceShare   float64 `json:"unique_sources_pct"`
+	PreviousRank  int     `json:"compare_rank,omitempty"`
+	PreviousShare float64 `json:"compare_share_pct"`
+	ChangePP      float64 `json:"change_pp"`
+	RankChange    int     `json:"rank_change"`
+}
+
+// Namer names group codes: countries and continents from CLDR, networks by organisation, and a
+// publisher's groups by its labels.
+type Namer struct {
+	Publisher *query.Publisher
+}
+
+// Name returns the display name of key in grouping g; org is the network's organisation.
+func (n Namer) Name(g query.Grouping, key, org string) string {
+	switch g {
+	case query.ByCountry:
+		if n.Publisher != nil {
+			if l := n.Publisher.Label(key); l != "" {
+				return l
 			}
-			row = append(row, percent(r.Previous.Percent), points(r.ChangePP), was)
 		}
-		rows = append(rows, row)
+		return countries.Name(key)
+	case query.ByContinent:
+		if key == "" {
+			return "Unknown or reserved"
+		}
+		return countries.ContinentName(key)
+	case query.ByASN:
+		if key == "0" {
+			return "Unknown network"
+		}
+		if org == "" {
+			return "AS" + key
+		}
+		return org
 	}
-	rest := []string{"", "Rest of the world", percent(t.Rest.Current.Percent)}
-	total := []string{"", "Messages", thousands(cur.Total)}
+	return key
+}
+
+// New builds the report of t.
+func New(t query.Table, names Namer, series *query.Series) Report {
+	g := t.Current.Grouping
+	r := Report{
+		Title:      fmt.Sprintf("Share of trapped spam by %s", map[query.Grouping]string{query.ByCountry: "relaying country", query.ByContinent: "continent", query.ByASN: "network (AS)", query.ByTrap: "trap"}[g]),
+		Grouping:   string(g),
+		Period:     t.Current.Period.String(),
+		PeriodText: PeriodText(t.Current.Period),
+		Messages:   t.Current.Total.Messages,
+		Sources:    t.Current.Total.Sources,
+		Caveat:     Caveat,
+		Series:     series,
+	}
 	if t.Previous != nil {
-		rest = append(rest, percent(t.Rest.Previous.Percent), points(t.Rest.ChangePP), "")
-		total = append(total, thousands(t.Previous.Total), "", "")
+		r.Compare, r.CompareTotal = t.Previous.Period.String(), t.Previous.Total.Messages
+		r.CompareText = CompareText(t.Current.Period, t.Previous.Period)
 	}
-	rows = append(rows, rest, total)
-	if err := writeAligned(w, header, rows); err != nil {
-		return err
+	for _, row := range t.Top {
+		code := row.Key
+		if g == query.ByASN {
+			code = "AS" + row.Key
+		}
+		r.Rows = append(r.Rows, line(row, code, names.Name(g, row.Key, row.Name)))
 	}
-	if line := Headline(t); line != "" {
-		_, err := fmt.Fprintf(w, "\n%s\n", line)
-		return err
-	}
-	return nil
+	rest := line(t.Rest, "", "Rest of the world")
+	rest.Rank = 0
+	r.Rows = append(r.Rows, rest)
+	r.Sentences = Sentences(t, names)
+	return r
 }
 
-// Headline is the quotable sentence about the top country, or "" for an empty period.
-func Headline(t query.Table) string {
-	if len(t.Top) == 0 {
-		return ""
-	}
-	top := t.Top[0]
-	s := fmt.Sprintf("Between %s and %s %s relayed %s of the spam caught by our traps",
-		t.Current.Period.From.Format("2 January 2006"), t.Current.Period.Last().Format("2 January 2006"),
-		countryInSentence(top.Country), quoted(top.Current.Percent))
-	if t.Previous != nil && t.Previous.Total > 0 {
-		when := "in " + t.Previous.Period.String()
-		if t.Previous.Period.From.Equal(t.Current.Period.From.AddDate(-1, 0, 0)) &&
-			t.Previous.Period.To.Equal(t.Current.Period.To.AddDate(-1, 0, 0)) {
-			when = "a year earlier"
-		}
-		switch {
-		case top.ChangePP < 0:
-			s += fmt.Sprintf(", down from %s %s", quoted(top.Previous.Percent), when)
-		case top.ChangePP > 0:
-			s += fmt.Sprintf(", up from %s %s", quoted(top.Previous.Percent), when)
-		default:
-			s += fmt.Sprintf(", the same share as %s", when)
-		}
-	}
-	if len(t.Top) > 1 {
-		s += fmt.Sprintf("; %s was second with %s", countries.Name(t.Top[1].Country), quoted(t.Top[1].Current.Percent))
-	}
-	return s + "."
+func line(row query.Row, code, name string) Line {
+	return Line{Rank: row.Rank, Code: code, Name: name, Messages: row.Messages, Share: row.Share, Low: row.Low,
+		High: row.High, Sources: row.Sources, SourceShare: row.SourceShare, PreviousRank: row.PreviousRank,
+		PreviousShare: row.PreviousShare, ChangePP: row.ChangePP, RankChange: row.RankChange}
 }
 
-// quoted writes a share as a press release would: 26.5%, 15.42%, 9%.
+// quoted writes a share as a press release does: 26.5%, 15.42%, 9%.
 func quoted(p float64) string {
-	return strconv.FormatFloat(math.Round(p*100)/100, 'f', -1, 64) + "%"
+	return strconv.FormatFloat(roundTo(p, 2), 'f', -1, 64) + "%"
 }
 
-// countryInSentence adds the article some country names take in running text.
-func countryInSentence(code string) string {
-	name := countries.Name(code)
-	switch code {
-	case "US", "GB", "NL", "PH", "AE", "DO", "BS", "GM", "CF", "KM", "MV", "MH", "SB", "SC":
-		return "the " + name
+func roundTo(v float64, decimals int) float64 {
+	f := 1.0
+	for range decimals {
+		f *= 10
 	}
-	return name
-}
-
-func label(country string) string {
-	return fmt.Sprintf("%s (%s)", countries.Name(country), country)
-}
-
-func percent(p float64) string { return fmt.Sprintf("%.2f%%", p) }
-
-func points(pp float64) string {
-	if pp == 0 {
-		return "0.00 pp"
+	r := float64(int64(v*f+0.5)) / f
+	if v < 0 {
+		r = -float64(int64(-v*f+0.5)) / f
 	}
-	return fmt.Sprintf("%+.2f pp", pp)
+	return r
 }
 
 func thousands(n uint64) string {
-	s := fmt.Sprint(n)
-	var b strings.Builder
-	for i, c := range s {
+	s := strconv.FormatUint(n, 10)
+	out := make([]byte, 0, len(s)+len(s)/3)
+	for i := range len(s) {
 		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
+			out = append(out, ',')
 		}
-		b.WriteRune(c)
+		out = append(out, s[i])
 	}
-	return b.String()
+	return string(out)
 }
 
-// writeAligned writes a table whose second column is left-aligned and all others right-aligned.
-func writeAligned(w io.Writer, header []string, rows [][]string) error {
-	width := make([]int, len(header))
-	for _, r := range append([][]string{header}, rows...) {
-		for i, c := range r {
-			width[i] = max(width[i], utf8.RuneCountInString(c))
-		}
+func percent(p float64) string { return strconv.FormatFloat(p, 'f', 2, 64) + "%" }
+
+func points(pp float64) string {
+	if roundTo(pp, 2) == 0 {
+		return "0.00 pp"
 	}
-	for _, r := range append([][]string{header}, rows...) {
-		var b strings.Builder
-		for i, c := range r {
-			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
-			if i > 0 {
-				b.WriteString("  ")
-			}
-			if i == 1 {
-				b.WriteString(c + pad)
-			} else {
-				b.WriteString(pad + c)
-			}
-		}
-		if _, err := fmt.Fprintln(w, strings.TrimRight(b.String(), " ")); err != nil {
-			return err
-		}
-	}
-	return nil
+	return fmt.Sprintf("%+.2f pp", pp)
 }

@@ -2,9 +2,12 @@ package report
 
 import (
 	"bytes"
+	"encoding/xml"
 	"flag"
+	"image/png"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,62 +16,186 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
-func period(t *testing.T, from, to string) query.Period {
+func period(t *testing.T, s string) query.Period {
 	t.Helper()
-	f, _ := time.Parse(time.DateOnly, from)
-	l, _ := time.Parse(time.DateOnly, to)
-	p, err := query.Days(f, l)
+	p, err := query.ParsePeriod(s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p
 }
 
-func cc(country string, n uint64) query.CountryCount {
-	return query.CountryCount{Country: country, Messages: n}
+func counts(p query.Period, g query.Grouping, sources uint64, groups ...query.Count) query.Counts {
+	c := query.Counts{Period: p, Grouping: g, Groups: groups, Total: query.Count{Sources: sources}}
+	for _, gr := range groups {
+		c.Total.Messages += gr.Messages
+	}
+	return c
 }
 
-func TestWriteTextGolden(t *testing.T) {
-	cur := query.SharesOf(period(t, "2005-04-01", "2005-09-30"), []query.CountryCount{
-		cc("US", 265), cc("CN", 223), cc("KR", 97), cc("FR", 50), cc("JP", 20), cc("PL", 20), cc("ZZ", 5), cc("AT", 3),
-	})
-	prev := query.SharesOf(period(t, "2004-04-01", "2004-09-30"), []query.CountryCount{
-		cc("US", 415), cc("KR", 154), cc("CN", 116), cc("JP", 29), cc("DE", 13), cc("FR", 12),
-	})
-	for name, table := range map[string]query.Table{
-		"compare.txt": query.Compare(cur, &prev, 6),
-		"single.txt":  query.Compare(cur, nil, 3),
-		"empty.txt":   query.Compare(query.SharesOf(period(t, "2006-01-01", "2006-01-31"), nil), nil, 12),
-	} {
-		var b bytes.Buffer
-		if err := WriteText(&b, table); err != nil {
+func cc(key string, n, sources uint64) query.Count {
+	return query.Count{Key: key, Messages: n, Sources: sources}
+}
+
+// spread adds small countries of n messages each until the groups total 10,000.
+func spread(groups []query.Count, n uint64) []query.Count {
+	var sum uint64
+	for _, g := range groups {
+		sum += g.Messages
+	}
+	small := []string{"AT", "BR", "ES", "DE", "IT", "RU", "IN", "TR", "RO", "NL", "AU", "SE", "MX", "GB", "AR", "VN", "TH", "UA", "ZA", "EG", "CA", "TW", "PT", "GR", "CZ"}
+	for i := 0; sum < 10_000; i++ {
+		m := min(n, 10_000-sum)
+		groups = append(groups, cc(small[i], m, m/2))
+		sum += m
+	}
+	return groups
+}
+
+// sample is 2005H2-like traffic compared with a year earlier, with a tie, a newcomer, unknown
+// and reserved sources.
+func sample(t *testing.T) Report {
+	cur := counts(period(t, "2005-04-01..2005-09-30"), query.ByCountry, 5000, spread([]query.Count{
+		cc("US", 2650, 1400), cc("CN", 2230, 1100), cc("KR", 970, 600), cc("FR", 500, 300), cc("JP", 200, 150),
+		cc("PL", 200, 140), cc("ZZ", 40, 30), cc("XR", 10, 8)}, 190)...)
+	prev := counts(period(t, "2004-04-01..2004-09-30"), query.ByCountry, 4000, spread([]query.Count{
+		cc("US", 4150, 2000), cc("KR", 1542, 700), cc("CN", 1162, 500), cc("JP", 287, 100), cc("FR", 124, 60)}, 110)...)
+	sophos, _ := query.LoadPublisher("sophos")
+	return New(query.Compare(cur, &prev, 6), Namer{Publisher: sophos}, nil)
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		golden := filepath.Join("testdata", name)
-		if *update {
-			if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test ./report -update rewrites it):\n%s", name, got)
+	}
+}
+
+func TestGoldenOutputs(t *testing.T) {
+	r := sample(t)
+	for _, f := range []Format{Text, Markdown, CSV, JSON} {
+		var b bytes.Buffer
+		if err := Write(&b, r, f); err != nil {
+			t.Fatal(err)
+		}
+		golden(t, "sample."+string(f), b.Bytes())
+	}
+	var b bytes.Buffer
+	empty := New(query.Compare(counts(period(t, "2006-01"), query.ByCountry, 0), nil, 12), Namer{}, nil)
+	if err := Write(&b, empty, Text); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "empty.text", b.Bytes())
+}
+
+func TestSentences(t *testing.T) {
+	r := sample(t)
+	want := []string{
+		"Between April and September 2005 the United States relayed 26.5% of the spam caught by our traps, down from 41.5% a year earlier; China (incl Hong Kong) was second with 22.3%.",
+		"The biggest rise among the top 6 was China (incl Hong Kong)'s, to 22.3% from 11.62% (+10.68 points).",
+		"The biggest fall was South Korea's, to 9.7% from 15.42% (−5.72 points).",
+		"Japan and Poland tied for fifth place with 2% each.",
+		"The traps received 10,000 messages from about 5,000 distinct addresses; 28% of those addresses were in the United States.",
+	}
+	if strings.Join(r.Sentences, "\n") != strings.Join(want, "\n") {
+		t.Errorf("sentences:\n%s\nwant\n%s", strings.Join(r.Sentences, "\n"), strings.Join(want, "\n"))
+	}
+	tie := New(query.Compare(counts(period(t, "2005Q2"), query.ByCountry, 0, cc("US", 5, 0), cc("CN", 5, 0)), nil, 12), Namer{}, nil)
+	if got := tie.Sentences[0]; got != "In the second quarter of 2005 the United States relayed 50% of the spam caught by our traps; China tied with it for first place." {
+		t.Errorf("tie at the top: %q", got)
+	}
+	none := New(query.Compare(counts(period(t, "2005"), query.ByCountry, 0), nil, 12), Namer{}, nil)
+	if got := none.Sentences[0]; got != "Our traps caught no spam in 2005." {
+		t.Errorf("empty period: %q", got)
+	}
+}
+
+func TestPeriodText(t *testing.T) {
+	for in, want := range map[string]string{
+		"2005": "in 2005", "2005Q2": "in the second quarter of 2005", "2005-04": "in April 2005",
+		"2005-04-01..2005-09-30": "between April and September 2005", "2004-10-01..2005-03-31": "between October 2004 and March 2005",
+		"2005-04-01..2005-04-15": "between 1 and 15 April 2005", "2005-04-20..2005-05-03": "between 20 April and 3 May 2005",
+		"2005-04-20": "on 20 April 2005",
+	} {
+		if got := PeriodText(period(t, in)); got != want {
+			t.Errorf("PeriodText(%s) = %q, want %q", in, got, want)
+		}
+	}
+	q2 := period(t, "2005Q2")
+	if got := CompareText(q2, q2.Previous()); got != "in the previous quarter" {
+		t.Errorf("CompareText previous quarter = %q", got)
+	}
+	if got := CompareText(q2, period(t, "2004")); got != "in 2004" {
+		t.Errorf("CompareText other = %q", got)
+	}
+}
+
+// The charts are generated (and kept under $SPAMGEO_ARTIFACTS when set, to be looked at) and
+// checked to be a decodable PNG and a well-formed SVG naming the groups.
+func TestCharts(t *testing.T) {
+	dir := os.Getenv("SPAMGEO_ARTIFACTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	r := sample(t)
+	months := []time.Time{}
+	for m := 0; m < 6; m++ {
+		months = append(months, time.Date(2005, time.Month(4+m), 1, 0, 0, 0, 0, time.UTC))
+	}
+	r.Series = &query.Series{Bucket: "month", Times: months, Keys: []string{"US", "CN", "KR"}, Shares: map[string][]float64{
+		"US": {30, 28, 27, 26, 25, 24}, "CN": {18, 20, 22, 23, 24, 26}, "KR": {11, 10, 10, 9, 9, 9}}}
+	for _, f := range []Format{PNG, SVG} {
+		for name, write := range map[string]func(*bytes.Buffer) error{
+			"bars": func(b *bytes.Buffer) error { return WriteBarChart(b, r, f) },
+			"time": func(b *bytes.Buffer) error { return WriteTimeChart(b, r, f) },
+		} {
+			var b bytes.Buffer
+			if err := write(&b); err != nil {
 				t.Fatal(err)
 			}
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if b.String() != string(want) {
-			t.Errorf("%s differs from the golden file (go test ./report -update rewrites it):\n%s", name, b.String())
+			if err := os.WriteFile(filepath.Join(dir, name+"."+string(f)), b.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if f == PNG {
+				img, err := png.Decode(bytes.NewReader(b.Bytes()))
+				if err != nil || img.Bounds().Dx() < 300 {
+					t.Errorf("%s.png: %v", name, err)
+				}
+				continue
+			}
+			if err := xml.Unmarshal(b.Bytes(), new(struct{})); err != nil {
+				t.Errorf("%s.svg is not XML: %v", name, err)
+			}
+			if !strings.Contains(b.String(), "United States") {
+				t.Errorf("%s.svg does not name the United States", name)
+			}
 		}
 	}
-}
-
-func TestHeadline(t *testing.T) {
-	cur := query.SharesOf(period(t, "2005-04-01", "2005-09-30"), []query.CountryCount{cc("US", 265), cc("CN", 223), cc("XX", 512)})
-	prev := query.SharesOf(period(t, "2004-04-01", "2004-09-30"), []query.CountryCount{cc("US", 415), cc("KR", 585)})
-	want := "Between 1 April 2005 and 30 September 2005 the United States relayed 26.5% of the spam caught by our traps, down from 41.5% a year earlier; China was second with 22.3%."
-	if got := Headline(query.Compare(cur, &prev, 2)); got != want {
-		t.Errorf("Headline =\n%q\nwant\n%q", got, want)
+	var page bytes.Buffer
+	if err := Write(&page, r, HTML); err != nil {
+		t.Fatal(err)
 	}
-	other := query.SharesOf(period(t, "2005-01-01", "2005-03-31"), []query.CountryCount{cc("US", 100)})
-	if got := Headline(query.Compare(cur, &other, 2)); !bytes.Contains([]byte(got), []byte("down from 100% in 2005-01-01..2005-03-31")) {
-		t.Errorf("Headline against an arbitrary period = %q", got)
+	if err := os.WriteFile(filepath.Join(dir, "report.html"), page.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<svg", "China (incl Hong Kong)", "26.50%", "a year earlier"} {
+		if !strings.Contains(page.String(), want) {
+			t.Errorf("HTML page lacks %q", want)
+		}
+	}
+	for _, banned := range []string{"<script", `src="http`, `href="http`, "<link", "@import"} {
+		if strings.Contains(page.String(), banned) {
+			t.Errorf("HTML page is not self-contained: has %q", banned)
+		}
 	}
 }

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"regexp"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"github.com/spamgeo/spamgeo/internal/geoip/geoiptest"
 	"github.com/spamgeo/spamgeo/internal/kafka"
 	"github.com/spamgeo/spamgeo/internal/testenv"
+	"github.com/spamgeo/spamgeo/report"
 	"github.com/spamgeo/spamgeo/schemas/migrations"
 )
 
@@ -104,32 +107,46 @@ func TestPipelineOnRealServers(t *testing.T) {
 		}
 	}
 
+	// The report, as JSON, reproduces the calibrated shares read back from ClickHouse.
+	var rep report.Report
 	out := spamgeo(t, env, "report", "--from", "2005-04-01", "--to", "2005-09-30",
-		"--compare-from", "2004-04-01", "--compare-to", "2004-09-30")
-	t.Logf("report:\n%s", out)
-	for _, want := range []struct{ country, now, then, change string }{
-		{"United States (US)", "26.50%", "41.50%", "-15.00 pp"},
-		{"China (CN)", "22.30%", "11.62%", "+10.68 pp"},
-		{"South Korea (KR)", "9.70%", "15.42%", "-5.72 pp"},
-		{"Germany (DE)", "1.80%", "1.28%", "+0.52 pp"},
+		"--compare-from", "2004-04-01", "--compare-to", "2004-09-30", "--format", "json")
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("report JSON: %v\n%s", err, out)
+	}
+	byCode := map[string]report.Line{}
+	for _, l := range rep.Rows {
+		byCode[l.Code] = l
+	}
+	for _, want := range []struct {
+		code        string
+		rank        int
+		now, before float64
+		rankChange  int
+	}{
+		{"US", 1, 26.5, 41.5, 0}, {"CN", 2, 22.3, 11.62, 1}, {"KR", 3, 9.7, 15.42, -1}, {"FR", 4, 5.0, 1.24, 4}, {"DE", 12, 1.8, 1.28, -5},
 	} {
-		line := regexp.MustCompile(regexp.QuoteMeta(want.country) + `\s+` + regexp.QuoteMeta(want.now) +
-			`\s+` + regexp.QuoteMeta(want.then) + `\s+` + regexp.QuoteMeta(want.change))
-		if !line.MatchString(out) {
-			t.Errorf("report lacks %s %s %s %s", want.country, want.now, want.then, want.change)
+		got := byCode[want.code]
+		if got.Rank != want.rank || math.Abs(got.Share-want.now) > 1e-9 || math.Abs(got.PreviousShare-want.before) > 1e-9 ||
+			math.Abs(got.ChangePP-(want.now-want.before)) > 1e-9 || got.RankChange != want.rankChange {
+			t.Errorf("%s: %+v, want rank %d, %.2f%% from %.2f%%, rank change %d", want.code, got, want.rank, want.now, want.before, want.rankChange)
+		}
+		if got.Low >= got.Share || got.High <= got.Share || got.SourceShare <= 0 {
+			t.Errorf("%s: interval [%.2f, %.2f] or source share %.2f wrong", want.code, got.Low, got.High, got.SourceShare)
 		}
 	}
 	// Austria is not in the 2004 profile: there it got a share of the spread-out rest.
-	if !regexp.MustCompile(`8  Austria \(AT\)\s+2\.40%\s+0\.\d\d%`).MatchString(out) {
-		t.Error("report lacks Austria eighth with 2.40%, below 1% a year earlier")
+	if at := byCode["AT"]; at.Rank != 8 || at.Share != 2.4 || at.PreviousShare >= 1 {
+		t.Errorf("Austria: %+v", at)
 	}
-	for _, want := range []string{"Rest of the world", "18.10%", "20,000", "down from 41.5% a year earlier"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("report lacks %q", want)
-		}
+	if rest := byCode[""]; math.Abs(rest.Share-18.1) > 1e-9 || rep.Messages != 20000 {
+		t.Errorf("rest of the world %.2f%% of %d", rest.Share, rep.Messages)
 	}
-	out = spamgeo(t, env, "report", "--from", "2004-04-01", "--to", "2004-09-30")
-	for _, want := range []string{`12  Taiwan \(TW\)\s+0\.91%`, `Rest of the world\s+12\.79%`} {
+	if !strings.Contains(rep.Sentences[0], "down from 41.5% a year earlier") {
+		t.Errorf("headline: %q", rep.Sentences[0])
+	}
+	out = spamgeo(t, env, "report", "--period", "2004-04-01..2004-09-30")
+	for _, want := range []string{`12 │ Taiwan\s+│ TW\s+│\s+0\.91%`, `Rest of the world\s+│\s+│\s+12\.79%`} {
 		if !regexp.MustCompile(want).MatchString(out) {
 			t.Errorf("2004 report does not match %q:\n%s", want, out)
 		}

@@ -2,8 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"os"
+	"strings"
 	"time"
+
+	"golang.org/x/term"
 
 	"github.com/spamgeo/spamgeo/query"
 	"github.com/spamgeo/spamgeo/report"
@@ -11,40 +17,143 @@ import (
 
 // ReportCmd is `spamgeo report`.
 type ReportCmd struct {
-	From        time.Time `help:"First day of the period (YYYY-MM-DD, UTC)." format:"2006-01-02" required:"" env:"SPAMGEO_REPORT_FROM"`
-	To          time.Time `help:"Last day of the period, included (YYYY-MM-DD, UTC)." format:"2006-01-02" required:"" env:"SPAMGEO_REPORT_TO"`
-	CompareFrom time.Time `help:"First day of the comparison period." format:"2006-01-02" env:"SPAMGEO_REPORT_COMPARE_FROM"`
+	Period      string    `help:"Period: a year (2005), half-year (2005H2), quarter (2005Q2), month (2005-04), day (2005-04-01) or range (2005-04-01..2005-09-30)." env:"SPAMGEO_REPORT_PERIOD"`
+	From        time.Time `help:"First day of the period (YYYY-MM-DD, UTC), with --to." format:"2006-01-02" env:"SPAMGEO_REPORT_FROM"`
+	To          time.Time `help:"Last day of the period, included (YYYY-MM-DD, UTC)." format:"2006-01-02" env:"SPAMGEO_REPORT_TO"`
+	Last        string    `help:"Rolling window up to today: 30d, 12w, 6m, 1y." env:"SPAMGEO_REPORT_LAST"`
+	Compare     string    `help:"Comparison: none, previous (the period before, same length), year (a year earlier), or a period as for --period." default:"none" env:"SPAMGEO_REPORT_COMPARE"`
+	CompareFrom time.Time `help:"First day of a comparison period, with --compare-to." format:"2006-01-02" env:"SPAMGEO_REPORT_COMPARE_FROM"`
 	CompareTo   time.Time `help:"Last day of the comparison period, included." format:"2006-01-02" env:"SPAMGEO_REPORT_COMPARE_TO"`
-	Top         int       `help:"Countries listed before the rest of the world." default:"12" env:"SPAMGEO_REPORT_TOP"`
+	By          string    `help:"Rows: country, continent, asn (network) or trap." default:"country" enum:"country,continent,asn,trap" env:"SPAMGEO_REPORT_BY"`
+	Top         int       `help:"Rows listed before the rest of the world." default:"12" env:"SPAMGEO_REPORT_TOP"`
+	Publisher   string    `help:"Report countries grouped as a publisher does: a built-in grouping (sophos: China incl. Hong Kong) or a YAML file." env:"SPAMGEO_REPORT_PUBLISHER"`
+	Format      string    `help:"Output: text, markdown, csv, json, html (self-contained page with charts), png or svg (a chart)." default:"text" enum:"text,markdown,csv,json,html,png,svg" env:"SPAMGEO_REPORT_FORMAT"`
+	Chart       string    `help:"Chart for png/svg: bars (this period against the comparison) or time (share over time of the top rows)." default:"bars" enum:"bars,time" env:"SPAMGEO_REPORT_CHART"`
+	Output      string    `help:"Write to this file instead of standard output." short:"o" placeholder:"FILE" env:"SPAMGEO_REPORT_OUTPUT"`
 }
 
-// Run prints the table.
+// period resolves --period, --from/--to and --last, exactly one of which must be given.
+func (c *ReportCmd) period(now time.Time) (query.Period, error) {
+	given := 0
+	for _, set := range []bool{c.Period != "", !c.From.IsZero() || !c.To.IsZero(), c.Last != ""} {
+		if set {
+			given++
+		}
+	}
+	switch {
+	case given != 1:
+		return query.Period{}, errors.New("give the period one way: --period, --from and --to, or --last")
+	case c.Period != "":
+		return query.ParsePeriod(c.Period)
+	case c.Last != "":
+		return query.LastPeriod(c.Last, now)
+	case c.From.IsZero() || c.To.IsZero():
+		return query.Period{}, errors.New("--from and --to go together")
+	}
+	return query.Days(c.From, c.To)
+}
+
+func (c *ReportCmd) comparison(p query.Period) (*query.Period, error) {
+	if !c.CompareFrom.IsZero() || !c.CompareTo.IsZero() {
+		if c.CompareFrom.IsZero() || c.CompareTo.IsZero() {
+			return nil, errors.New("--compare-from and --compare-to go together")
+		}
+		cp, err := query.Days(c.CompareFrom, c.CompareTo)
+		return &cp, err
+	}
+	switch strings.ToLower(c.Compare) {
+	case "", "none":
+		return nil, nil
+	case "previous":
+		cp := p.Previous()
+		return &cp, nil
+	case "year":
+		cp := p.YearEarlier()
+		return &cp, nil
+	}
+	cp, err := query.ParsePeriod(c.Compare)
+	if err != nil {
+		return nil, fmt.Errorf("--compare: %w", err)
+	}
+	return &cp, nil
+}
+
+// Run reads the counts and writes the report.
 func (c *ReportCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error {
-	period, err := query.Days(c.From, c.To)
+	if c.Top < 1 {
+		return fmt.Errorf("--top %d: list at least one row", c.Top)
+	}
+	p, err := c.period(time.Now())
 	if err != nil {
 		return err
 	}
+	cp, err := c.comparison(p)
+	if err != nil {
+		return err
+	}
+	req := query.Request{Period: p, Grouping: query.Grouping(c.By)}
+	names := report.Namer{}
+	if c.Publisher != "" {
+		if req.Grouping != query.ByCountry {
+			return errors.New("--publisher groups countries; use it with --by country")
+		}
+		if names.Publisher, err = query.LoadPublisher(c.Publisher); err != nil {
+			return err
+		}
+		req.Merge = names.Publisher.Merge()
+	}
+	format := report.Format(c.Format)
+	out := stdout
+	if c.Output != "" {
+		f, err := os.Create(c.Output)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		out = f
+	} else if (format == report.PNG) && isTerminal(stdout) {
+		return errors.New("a PNG chart is binary: write it with --output FILE or redirect standard output")
+	}
+
 	conn, err := g.clickhouse().Open(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	r := query.NewReader(conn)
-	current, err := r.CountryShares(ctx, period)
+	current, err := r.Counts(ctx, req)
 	if err != nil {
 		return err
 	}
-	var previous *query.Shares
-	if !c.CompareFrom.IsZero() || !c.CompareTo.IsZero() {
-		cp, err := query.Days(c.CompareFrom, c.CompareTo)
-		if err != nil {
-			return err
-		}
-		prev, err := r.CountryShares(ctx, cp)
+	var previous *query.Counts
+	if cp != nil {
+		creq := req
+		creq.Period = *cp
+		prev, err := r.Counts(ctx, creq)
 		if err != nil {
 			return err
 		}
 		previous = &prev
 	}
-	return report.WriteText(stdout, query.Compare(current, previous, c.Top))
+	table := query.Compare(current, previous, c.Top)
+	var series *query.Series
+	if format == report.HTML || c.Chart == "time" && (format == report.PNG || format == report.SVG) {
+		var keys []string
+		for _, row := range table.Top[:min(len(table.Top), 8)] {
+			keys = append(keys, row.Key)
+		}
+		if series, err = r.Series(ctx, req, keys); err != nil {
+			return err
+		}
+	}
+	rep := report.New(table, names, series)
+	if c.Chart == "time" && (format == report.PNG || format == report.SVG) {
+		return report.WriteTimeChart(out, rep, format)
+	}
+	return report.Write(out, rep, format)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }

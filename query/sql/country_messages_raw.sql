@@ -1,4 +1,4 @@
--- The same answer as country_messages.sql, scanned from the events table: what the rollups
+-- Messages per country over [from, to), scanned from the events table: what the rollups
 -- save (benchmarks compare the two).
 -- Parameters: from, to ('YYYY-MM-DD hh:mm:ss', UTC, bound by the client).
 SELECT country_code, count() AS n

@@ -1,0 +1,122 @@
+package query
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Period is a range of whole UTC days, From inclusive, To exclusive.
+type Period struct {
+	From, To time.Time
+}
+
+// Days returns the period from the first to the last day given, both included.
+func Days(first, last time.Time) (Period, error) {
+	p := Period{From: day(first), To: day(last).AddDate(0, 0, 1)}
+	if !p.To.After(p.From) {
+		return Period{}, fmt.Errorf("period ends (%s) before it starts (%s)", last.Format(time.DateOnly), first.Format(time.DateOnly))
+	}
+	return p, nil
+}
+
+func day(t time.Time) time.Time {
+	y, m, d := t.UTC().Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// Last is the last day of the period.
+func (p Period) Last() time.Time { return p.To.AddDate(0, 0, -1) }
+
+// String writes the period as first..last day.
+func (p Period) String() string {
+	return p.From.Format(time.DateOnly) + ".." + p.Last().Format(time.DateOnly)
+}
+
+// Previous is the period of the same length that ends where p starts.
+func (p Period) Previous() Period {
+	if p.isMonths() {
+		months := monthsBetween(p.From, p.To)
+		return Period{From: p.From.AddDate(0, -months, 0), To: p.From}
+	}
+	return Period{From: p.From.Add(-p.To.Sub(p.From)), To: p.From}
+}
+
+// YearEarlier is p a year before.
+func (p Period) YearEarlier() Period {
+	return Period{From: p.From.AddDate(-1, 0, 0), To: p.To.AddDate(-1, 0, 0)}
+}
+
+func (p Period) isMonths() bool { return p.From.Day() == 1 && p.To.Day() == 1 }
+
+func monthsBetween(a, b time.Time) int {
+	return (b.Year()-a.Year())*12 + int(b.Month()) - int(a.Month())
+}
+
+var (
+	yearRE    = regexp.MustCompile(`^(\d{4})$`)
+	halfRE    = regexp.MustCompile(`^(\d{4})H([12])$`)
+	quarterRE = regexp.MustCompile(`^(\d{4})Q([1-4])$`)
+	monthRE   = regexp.MustCompile(`^(\d{4})-(\d{2})$`)
+	rangeRE   = regexp.MustCompile(`^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$`)
+	lastRE    = regexp.MustCompile(`^(\d+)([dwmy])$`)
+)
+
+// ParsePeriod reads a period as people write one: a year (2005), a half-year (2005H2), a
+// quarter (2005Q2), a month (2005-04), a day (2005-04-01) or a range of days
+// (2005-04-01..2005-09-30).
+func ParsePeriod(s string) (Period, error) {
+	s = strings.ToUpper(strings.TrimSpace(s))
+	atoi := func(v string) int { n, _ := strconv.Atoi(v); return n }
+	months := func(year, month, n int) Period {
+		from := time.Date(year, time.Month(month), 1, 0, 0, 0, 0, time.UTC)
+		return Period{From: from, To: from.AddDate(0, n, 0)}
+	}
+	switch {
+	case yearRE.MatchString(s):
+		return months(atoi(s), 1, 12), nil
+	case halfRE.MatchString(s):
+		m := halfRE.FindStringSubmatch(s)
+		return months(atoi(m[1]), 1+6*(atoi(m[2])-1), 6), nil
+	case quarterRE.MatchString(s):
+		m := quarterRE.FindStringSubmatch(s)
+		return months(atoi(m[1]), 1+3*(atoi(m[2])-1), 3), nil
+	case monthRE.MatchString(s):
+		m := monthRE.FindStringSubmatch(s)
+		if month := atoi(m[2]); month >= 1 && month <= 12 {
+			return months(atoi(m[1]), month, 1), nil
+		}
+	case rangeRE.MatchString(s):
+		m := rangeRE.FindStringSubmatch(s)
+		first, err1 := time.Parse(time.DateOnly, m[1])
+		last, err2 := time.Parse(time.DateOnly, m[2])
+		if err1 == nil && err2 == nil {
+			return Days(first, last)
+		}
+	default:
+		if d, err := time.Parse(time.DateOnly, s); err == nil {
+			return Days(d, d)
+		}
+	}
+	return Period{}, fmt.Errorf("period %q: write a year (2005), half-year (2005H2), quarter (2005Q2), month (2005-04), day (2005-04-01) or range (2005-04-01..2005-09-30)", s)
+}
+
+// LastPeriod is the rolling window of the last n days, weeks, months or years ("30d", "12w",
+// "6m", "1y") up to and including the day of now.
+func LastPeriod(spec string, now time.Time) (Period, error) {
+	m := lastRE.FindStringSubmatch(strings.ToLower(strings.TrimSpace(spec)))
+	if m == nil {
+		return Period{}, fmt.Errorf("window %q: write a count and a unit: 30d, 12w, 6m or 1y", spec)
+	}
+	n, _ := strconv.Atoi(m[1])
+	if n <= 0 {
+		return Period{}, fmt.Errorf("window %q is empty", spec)
+	}
+	to := day(now).AddDate(0, 0, 1)
+	from := map[string]time.Time{
+		"d": to.AddDate(0, 0, -n), "w": to.AddDate(0, 0, -7*n), "m": to.AddDate(0, -n, 0), "y": to.AddDate(-n, 0, 0),
+	}[m[2]]
+	return Period{From: from, To: to}, nil
+}

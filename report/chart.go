@@ -1,0 +1,138 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"image/color"
+	"io"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// palette is Okabe and Ito's colour-blind-safe palette, darker colour first.
+var palette = []color.Color{
+	color.RGBA{0, 114, 178, 255}, color.RGBA{230, 159, 0, 255}, color.RGBA{0, 158, 115, 255},
+	color.RGBA{213, 94, 0, 255}, color.RGBA{86, 180, 233, 255}, color.RGBA{204, 121, 167, 255},
+	color.RGBA{240, 228, 66, 255}, color.RGBA{0, 0, 0, 255},
+}
+
+// WriteBarChart draws each top group's share, next to its share in the comparison period when
+// there is one, as PNG or SVG.
+func WriteBarChart(w io.Writer, r Report, f Format) error {
+	p := plot.New()
+	p.Title.Text = r.Title + "\n" + r.Period
+	p.Y.Label.Text = "share of messages (%)"
+	var names []string
+	var now, before plotter.Values
+	for _, l := range r.Rows {
+		if l.Code == "" {
+			continue
+		}
+		names = append(names, shortName(l))
+		now = append(now, l.Share)
+		before = append(before, l.PreviousShare)
+	}
+	if len(names) == 0 {
+		names, now, before = []string{"(no messages)"}, plotter.Values{0}, plotter.Values{0}
+	}
+	width := vg.Points(14)
+	bars, err := plotter.NewBarChart(now, width)
+	if err != nil {
+		return err
+	}
+	bars.Color, bars.LineStyle.Width = palette[0], 0
+	p.Add(bars)
+	p.Legend.Add(r.Period, bars)
+	if r.Compare != "" {
+		prev, err := plotter.NewBarChart(before, width)
+		if err != nil {
+			return err
+		}
+		prev.Color, prev.LineStyle.Width = palette[1], 0
+		bars.Offset, prev.Offset = -width/2, width/2
+		p.Add(prev)
+		p.Legend.Add(r.Compare, prev)
+	}
+	p.Legend.Top = true
+	p.Y.Min, p.Y.Max = 0, 1.3*max(maxOf(now), maxOf(before), 1) // room for the legend
+	p.NominalX(names...)
+	p.X.Tick.Label.Rotation = 0.6
+	p.X.Tick.Label.XAlign = draw.XRight
+	return render(w, p, max(16*vg.Centimeter, vg.Points(float64(80+45*len(names)))), 11*vg.Centimeter, f)
+}
+
+func maxOf(v plotter.Values) float64 {
+	m := 0.0
+	for _, x := range v {
+		m = max(m, x)
+	}
+	return m
+}
+
+// WriteTimeChart draws the share over time of the report's top groups, as PNG or SVG.
+func WriteTimeChart(w io.Writer, r Report, f Format) error {
+	s := r.Series
+	if s == nil || len(s.Times) == 0 {
+		return fmt.Errorf("no share-over-time data for %s", r.Period)
+	}
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("Share of trapped spam over time (by %s)\n%s", s.Bucket, r.Period)
+	p.Y.Label.Text = "share of messages (%)"
+	p.X.Tick.Marker = plot.TimeTicks{Format: map[string]string{"month": "2006-01", "day": "01-02"}[s.Bucket]}
+	names := map[string]string{}
+	for _, l := range r.Rows {
+		names[strings.TrimPrefix(l.Code, "AS")] = l.Name
+	}
+	top := 1.0
+	for i, k := range s.Keys {
+		pts := make(plotter.XYs, len(s.Times))
+		for j, t := range s.Times {
+			pts[j].X, pts[j].Y = float64(t.Unix()), s.Shares[k][j]
+			top = max(top, pts[j].Y)
+		}
+		line, points, err := plotter.NewLinePoints(pts)
+		if err != nil {
+			return err
+		}
+		c := palette[i%len(palette)]
+		line.Color, points.Color = c, c
+		line.Width, points.Radius = vg.Points(1.5), vg.Points(2)
+		if i >= len(palette) {
+			line.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
+		}
+		p.Add(line, points)
+		label := names[k]
+		if label == "" {
+			label = k
+		}
+		p.Legend.Add(label, line)
+	}
+	p.Legend.Top = true
+	p.Y.Min, p.Y.Max = 0, 1.35*top // room for the legend
+	return render(w, p, 18*vg.Centimeter, 11*vg.Centimeter, f)
+}
+
+// shortName keeps axis labels readable: long network names give way to their AS number.
+func shortName(l Line) string {
+	if strings.HasPrefix(l.Code, "AS") && len(l.Name) > 24 {
+		return l.Code
+	}
+	return l.Name
+}
+
+func render(w io.Writer, p *plot.Plot, width, height vg.Length, f Format) error {
+	wt, err := p.WriterTo(width, height, string(f))
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	if _, err := wt.WriteTo(&b); err != nil {
+		return err
+	}
+	_, err = w.Write(b.Bytes())
+	return err
+}

@@ -1,0 +1,72 @@
+package report
+
+import (
+	"bytes"
+	"html/template"
+	"io"
+	"strings"
+)
+
+var page = template.Must(template.New("report").Funcs(template.FuncMap{
+	"pct": percent, "pp": points, "n": thousands, "move": rankMove,
+}).Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{{.R.Title}}, {{.R.Period}}</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 64em; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; }
+th, td { padding: 0.25em 0.7em; border-bottom: 1px solid #ddd; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+tfoot td { font-weight: bold; border-top: 2px solid #888; }
+.caveat { color: #666; font-size: 0.9em; }
+figure { margin: 1.5em 0; }
+</style>
+</head>
+<body>
+<h1>{{.R.Title}}</h1>
+<p>{{.R.Period}} ({{n .R.Messages}} messages{{if .R.Compare}}), compared with {{.R.Compare}} ({{n .R.CompareTotal}} messages{{end}}).</p>
+<table>
+<thead><tr><th class="num">#</th><th>Name</th><th>Code</th><th class="num">Share</th><th class="num">95% interval</th><th class="num">Sources</th>{{if .R.Compare}}<th class="num">Before</th><th class="num">Change</th><th>Rank</th>{{end}}<th class="num">Messages</th></tr></thead>
+<tbody>
+{{range .R.Rows}}<tr><td class="num">{{if .Rank}}{{.Rank}}{{end}}</td><td>{{.Name}}</td><td>{{.Code}}</td><td class="num">{{pct .Share}}</td><td class="num">{{printf "%.2f–%.2f" .Low .High}}</td><td class="num">{{pct .SourceShare}}</td>{{if $.R.Compare}}<td class="num">{{pct .PreviousShare}}</td><td class="num">{{pp .ChangePP}}</td><td>{{move .}}</td>{{end}}<td class="num">{{n .Messages}}</td></tr>
+{{end}}</tbody>
+<tfoot><tr><td></td><td>All messages</td><td></td><td class="num">100.00%</td><td></td><td class="num">100.00%</td>{{if .R.Compare}}<td></td><td></td><td></td>{{end}}<td class="num">{{n .R.Messages}}</td></tr></tfoot>
+</table>
+{{range .R.Sentences}}<p>{{.}}</p>
+{{end}}<figure>{{.Bars}}</figure>
+{{if .Time}}<figure>{{.Time}}</figure>{{end}}
+<p class="caveat">{{.R.Caveat}}</p>
+</body>
+</html>
+`))
+
+// writeHTML writes a self-contained page: the table, the sentences and the charts as inline
+// SVG, with no external script, style or font.
+func writeHTML(w io.Writer, r Report) error {
+	var bars, times bytes.Buffer
+	if err := WriteBarChart(&bars, r, SVG); err != nil {
+		return err
+	}
+	data := struct {
+		R          Report
+		Bars, Time template.HTML
+	}{R: r, Bars: inlineSVG(bars.String())}
+	if r.Series != nil && len(r.Series.Times) > 0 {
+		if err := WriteTimeChart(&times, r, SVG); err != nil {
+			return err
+		}
+		data.Time = inlineSVG(times.String())
+	}
+	return page.Execute(w, data)
+}
+
+// inlineSVG drops the XML prolog so the drawing can sit inside HTML. The SVG is produced by
+// gonum/plot from our own numbers and names, which the SVG backend escapes.
+func inlineSVG(svg string) template.HTML {
+	if i := strings.Index(svg, "<svg"); i > 0 {
+		svg = svg[i:]
+	}
+	return template.HTML(svg)
+}

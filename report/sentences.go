@@ -1,0 +1,214 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/spamgeo/spamgeo/query"
+)
+
+var ordinals = []string{"", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
+	"ninth", "tenth", "eleventh", "twelfth"}
+
+func ordinal(n int) string {
+	if n > 0 && n < len(ordinals) {
+		return ordinals[n]
+	}
+	switch {
+	case n%100 >= 11 && n%100 <= 13:
+		return fmt.Sprintf("%dth", n)
+	case n%10 == 1:
+		return fmt.Sprintf("%dst", n)
+	case n%10 == 2:
+		return fmt.Sprintf("%dnd", n)
+	case n%10 == 3:
+		return fmt.Sprintf("%drd", n)
+	}
+	return fmt.Sprintf("%dth", n)
+}
+
+var quarterNames = []string{"", "first", "second", "third", "fourth"}
+
+// PeriodText says a period as a sentence would: "in 2005", "in the second quarter of 2005",
+// "between April and September 2005", "in April 2005", "between 1 and 15 April 2005".
+func PeriodText(p query.Period) string {
+	from, last := p.From, p.Last()
+	if from.Day() == 1 && p.To.Day() == 1 {
+		months := (p.To.Year()-from.Year())*12 + int(p.To.Month()) - int(from.Month())
+		switch {
+		case months == 12 && from.Month() == time.January:
+			return fmt.Sprintf("in %d", from.Year())
+		case months == 3 && (from.Month()-1)%3 == 0:
+			return fmt.Sprintf("in the %s quarter of %d", quarterNames[(from.Month()-1)/3+1], from.Year())
+		case months == 1:
+			return "in " + from.Format("January 2006")
+		case from.Year() == last.Year():
+			return fmt.Sprintf("between %s and %s", from.Format("January"), last.Format("January 2006"))
+		default:
+			return fmt.Sprintf("between %s and %s", from.Format("January 2006"), last.Format("January 2006"))
+		}
+	}
+	switch {
+	case from.Equal(last):
+		return "on " + from.Format("2 January 2006")
+	case from.Year() == last.Year() && from.Month() == last.Month():
+		return fmt.Sprintf("between %d and %s", from.Day(), last.Format("2 January 2006"))
+	case from.Year() == last.Year():
+		return fmt.Sprintf("between %s and %s", from.Format("2 January"), last.Format("2 January 2006"))
+	}
+	return fmt.Sprintf("between %s and %s", from.Format("2 January 2006"), last.Format("2 January 2006"))
+}
+
+// CompareText says where a comparison period lies: "a year earlier", "in the previous
+// quarter", or the period itself.
+func CompareText(current, previous query.Period) string {
+	switch {
+	case previous == current.YearEarlier():
+		return "a year earlier"
+	case previous == current.Previous():
+		if current.From.Day() == 1 && current.To.Day() == 1 {
+			switch months := (current.To.Year()-current.From.Year())*12 + int(current.To.Month()) - int(current.From.Month()); months {
+			case 1:
+				return "the month before"
+			case 3:
+				return "in the previous quarter"
+			case 6:
+				return "in the previous half-year"
+			case 12:
+				return "the year before"
+			}
+		}
+		return "in the previous period of the same length"
+	}
+	return PeriodText(previous)
+}
+
+// the adds the article that some names take in running text.
+func the(name string) string {
+	for _, prefix := range []string{"United ", "Netherlands", "Philippines", "Dominican Republic", "Bahamas",
+		"Czech Republic", "Central African Republic", "Gambia", "Maldives", "Marshall Islands", "Solomon Islands",
+		"Seychelles", "Comoros", "Rest of the world"} {
+		if strings.HasPrefix(name, prefix) {
+			return "the " + name
+		}
+	}
+	return name
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// movement says how a share moved: "down from 41.5% a year earlier", "up from ...", "unchanged".
+func movement(row query.Row, when string) string {
+	prev := quoted(row.PreviousShare)
+	switch {
+	case row.PreviousMessages == 0:
+		return fmt.Sprintf("having relayed none %s", when)
+	case roundTo(row.ChangePP, 2) < 0:
+		return fmt.Sprintf("down from %s %s", prev, when)
+	case roundTo(row.ChangePP, 2) > 0:
+		return fmt.Sprintf("up from %s %s", prev, when)
+	}
+	return fmt.Sprintf("unchanged from %s", when)
+}
+
+// Sentences writes the quotable lines of t: the leader, the runner-up (or a tie at the top),
+// the biggest rise and fall among the top groups, and ties within them.
+func Sentences(t query.Table, names Namer) []string {
+	if len(t.Top) == 0 {
+		return []string{fmt.Sprintf("Our traps caught no spam %s.", PeriodText(t.Current.Period))}
+	}
+	g := t.Current.Grouping
+	name := func(r query.Row) string { return names.Name(g, r.Key, r.Name) }
+	what := map[query.Grouping]string{query.ByCountry: "relayed", query.ByContinent: "relayed",
+		query.ByASN: "relayed", query.ByTrap: "caught"}[g]
+	when := ""
+	if t.Previous != nil {
+		when = CompareText(t.Current.Period, t.Previous.Period)
+	}
+	var out []string
+	top := t.Top[0]
+	s := fmt.Sprintf("%s %s %s %s of the spam caught by our traps", capitalize(PeriodText(t.Current.Period)),
+		the(name(top)), what, quoted(top.Share))
+	if g == query.ByTrap {
+		s = fmt.Sprintf("%s trap %s caught %s of the spam", capitalize(PeriodText(t.Current.Period)), name(top), quoted(top.Share))
+	}
+	if t.Previous != nil && t.Previous.Total.Messages > 0 {
+		s += ", " + movement(top, when)
+	}
+	tied := tiedWith(t.Top, 0)
+	if len(tied) > 1 {
+		var others []string
+		for _, r := range tied[1:] {
+			others = append(others, the(name(r)))
+		}
+		s += fmt.Sprintf("; %s tied with it for first place", strings.Join(others, " and "))
+	} else if len(t.Top) > 1 {
+		second := t.Top[1]
+		s += fmt.Sprintf("; %s was %s with %s", the(name(second)), ordinal(second.Rank), quoted(second.Share))
+	}
+	out = append(out, s+".")
+
+	if t.Previous != nil && t.Previous.Total.Messages > 0 {
+		// The leader's move is in the first sentence already.
+		var rise, fall *query.Row
+		for i := 1; i < len(t.Top); i++ {
+			r := &t.Top[i]
+			if r.ChangePP > 0 && (rise == nil || r.ChangePP > rise.ChangePP) {
+				rise = r
+			}
+			if r.ChangePP < 0 && (fall == nil || r.ChangePP < fall.ChangePP) {
+				fall = r
+			}
+		}
+		if rise != nil {
+			out = append(out, fmt.Sprintf("The biggest rise among the top %d was %s's, to %s from %s (%s points).",
+				len(t.Top), the(name(*rise)), quoted(rise.Share), quoted(rise.PreviousShare), signed(rise.ChangePP)))
+		}
+		if fall != nil {
+			out = append(out, fmt.Sprintf("The biggest fall was %s's, to %s from %s (%s points).",
+				the(name(*fall)), quoted(fall.Share), quoted(fall.PreviousShare), signed(fall.ChangePP)))
+		}
+	}
+	for i := 1; i < len(t.Top); i++ {
+		group := tiedWith(t.Top, i)
+		if len(group) < 2 || t.Top[i-1].Rank == t.Top[i].Rank || t.Top[i].Rank == 1 {
+			continue
+		}
+		var who []string
+		for _, r := range group {
+			who = append(who, the(name(r)))
+		}
+		out = append(out, fmt.Sprintf("%s tied for %s place with %s each.",
+			capitalize(strings.Join(who, " and ")), ordinal(group[0].Rank), quoted(group[0].Share)))
+	}
+	if t.Current.Total.Sources > 0 {
+		out = append(out, fmt.Sprintf("The traps received %s messages from about %s distinct addresses; %s of those addresses were in %s.",
+			thousands(t.Current.Total.Messages), thousands(t.Current.Total.Sources), quoted(top.SourceShare), the(name(top))))
+	}
+	return out
+}
+
+// tiedWith returns the rows sharing the rank of rows[i], starting with it.
+func tiedWith(rows []query.Row, i int) []query.Row {
+	j := i
+	for j < len(rows) && rows[j].Rank == rows[i].Rank {
+		j++
+	}
+	return rows[i:j]
+}
+
+func signed(pp float64) string {
+	v := roundTo(math.Abs(pp), 2)
+	sign := "+"
+	if pp < 0 {
+		sign = "−"
+	}
+	return sign + strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", v), "0"), ".")
+}

@@ -1,0 +1,146 @@
+package report
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/jedib0t/go-pretty/v6/table"
+	"github.com/jedib0t/go-pretty/v6/text"
+)
+
+// Format names an output of spamgeo report.
+type Format string
+
+// The formats.
+const (
+	Text     Format = "text"
+	Markdown Format = "markdown"
+	CSV      Format = "csv"
+	JSON     Format = "json"
+	HTML     Format = "html"
+	PNG      Format = "png"
+	SVG      Format = "svg"
+)
+
+// Formats lists them for help texts and validation.
+var Formats = []Format{Text, Markdown, CSV, JSON, HTML, PNG, SVG}
+
+// Write writes r in format f. PNG and SVG write the comparison bar chart; the share-over-time
+// chart is WriteTimeChart.
+func Write(w io.Writer, r Report, f Format) error {
+	switch f {
+	case Text:
+		return writeText(w, r)
+	case Markdown:
+		return writeMarkdown(w, r)
+	case CSV:
+		return writeCSV(w, r)
+	case JSON:
+		e := json.NewEncoder(w)
+		e.SetIndent("", "  ")
+		return e.Encode(r)
+	case HTML:
+		return writeHTML(w, r)
+	case PNG, SVG:
+		return WriteBarChart(w, r, f)
+	}
+	return fmt.Errorf("format %q is not one of %v", f, Formats)
+}
+
+// grid lays the report out as a table for the text and Markdown renderers.
+func grid(r Report) table.Writer {
+	t := table.NewWriter()
+	header := table.Row{"#", "Name", "Code", "Share", "95% interval", "Sources"}
+	if r.Compare != "" {
+		header = append(header, "Before", "Change", "Rank")
+	}
+	header = append(header, "Messages")
+	t.AppendHeader(header)
+	for _, l := range r.Rows {
+		rank := ""
+		if l.Rank > 0 {
+			rank = strconv.Itoa(l.Rank)
+		}
+		row := table.Row{rank, l.Name, l.Code, percent(l.Share), fmt.Sprintf("%.2f–%.2f", l.Low, l.High), percent(l.SourceShare)}
+		if r.Compare != "" {
+			row = append(row, percent(l.PreviousShare), points(l.ChangePP), rankMove(l))
+		}
+		row = append(row, thousands(l.Messages))
+		t.AppendRow(row)
+	}
+	footer := table.Row{"", "All messages", "", "100.00%", "", "100.00%"}
+	if r.Compare != "" {
+		footer = append(footer, "", "", "")
+	}
+	t.AppendFooter(append(footer, thousands(r.Messages)))
+	right := []table.ColumnConfig{{Number: 1, Align: text.AlignRight}}
+	for i := 4; i <= len(header); i++ {
+		right = append(right, table.ColumnConfig{Number: i, Align: text.AlignRight, AlignFooter: text.AlignRight})
+	}
+	t.SetColumnConfigs(right)
+	return t
+}
+
+// rankMove says how a row's rank moved: "▲2", "▼1", "=", "new".
+func rankMove(l Line) string {
+	switch {
+	case l.Code == "":
+		return ""
+	case l.PreviousRank == 0:
+		return "new"
+	case l.RankChange > 0:
+		return fmt.Sprintf("▲%d", l.RankChange)
+	case l.RankChange < 0:
+		return fmt.Sprintf("▼%d", -l.RankChange)
+	}
+	return "="
+}
+
+func heading(r Report) string {
+	s := fmt.Sprintf("%s, %s (%s messages)", r.Title, r.Period, thousands(r.Messages))
+	if r.Compare != "" {
+		s += fmt.Sprintf(", compared with %s (%s messages)", r.Compare, thousands(r.CompareTotal))
+	}
+	return s
+}
+
+func writeText(w io.Writer, r Report) error {
+	t := grid(r)
+	t.SetStyle(table.StyleLight)
+	t.Style().Format.Header = text.FormatDefault
+	t.Style().Format.Footer = text.FormatDefault
+	_, err := fmt.Fprintf(w, "%s\n%s\n\n", heading(r), t.Render())
+	for _, s := range r.Sentences {
+		fmt.Fprintln(w, s)
+	}
+	fmt.Fprintf(w, "\n%s\n", r.Caveat)
+	return err
+}
+
+func writeMarkdown(w io.Writer, r Report) error {
+	t := grid(r)
+	_, err := fmt.Fprintf(w, "## %s\n\n%s\n\n", heading(r), t.RenderMarkdown())
+	for _, s := range r.Sentences {
+		fmt.Fprintf(w, "- %s\n", s)
+	}
+	fmt.Fprintf(w, "\n*%s*\n", r.Caveat)
+	return err
+}
+
+// writeCSV writes one row per line with plain numbers, for spreadsheets.
+func writeCSV(w io.Writer, r Report) error {
+	c := csv.NewWriter(w)
+	_ = c.Write([]string{"period", "compare_period", "rank", "code", "name", "messages", "share_pct", "share_low_pct",
+		"share_high_pct", "unique_sources", "unique_sources_pct", "compare_rank", "compare_share_pct", "change_pp", "rank_change"})
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) }
+	for _, l := range r.Rows {
+		_ = c.Write([]string{r.Period, r.Compare, strconv.Itoa(l.Rank), l.Code, l.Name, strconv.FormatUint(l.Messages, 10),
+			f(l.Share), f(l.Low), f(l.High), strconv.FormatUint(l.Sources, 10), f(l.SourceShare),
+			strconv.Itoa(l.PreviousRank), f(l.PreviousShare), f(l.ChangePP), strconv.Itoa(l.RankChange)})
+	}
+	c.Flush()
+	return c.Error()
+}
