@@ -159,11 +159,11 @@ func TestClusterOnRealServers(t *testing.T) {
 		}
 	}
 	p, _ := query.Days(time.Date(2005, 4, 1, 0, 0, 0, 0, time.UTC), time.Date(2005, 4, 30, 0, 0, 0, 0, time.UTC))
-	counts, err := query.NewReader(conns[1]).MessagesByCountry(ctx, p)
+	counts, err := query.NewReader(conns[1]).Counts(ctx, query.Request{Period: p, Grouping: query.ByCountry})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(counts) != 3 || counts[0].Messages != n/3 {
+	if len(counts.Groups) != 3 || counts.Groups[0].Messages != n/3 || counts.Total.Messages != n {
 		t.Errorf("report query over the cluster = %+v", counts)
 	}
 }

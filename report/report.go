@@ -18,18 +18,18 @@ const Caveat = "Shares are of the messages our spam traps received; they measure
 
 // Report is one rendered report, in the shape every output writes.
 type Report struct {
-	Title        string       `json:"title"`
-	Grouping     string       `json:"grouping"`
-	Period       string       `json:"period"`
-	PeriodText   string       `json:"period_text"`
-	Messages     uint64       `json:"messages"`
-	Sources      uint64       `json:"unique_sources"`
-	Compare      string       `json:"compare_period,omitempty"`
-	CompareText  string       `json:"compare_text,omitempty"`
-	CompareTotal uint64       `json:"compare_messages,omitempty"`
-	Rows         []Line       `json:"rows"`
-	Sentences    []string     `json:"sentences"`
-	Caveat       string       `json:"caveat"`
+	Title        string        `json:"title"`
+	Grouping     string        `json:"grouping"`
+	Period       string        `json:"period"`
+	PeriodText   string        `json:"period_text"`
+	Messages     uint64        `json:"messages"`
+	Sources      uint64        `json:"unique_sources"`
+	Compare      string        `json:"compare_period,omitempty"`
+	CompareText  string        `json:"compare_text,omitempty"`
+	CompareTotal uint64        `json:"compare_messages,omitempty"`
+	Rows         []Line        `json:"rows"`
+	Sentences    []string      `json:"sentences"`
+	Caveat       string        `json:"caveat"`
 	Series       *query.Series `json:"-"`
 }
 
