@@ -166,15 +166,74 @@ def test_upgrade_from_version_1_with_data(db):
     assert describe(db, "spamgeo") == describe(db, "fresh")
 
 
-def test_country_queries(db):
+def fill(sql, **parts):
+    for k, v in parts.items():
+        sql = sql.replace("{" + k + "}", v)
+    assert "{" not in sql.replace("{rollup}", ""), sql
+    return sql
+
+
+RESOLUTIONS = [  # as query.Resolutions in query/query.go
+    ("rollup_country_month", "rollup_asn_month", "uniqHLL12"),
+    ("rollup_country_day", "rollup_asn_day", "uniq"),
+    ("rollup_country_hour", "rollup_asn_hour", "uniq"),
+    ("rollup_country_minute", None, "uniq"),
+]
+
+
+def array(values):
+    return "[" + ", ".join("'" + v + "'" for v in values) + "]"
+
+
+def test_share_queries(db):
+    """query/sql/shares.sql and shares_total.sql, every rollup, grouping and merge Go can fill in."""
     migrate(db)
     insert_events(db, with_offsets=True)
-    rollup = (QUERIES / "country_messages.sql").read_text()
+    shares = (QUERIES / "shares.sql").read_text()
+    total = (QUERIES / "shares_total.sql").read_text()
+    period = ("2005-04-01 00:00:00", "2005-10-01 00:00:00")
+    for country_table, asn_table, uniq in RESOLUTIONS:
+        for key, name, table in [("country_code", "''", country_table), ("continent_code", "''", country_table),
+                                 ("trap_id", "''", country_table), ("asn", "anyMerge(as_org)", asn_table)]:
+            if table is None:
+                continue
+            sql = fill(shares, table=table, key=key, name=name, uniq=uniq)
+            got = rows(db, bind(sql.replace("?, ?", f"{array([''])}, {array([''])}", 1), *period))
+            # The two US messages come from one address, so the period has 3 distinct sources.
+            want = {
+                "country_code": [["US", "", "2", "1"], ["CN", "", "1", "1"], ["KR", "", "1", "1"]],
+                "continent_code": [["AS", "", "2", "2"], ["NA", "", "2", "1"]],
+                "trap_id": [["t", "", "4", "3"]],
+                "asn": [["64000", "Org 64000", "2", "1"], ["64001", "Org 64001", "1", "1"], ["64002", "Org 64002", "1", "1"]],
+            }[key]
+            assert got == want, (table, key, got)
+            assert rows(db, bind(fill(total, table=table, uniq=uniq), *period)) == [["4", "3"]], table
+        # A publisher grouping folds KR into CN, counting their sources together.
+        merged = fill(shares, table=country_table, key="country_code", name="''", uniq=uniq)
+        merged = merged.replace("?, ?", f"{array(['', 'KR'])}, {array(['', 'CN'])}", 1)
+        assert rows(db, bind(merged, *period)) == [["CN", "", "2", "2"], ["US", "", "2", "1"]], country_table
+
+
+def test_series_query(db):
+    migrate(db)
+    insert_events(db, with_offsets=True)
+    series = (QUERIES / "series.sql").read_text()
+    for bucket, table in [("toStartOfMonth", "rollup_country_month"), ("toStartOfMonth", "rollup_country_day"),
+                          ("toDate", "rollup_country_day"), ("toDate", "rollup_country_hour")]:
+        sql = fill(series, bucket=bucket, table=table, key="country_code")
+        got = rows(db, bind(sql.replace("?, ?", f"{array([''])}, {array([''])}", 1), "2005-03-01 00:00:00", "2005-11-01 00:00:00"))
+        if bucket == "toStartOfMonth":
+            assert got == [["2005-03-01", "US", "1"], ["2005-04-01", "KR", "1"], ["2005-04-01", "US", "1"],
+                           ["2005-09-01", "CN", "1"], ["2005-09-01", "US", "1"], ["2005-10-01", "US", "1"]], (table, got)
+        else:
+            assert got[0] == ["2005-03-31", "US", "1"] and len(got) == 6, (table, got)
+
+
+def test_raw_country_query(db):
+    migrate(db)
+    insert_events(db, with_offsets=True)
     raw = (QUERIES / "country_messages_raw.sql").read_text()
-    want = [["US", "2"], ["CN", "1"], ["KR", "1"]]
-    for table in ("rollup_country_day", "rollup_country_hour", "rollup_country_minute"):
-        assert rows(db, bind(rollup.replace("{rollup}", table), "2005-04-01 00:00:00", "2005-10-01 00:00:00")) == want
-    assert rows(db, bind(raw, "2005-04-01 00:00:00", "2005-10-01 00:00:00")) == want
+    assert rows(db, bind(raw, "2005-04-01 00:00:00", "2005-10-01 00:00:00")) == [["US", "2"], ["CN", "1"], ["KR", "1"]]
     assert rows(db, bind(raw, "2006-01-01 00:00:00", "2006-02-01 00:00:00")) == []
 
 
@@ -209,6 +268,22 @@ def test_docs_sql_examples_run(db):
     assert ran >= 3
 
 
+def test_docs_sql_examples_run(db):
+    """Every SQL example in docs/sql.md runs on the current schema."""
+    migrate(db)
+    insert_events(db, with_offsets=True)
+    blocks = re.findall(r"```sql\n(.*?)```", (ROOT / "docs" / "sql.md").read_text(), flags=re.S)
+    assert blocks
+    ran = 0
+    for block in blocks:
+        for stmt in re.sub(r"--.*$", "", block, flags=re.M).split(";"):
+            if stmt.strip():
+                db.query(stmt)
+                ran += 1
+    assert ran >= 3
+
+
 def test_every_query_file_is_covered():
     """A new query file must get a test here before it ships."""
-    assert sorted(p.name for p in QUERIES.glob("*.sql")) == ["country_messages.sql", "country_messages_raw.sql"]
+    assert sorted(p.name for p in QUERIES.glob("*.sql")) == [
+        "country_messages_raw.sql", "series.sql", "shares.sql", "shares_total.sql"]
