@@ -14,7 +14,7 @@ import (
 // SynthCmd is `spamgeo synth`.
 type SynthCmd struct {
 	Profile string `help:"Built-in profile name or path of a profile file (YAML: name, from, to, shares)." default:"sophos-2005-apr-sep" env:"SPAMGEO_SYNTH_PROFILE"`
-	Events  int64  `help:"Exact number of events to publish." default:"100000" env:"SPAMGEO_SYNTH_EVENTS"`
+	Events  int64  `help:"Exact number of events to publish (history profiles: about that many, each published table a multiple of 10,000)." default:"100000" env:"SPAMGEO_SYNTH_EVENTS"`
 	Seed    uint64 `help:"Seed; the same seed, profile and count publish the same events (same event IDs)." default:"1" env:"SPAMGEO_SYNTH_SEED"`
 	TrapID  string `help:"trap_id of every event." default:"synth" env:"SPAMGEO_SYNTH_TRAP_ID"`
 	IPv6    bool   `help:"Draw source addresses from IPv6 networks too." name:"ipv6" env:"SPAMGEO_SYNTH_IPV6"`
@@ -60,9 +60,10 @@ func (c *SynthCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error 
 		return err
 	}
 	fmt.Fprintf(stdout, "published %d events of profile %s to %s:\n", plan.Total(), c.Profile, g.KafkaRawTopic)
-	for i, cc := range plan.Countries {
-		fmt.Fprintf(stdout, "  %s %-28s %8d  %6.2f%%\n", cc, countries.Name(cc), plan.Counts[i],
-			100*float64(plan.Counts[i])/float64(max(plan.Total(), 1)))
+	codes, counts := plan.Totals()
+	for i, cc := range codes {
+		fmt.Fprintf(stdout, "  %s %-28s %8d  %6.2f%%\n", cc, countries.Name(cc), counts[i],
+			100*float64(counts[i])/float64(max(plan.Total(), 1)))
 	}
 	return nil
 }

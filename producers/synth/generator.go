@@ -20,66 +20,90 @@ import (
 var idNamespace = uuid.MustParse("8d1f5c2e-4b7a-4f0e-9a51-3c6d2e8b7f10")
 
 // Generator produces the events of a plan: countries in exact counts, in random order, with
-// source addresses drawn from each country's own networks and times spread uniformly over the
-// profile's period. The same inputs always produce the same events.
+// source addresses drawn from each country's own networks and times spread uniformly over each
+// segment's intervals. The same inputs always produce the same events.
 type Generator struct {
 	profile  *Profile
 	plan     Plan
-	networks []picker
+	networks map[string]picker
 	seed     uint64
 	trapID   string
 }
 
 // NewGenerator prepares a generator; networks are the GeoIP database's networks by country.
 func NewGenerator(p *Profile, plan Plan, networks map[string][]netip.Prefix, seed uint64, trapID string) (*Generator, error) {
-	g := &Generator{profile: p, plan: plan, seed: seed, trapID: trapID}
-	for _, c := range plan.Countries {
-		pk, err := newPicker(networks[c])
-		if err != nil {
-			return nil, fmt.Errorf("country %s: %w", c, err)
+	g := &Generator{profile: p, plan: plan, seed: seed, trapID: trapID, networks: map[string]picker{}}
+	for _, s := range plan.Segments {
+		for _, c := range s.Countries {
+			if _, ok := g.networks[c]; ok {
+				continue
+			}
+			pk, err := newPicker(networks[c])
+			if err != nil {
+				return nil, fmt.Errorf("country %s: %w", c, err)
+			}
+			g.networks[c] = pk
 		}
-		g.networks = append(g.networks, pk)
 	}
 	return g, nil
 }
 
-// Events yields every event of the plan once.
+// Events yields every event of the plan once, segment after segment.
 func (g *Generator) Events() iter.Seq[event.Raw] {
 	return func(yield func(event.Raw) bool) {
 		rng := rand.New(rand.NewPCG(g.seed, 0x73796e7468))
-		remaining := slices.Clone(g.plan.Counts)
-		left := g.plan.Total()
-		total := left
-		from := g.profile.From.Unix()
-		span := g.profile.End().Unix() - from
-		name := fmt.Appendf(nil, "%s/%d/%d/", g.profile.Name, g.seed, total)
-		for i := int64(0); left > 0; i++ {
-			// Draw a country in proportion to what it has left: exact counts, random order.
-			r := rng.Int64N(left)
-			c := 0
-			for ; r >= remaining[c]; c++ {
-				r -= remaining[c]
+		name := fmt.Appendf(nil, "%s/%d/%d/", g.profile.Name, g.seed, g.plan.Total())
+		i := int64(0)
+		for _, seg := range g.plan.Segments {
+			remaining := slices.Clone(seg.Counts)
+			var left int64
+			for _, n := range remaining {
+				left += n
 			}
-			remaining[c]--
-			left--
-			src := g.networks[c].pick(rng)
-			e := event.Raw{
-				SchemaVersion: event.SchemaVersion,
-				EventID:       uuid.NewSHA1(idNamespace, fmt.Appendf(name, "%d", i)).String(),
-				ReceivedAt:    time.Unix(from+rng.Int64N(span), 0).UTC(),
-				TrapID:        g.trapID,
-				Collector:     event.CollectorSynth,
-				SourceIP:      src,
-				HELO:          helo(rng, src),
-				MailFrom:      sender(rng),
-				RcptCount:     1 + rng.IntN(5),
-				Size:          size(rng),
+			var span int64 // seconds in all the segment's intervals
+			for _, iv := range seg.Intervals {
+				span += iv.End.Unix() - iv.From.Unix()
 			}
-			if !yield(e) {
-				return
+			for ; left > 0; i++ {
+				// Draw a country in proportion to what it has left: exact counts, random order.
+				r := rng.Int64N(left)
+				c := 0
+				for ; r >= remaining[c]; c++ {
+					r -= remaining[c]
+				}
+				remaining[c]--
+				left--
+				src := g.networks[seg.Countries[c]].pick(rng)
+				e := event.Raw{
+					SchemaVersion: event.SchemaVersion,
+					EventID:       uuid.NewSHA1(idNamespace, fmt.Appendf(name, "%d", i)).String(),
+					ReceivedAt:    instant(seg.Intervals, rng.Int64N(span)),
+					TrapID:        g.trapID,
+					Collector:     event.CollectorSynth,
+					SourceIP:      src,
+					HELO:          helo(rng, src),
+					MailFrom:      sender(rng),
+					RcptCount:     1 + rng.IntN(5),
+					Size:          size(rng),
+				}
+				if !yield(e) {
+					return
+				}
 			}
 		}
 	}
+}
+
+// instant is the moment offset seconds into the intervals laid end to end.
+func instant(intervals []Interval, offset int64) time.Time {
+	for _, iv := range intervals {
+		if d := iv.End.Unix() - iv.From.Unix(); offset >= d {
+			offset -= d
+			continue
+		}
+		return time.Unix(iv.From.Unix()+offset, 0).UTC()
+	}
+	return intervals[len(intervals)-1].End.Add(-time.Second).UTC()
 }
 
 // picker draws addresses uniformly from a set of networks (IPv6 networks weigh at most as much

@@ -24,7 +24,8 @@ import (
 type Configuration struct {
 	// Profile is a built-in profile name or the path of a profile file.
 	Profile string
-	// Events is the exact number of events to publish.
+	// Events is the exact number of events to publish for a one-period profile, and about the
+	// number for a history profile (each of whose tables gets a multiple of 10,000).
 	Events int64
 	// Seed makes the run reproducible: the same seed, profile and count give the same events.
 	Seed uint64
@@ -86,9 +87,12 @@ func Run(ctx context.Context, cfg Configuration, deps Dependencies) (Plan, error
 	pub := publish.New(deps.Kafka, deps.Registry, deps.Logger)
 	defer pub.Close()
 
-	deps.Logger.Info("synthesizing", "profile", profile.Name, "events", cfg.Events, "countries", len(plan.Countries),
-		"from", profile.From.Format(time.DateOnly), "to", profile.To.Format(time.DateOnly), "topic", deps.Kafka.RawTopic)
-	bar := newBar(deps.Progress, cfg.Events, "synth "+profile.Name)
+	total := plan.Total()
+	tables := profile.Tables()
+	codes, _ := plan.Totals()
+	deps.Logger.Info("synthesizing", "profile", profile.Name, "events", total, "countries", len(codes), "tables", len(tables),
+		"from", tables[0].From.Format(time.DateOnly), "to", tables[len(tables)-1].To.Format(time.DateOnly), "topic", deps.Kafka.RawTopic)
+	bar := newBar(deps.Progress, total, "synth "+profile.Name)
 	start := time.Now()
 	batch := make([]event.Raw, 0, cfg.BatchSize)
 	flush := func() error {
@@ -114,8 +118,8 @@ func Run(ctx context.Context, cfg Configuration, deps Dependencies) (Plan, error
 	}
 	_ = bar.Finish()
 	elapsed := time.Since(start)
-	deps.Logger.Info("synthesized", "profile", profile.Name, "events", cfg.Events, "elapsed", elapsed.Round(time.Millisecond),
-		"events_per_second", fmt.Sprintf("%.0f", float64(cfg.Events)/elapsed.Seconds()))
+	deps.Logger.Info("synthesized", "profile", profile.Name, "events", total, "elapsed", elapsed.Round(time.Millisecond),
+		"events_per_second", fmt.Sprintf("%.0f", float64(total)/elapsed.Seconds()))
 	return plan, nil
 }
 

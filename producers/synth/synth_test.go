@@ -1,7 +1,10 @@
 package synth
 
 import (
+	"encoding/csv"
 	"maps"
+	"os"
+	"strconv"
 	"math"
 	"slices"
 	"strings"
@@ -35,8 +38,8 @@ func TestBuiltinProfilesMatchTheIssue(t *testing.T) {
 		if p.Shares[0].Country != "US" || p.Shares[0].Percent != want.us {
 			t.Errorf("%s: first share %+v, want US %v", name, p.Shares[0], want.us)
 		}
-		if math.Abs(p.Rest()-want.rest) > 1e-9 || len(p.Shares) != want.n {
-			t.Errorf("%s: rest %.4f over %d listed, want %.2f over %d", name, p.Rest(), len(p.Shares), want.rest, want.n)
+		if rest := p.Tables()[0].Rest(); math.Abs(rest-want.rest) > 1e-9 || len(p.Shares) != want.n {
+			t.Errorf("%s: rest %.4f over %d listed, want %.2f over %d", name, rest, len(p.Shares), want.rest, want.n)
 		}
 	}
 }
@@ -76,17 +79,27 @@ func TestPlanIsExact(t *testing.T) {
 			continue
 		}
 		// At 100,000 events every listed share is a whole number of events.
-		for i, s := range p.Shares {
-			if want := int64(math.Round(s.Percent * 1000)); plan.Counts[i] != want {
-				t.Errorf("%s: %d events, want %d", s.Country, plan.Counts[i], want)
+		seg := plan.Segments[0]
+		count := map[string]int64{}
+		for i, c := range seg.Countries {
+			count[c] = seg.Counts[i]
+		}
+		listed := map[string]bool{}
+		for _, s := range p.Shares {
+			listed[s.Country] = true
+			if want := int64(math.Round(s.Percent * 1000)); count[s.Country] != want {
+				t.Errorf("%s: %d events, want %d", s.Country, count[s.Country], want)
 			}
 		}
-		smallest := plan.Counts[len(p.Shares)-1]
+		smallest := count["TW"]
 		var rest int64
-		for i := len(p.Shares); i < len(plan.Counts); i++ {
-			rest += plan.Counts[i]
-			if plan.Counts[i]*2 > smallest+1 {
-				t.Errorf("rest country %s has %d events, more than half of the smallest listed (%d)", plan.Countries[i], plan.Counts[i], smallest)
+		for c, n := range count {
+			if listed[c] {
+				continue
+			}
+			rest += n
+			if n*2 > smallest+1 {
+				t.Errorf("rest country %s has %d events, more than half of the smallest listed (%d)", c, n, smallest)
 			}
 		}
 		if rest != 12_790 {
@@ -141,8 +154,8 @@ func TestGeneratorFollowsPlan(t *testing.T) {
 				t.Fatal(err)
 			}
 			got[r.Country]++
-			if e.ReceivedAt.Before(p.From.Time) || !e.ReceivedAt.Before(p.End()) {
-				t.Fatalf("event at %s outside %s..%s", e.ReceivedAt, p.From, p.To)
+			if tb := p.Tables()[0]; e.ReceivedAt.Before(tb.From.Time) || !e.ReceivedAt.Before(tb.End()) {
+				t.Fatalf("event at %s outside %s..%s", e.ReceivedAt, tb.From, tb.To)
 			}
 			if ids[e.EventID] {
 				t.Fatalf("duplicate event id %s", e.EventID)
@@ -152,9 +165,10 @@ func TestGeneratorFollowsPlan(t *testing.T) {
 				v6++
 			}
 		}
-		for i, c := range plan.Countries {
-			if got[c] != plan.Counts[i] {
-				t.Errorf("ipv6=%v %s: %d events placed, %d planned", ipv6, c, got[c], plan.Counts[i])
+		codes, counts := plan.Totals()
+		for i, c := range codes {
+			if got[c] != counts[i] {
+				t.Errorf("ipv6=%v %s: %d events placed, %d planned", ipv6, c, got[c], counts[i])
 			}
 		}
 		if ipv6 != (v6 > 0) {
@@ -232,4 +246,102 @@ func FuzzParseProfile(f *testing.F) {
 			t.Fatalf("plan of %d events for %+v", plan.Total(), p)
 		}
 	})
+}
+
+// The history profile is every table of shared/data/sophos-dirty-dozen.csv, row for row.
+func TestHistoryProfileFollowsPublishedTables(t *testing.T) {
+	f, err := os.Open("../../../shared/data/sophos-dirty-dozen.csv")
+	if err != nil {
+		t.Skipf("the published tables are not beside this checkout: %v", err)
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.Comment = '#'
+	r.LazyQuotes = true
+	records, err := r.ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	published := map[string][]Share{}
+	for _, rec := range records {
+		if rec[3] == "ZZ" {
+			continue
+		}
+		share, _ := strconv.ParseFloat(rec[5], 64)
+		key := rec[0] + ".." + rec[1]
+		published[key] = append(published[key], Share{Country: rec[3], Percent: share})
+	}
+	p, err := LoadProfile("sophos-history")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Periods) != len(published) {
+		t.Fatalf("profile has %d tables, the CSV %d", len(p.Periods), len(published))
+	}
+	for _, tb := range p.Periods {
+		want := published[tb.period()]
+		got := tb.Shares[:len(want)] // April-September 2005 adds Q4 2005's other rows after the U.S.
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: profile %v, published %v", tb.period(), got, want)
+		}
+	}
+}
+
+// Every table of the history profile holds exactly in the plan, the nested ones and the year
+// around them alike.
+func TestHistoryPlanReproducesEveryTable(t *testing.T) {
+	p, err := LoadProfile("sophos-history")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := NewPlan(p, 500_000, worldCodes(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tb := range p.Tables() {
+		count := map[string]int64{}
+		var total int64
+		for _, seg := range plan.Segments {
+			for _, iv := range seg.Intervals {
+				if iv.From.Before(tb.From.Time) || iv.End.After(tb.End()) {
+					continue
+				}
+				// A segment interval lies wholly inside or wholly outside each table; its counts
+				// spread evenly over its intervals, so count whole segments only.
+				if len(seg.Intervals) > 1 && !allInside(seg.Intervals, tb) {
+					t.Fatalf("segment %v straddles %s", seg.Intervals, tb.period())
+				}
+			}
+			if allInside(seg.Intervals, tb) {
+				for i, c := range seg.Countries {
+					count[c] += seg.Counts[i]
+					total += seg.Counts[i]
+				}
+			}
+		}
+		if total%tableEvents != 0 || total == 0 {
+			t.Errorf("%s: %d events, not a multiple of %d", tb.period(), total, tableEvents)
+		}
+		smallest := math.Inf(1)
+		for _, s := range tb.Shares {
+			smallest = min(smallest, s.Percent)
+			if got := 100 * float64(count[s.Country]) / float64(total); math.Abs(got-s.Percent) > 1e-9 {
+				t.Errorf("%s: %s has %.4f%%, want %.2f%%", tb.period(), s.Country, got, s.Percent)
+			}
+		}
+		for c, n := range count {
+			if !slices.ContainsFunc(tb.Shares, func(s Share) bool { return s.Country == c }) && 100*float64(n)/float64(total) > smallest/2+1e-9 {
+				t.Errorf("%s: unlisted %s has %.3f%%, above half the smallest listed share", tb.period(), c, 100*float64(n)/float64(total))
+			}
+		}
+	}
+}
+
+func allInside(ivs []Interval, tb Table) bool {
+	for _, iv := range ivs {
+		if iv.From.Before(tb.From.Time) || iv.End.After(tb.End()) {
+			return false
+		}
+	}
+	return true
 }
