@@ -152,8 +152,9 @@ func TestSinkFaultsOnRealServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]uint64{}
-	for i, c := range plan.Countries {
-		want[c] = uint64(plan.Counts[i])
+	codes, counts := plan.Totals()
+	for i, c := range codes {
+		want[c] = uint64(counts[i])
 	}
 
 	group := "fault-sink-" + testenv.Suffix()

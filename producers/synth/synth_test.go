@@ -3,10 +3,10 @@ package synth
 import (
 	"encoding/csv"
 	"maps"
-	"os"
-	"strconv"
 	"math"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
