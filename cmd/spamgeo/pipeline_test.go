@@ -23,6 +23,20 @@ import (
 // spamgeo runs the command line in-process against the test's own topics and database.
 func spamgeo(t *testing.T, env pipelineEnv, args ...string) string {
 	t.Helper()
+	out, err := runWith(env, args...)
+	if err != nil {
+		t.Fatalf("spamgeo %s: %v", strings.Join(args, " "), err)
+	}
+	return out
+}
+
+// runErr runs the command line and returns its error.
+func runErr(env pipelineEnv, args ...string) error {
+	_, err := runWith(env, args...)
+	return err
+}
+
+func runWith(env pipelineEnv, args ...string) (string, error) {
 	var stdout, stderr bytes.Buffer
 	all := append([]string{
 		"--kafka-brokers", strings.Join(env.kafka.Brokers, ","),
@@ -36,9 +50,9 @@ func spamgeo(t *testing.T, env pipelineEnv, args ...string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := run(ctx, all, &stdout, &stderr); err != nil {
-		t.Fatalf("spamgeo %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+		return "", fmt.Errorf("%w\n%s", err, stderr.String())
 	}
-	return stdout.String()
+	return stdout.String(), nil
 }
 
 type pipelineEnv struct {
