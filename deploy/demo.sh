@@ -49,8 +49,13 @@ rows=$("$ROOT/deploy/clickhouse.sh" client -q "SELECT count() FROM spamgeo_demo.
 echo "ClickHouse spamgeo_demo.events: $rows rows"
 [ "$rows" -eq $((2 * EVENTS)) ] || die "expected $((2 * EVENTS)) rows in ClickHouse, found $rows"
 
-step "spamgeo report --from 2004-04-01 --to 2004-09-30"
-"$SPAMGEO" report --from 2004-04-01 --to 2004-09-30
+step "spamgeo report --period 2004-04-01..2004-09-30"
+"$SPAMGEO" report --period 2004-04-01..2004-09-30
 
-step "spamgeo report --from 2005-04-01 --to 2005-09-30 --compare-from 2004-04-01 --compare-to 2004-09-30"
-"$SPAMGEO" report --from 2005-04-01 --to 2005-09-30 --compare-from 2004-04-01 --compare-to 2004-09-30
+step "spamgeo report --period 2005-04-01..2005-09-30 --compare year"
+"$SPAMGEO" report --period 2005-04-01..2005-09-30 --compare year
+
+mkdir -p "$SPAMGEO_LOCAL/demo"
+"$SPAMGEO" report --period 2005-04-01..2005-09-30 --compare year --format html -o "$SPAMGEO_LOCAL/demo/report.html"
+"$SPAMGEO" report --period 2005-04-01..2005-09-30 --compare year --format png -o "$SPAMGEO_LOCAL/demo/bars.png"
+echo "The same as a page with charts: $SPAMGEO_LOCAL/demo/report.html (and a chart: $SPAMGEO_LOCAL/demo/bars.png)"

@@ -4,7 +4,7 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
-	"slices"
+	"math"
 	"strings"
 	"time"
 )
@@ -13,7 +13,7 @@ import (
 var seriesSQL string
 
 // Series is the share of some groups over time: one value per group and bucket, in percent of
-// all messages of the bucket.
+// all messages of the bucket, NaN for a bucket without any message.
 type Series struct {
 	Bucket string      // "month" or "day"
 	Times  []time.Time // bucket starts, in order
@@ -56,7 +56,6 @@ func (r *Reader) Series(ctx context.Context, req Request, keys []string) (*Serie
 		b = time.Date(b.Year(), b.Month(), b.Day(), 0, 0, 0, 0, time.UTC)
 		if counts[b] == nil {
 			counts[b] = map[string]uint64{}
-			s.Times = append(s.Times, b)
 		}
 		totals[b] += n
 		counts[b][k] += n
@@ -64,10 +63,23 @@ func (r *Reader) Series(ctx context.Context, req Request, keys []string) (*Serie
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	slices.SortFunc(s.Times, func(a, b time.Time) int { return a.Compare(b) })
+	// Every bucket of the period, so a stretch without data shows as a gap, not a slope.
+	s.Times = s.Times[:0]
+	for b := req.Period.From; b.Before(req.Period.To); {
+		s.Times = append(s.Times, b)
+		if s.Bucket == "month" {
+			b = time.Date(b.Year(), b.Month()+1, 1, 0, 0, 0, 0, time.UTC)
+		} else {
+			b = b.AddDate(0, 0, 1)
+		}
+	}
 	for _, k := range keys {
 		for _, b := range s.Times {
-			s.Shares[k] = append(s.Shares[k], percent(counts[b][k], totals[b]))
+			share := math.NaN()
+			if totals[b] > 0 {
+				share = percent(counts[b][k], totals[b])
+			}
+			s.Shares[k] = append(s.Shares[k], share)
 		}
 	}
 	return s, nil

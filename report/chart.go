@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"image/color"
 	"io"
+	"math"
 	"strings"
+	"time"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -89,31 +91,56 @@ func WriteTimeChart(w io.Writer, r Report, f Format) error {
 	}
 	top := 1.0
 	for i, k := range s.Keys {
-		pts := make(plotter.XYs, len(s.Times))
-		for j, t := range s.Times {
-			pts[j].X, pts[j].Y = float64(t.Unix()), s.Shares[k][j]
-			top = max(top, pts[j].Y)
-		}
-		line, points, err := plotter.NewLinePoints(pts)
-		if err != nil {
-			return err
-		}
 		c := palette[i%len(palette)]
-		line.Color, points.Color = c, c
-		line.Width, points.Radius = vg.Points(1.5), vg.Points(2)
-		if i >= len(palette) {
-			line.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
+		var legend *plotter.Line
+		// One line per run of buckets with data: a gap in the data stays a gap in the chart.
+		for _, run := range runs(s.Times, s.Shares[k]) {
+			line, points, err := plotter.NewLinePoints(run)
+			if err != nil {
+				return err
+			}
+			line.Color, points.Color = c, c
+			line.Width, points.Radius = vg.Points(1.5), vg.Points(2)
+			if i >= len(palette) {
+				line.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
+			}
+			p.Add(line, points)
+			for _, pt := range run {
+				top = max(top, pt.Y)
+			}
+			legend = line
 		}
-		p.Add(line, points)
 		label := names[k]
 		if label == "" {
 			label = k
 		}
-		p.Legend.Add(label, line)
+		if legend != nil {
+			p.Legend.Add(label, legend)
+		}
 	}
 	p.Legend.Top = true
 	p.Y.Min, p.Y.Max = 0, 1.35*top // room for the legend
 	return render(w, p, 18*vg.Centimeter, 11*vg.Centimeter, f)
+}
+
+// runs cuts a series into stretches without NaN.
+func runs(times []time.Time, values []float64) []plotter.XYs {
+	var out []plotter.XYs
+	var cur plotter.XYs
+	for j, v := range values {
+		if math.IsNaN(v) {
+			if len(cur) > 0 {
+				out = append(out, cur)
+			}
+			cur = nil
+			continue
+		}
+		cur = append(cur, plotter.XY{X: float64(times[j].Unix()), Y: v})
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
 }
 
 // shortName keeps axis labels readable: long network names give way to their AS number.
