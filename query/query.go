@@ -147,6 +147,7 @@ func (r *Reader) Counts(ctx context.Context, req Request) (Counts, error) {
 		if err := rows.Scan(&c.Key, &c.Name, &c.Messages, &c.Sources); err != nil {
 			return Counts{}, fmt.Errorf("%s shares for %s: %w", req.Grouping, req.Period, err)
 		}
+		c.Sources = min(c.Sources, c.Messages) // an estimate may overshoot; there are never more senders than messages
 		out.Groups = append(out.Groups, c)
 	}
 	if err := rows.Err(); err != nil {
@@ -155,6 +156,7 @@ func (r *Reader) Counts(ctx context.Context, req Request) (Counts, error) {
 	if err := r.conn.QueryRow(ctx, fill.Replace(sharesTotalSQL), from, to).Scan(&out.Total.Messages, &out.Total.Sources); err != nil {
 		return Counts{}, fmt.Errorf("totals for %s: %w", req.Period, err)
 	}
+	out.Total.Sources = min(out.Total.Sources, out.Total.Messages)
 	return out, nil
 }
 
