@@ -150,19 +150,18 @@ start() {
     log "already running (pid $(cat "$PIDFILE")) on 127.0.0.1:$CLICKHOUSE_TCP_PORT"
     return 0
   fi
-  if port_open "$CLICKHOUSE_TCP_PORT" || port_open "$CLICKHOUSE_HTTP_PORT"; then
-    die "port $CLICKHOUSE_TCP_PORT or $CLICKHOUSE_HTTP_PORT on 127.0.0.1 is taken by a process this script did not start"
-  fi
+  local port
+  for port in "$CLICKHOUSE_TCP_PORT" "$CLICKHOUSE_HTTP_PORT" "$CLICKHOUSE_INTERSERVER_PORT"; do
+    if port_open "$port"; then
+      die "port $port on 127.0.0.1 is taken by a process this script did not start (see CLICKHOUSE_*_PORT)"
+    fi
+  done
   install_server
   write_config
   # Started directly (not in a subshell) so that $! is the server's own PID.
   nohup "$SERVER" --config-file="$DIR/config.xml" >"$LOGDIR/stdout.log" 2>&1 </dev/null &
   echo $! > "$PIDFILE"
-  if ! wait_until 60 "server" answers; then
-    tail -20 "$LOGDIR/clickhouse-server.err.log" "$LOGDIR/stdout.log" >&2 || true
-    stop_pid "$PIDFILE"
-    die "server did not start within 60 s; logs in $LOGDIR"
-  fi
+  wait_started 60 "$PIDFILE" "$LOGDIR/clickhouse-server.err.log" "$LOGDIR/stdout.log" -- answers
   log "started (pid $(cat "$PIDFILE")) on 127.0.0.1:$CLICKHOUSE_TCP_PORT (http $CLICKHOUSE_HTTP_PORT); logs in $LOGDIR"
 }
 

@@ -39,7 +39,7 @@ func TestServerScriptsOnRealServers(t *testing.T) {
 		ports  []int
 		env    []string
 	}{
-		{"clickhouse.sh", []int{19000, 18123}, []string{"CLICKHOUSE_TCP_PORT=19000", "CLICKHOUSE_HTTP_PORT=18123"}},
+		{"clickhouse.sh", []int{19000, 18123, 19009}, []string{"CLICKHOUSE_TCP_PORT=19000", "CLICKHOUSE_HTTP_PORT=18123", "CLICKHOUSE_INTERSERVER_PORT=19009"}},
 		{"kafka.sh", []int{19092, 19093}, []string{"KAFKA_PORT=19092", "KAFKA_CONTROLLER_PORT=19093", "KAFKA_HEAP=256m"}},
 	} {
 		t.Run(s.script, func(t *testing.T) {

@@ -97,11 +97,7 @@ start() {
     -cp "$LIBS/*" kafka.Kafka "$DIR/server.properties" \
     >"$LOGDIR/stdout.log" 2>&1 </dev/null &
   echo $! > "$PIDFILE"
-  if ! wait_until 90 "broker" answers; then
-    tail -20 "$LOGDIR/server.log" "$LOGDIR/stdout.log" >&2 || true
-    stop_pid "$PIDFILE"
-    die "broker did not start within 90 s; logs in $LOGDIR"
-  fi
+  wait_started 90 "$PIDFILE" "$LOGDIR/server.log" "$LOGDIR/stdout.log" -- answers
   log "started (pid $(cat "$PIDFILE")) on 127.0.0.1:$KAFKA_PORT; logs in $LOGDIR"
 }
 

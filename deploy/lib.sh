@@ -16,16 +16,28 @@ running() {
   [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
 }
 
-# wait_until SECONDS DESCRIPTION CMD...: polls CMD every half second.
-wait_until() {
-  local seconds=$1 what=$2; shift 2
-  local deadline=$((SECONDS + seconds))
+# wait_started SECONDS PIDFILE LOG... -- CMD...: polls CMD every half second until it succeeds.
+# When the recorded process exits or SECONDS pass first, prints the end of each LOG, stops the
+# process and fails the script.
+wait_started() {
+  local seconds=$1 pidfile=$2; shift 2
+  local logs=()
+  while [ "$1" != "--" ]; do logs+=("$1"); shift; done
+  shift
+  local deadline=$((SECONDS + seconds)) why=""
   until "$@" >/dev/null 2>&1; do
+    if ! running "$pidfile"; then
+      why="exited during start"; break
+    fi
     if [ $SECONDS -ge $deadline ]; then
-      return 1
+      why="did not answer within $seconds s"; break
     fi
     sleep 0.5
   done
+  [ -z "$why" ] && return 0
+  tail -n 20 "${logs[@]}" >&2 2>/dev/null || true
+  stop_pid "$pidfile"
+  die "server $why; logs in $(dirname "${logs[0]}")"
 }
 
 # stop_pid PIDFILE: TERM, wait up to 30 s, then KILL; removes the PID file.

@@ -52,11 +52,7 @@ PROPS
     -cp "$libs/*" org.apache.zookeeper.server.quorum.QuorumPeerMain "$DIR/zoo.cfg" \
     >"$LOGDIR/stdout.log" 2>&1 </dev/null &
   echo $! > "$PIDFILE"
-  if ! wait_until 60 "zookeeper" answers; then
-    tail -20 "$LOGDIR/zookeeper.log" "$LOGDIR/stdout.log" >&2 || true
-    stop_pid "$PIDFILE"
-    die "did not start within 60 s; logs in $LOGDIR"
-  fi
+  wait_started 60 "$PIDFILE" "$LOGDIR/zookeeper.log" "$LOGDIR/stdout.log" -- answers
   log "started (pid $(cat "$PIDFILE")) on 127.0.0.1:$ZOOKEEPER_PORT; logs in $LOGDIR"
 }
 

@@ -40,7 +40,7 @@ func TestTwoEnrichersOnRealBroker(t *testing.T) {
 	args := []string{"--log-format", "json", "--kafka-brokers", strings.Join(kcfg.Brokers, ","),
 		"--kafka-raw-topic", kcfg.RawTopic, "--kafka-enriched-topic", kcfg.EnrichedTopic, "--kafka-dlq-topic", kcfg.DLQTopic,
 		"enrich", "--metrics-listen", "", "--geoip-country", country, "--geoip-asn", asn,
-		"--group", "two-" + testenv.Suffix(), "--batch-rows", "500"}
+		"--group", "two-" + testenv.Suffix(), "--batch-rows", "20"} // small batches: the hand-over happens mid-run
 	first, second := start(t, bin, args...), start(t, bin, args...)
 	for testenv.TopicCount(t, kcfg, kcfg.EnrichedTopic) < events/4 {
 		time.Sleep(50 * time.Millisecond)

@@ -2,7 +2,7 @@
 // inserts each batch with one native-protocol insert into the events table (whose materialized
 // views maintain the rollups), and commits the batch's offsets only after the insert succeeded.
 // While ClickHouse is unreachable it retries the same batch and reads nothing new, so memory
-// stays bounded by one batch. Delivery is at least once.
+// stays bounded by one batch. Kafka delivers at least once; handle stores each message once.
 package sink
 
 import (

@@ -77,26 +77,38 @@ func (c Configuration) Writer(topic string, opts WriterOptions, logger *slog.Log
 	}
 }
 
-// GroupReader returns a reader of topic in consumer group. It does not commit by itself;
-// Consumer commits after each batch has been handled. A group with no committed offsets
-// starts at the beginning of the topic.
-func (c Configuration) GroupReader(topic, group string, logger *slog.Logger) *kafkago.Reader {
-	return kafkago.NewReader(kafkago.ReaderConfig{
-		Brokers:        c.Brokers,
-		GroupID:        group,
-		Topic:          topic,
-		MinBytes:       1,
-		MaxBytes:       16 << 20,
-		MaxWait:        250 * time.Millisecond,
-		QueueCapacity:  10000,
-		StartOffset:    kafkago.FirstOffset,
-		CommitInterval: 0,
+// consumerGroup joins group on topic. A group with no committed offsets starts at the
+// beginning of the topic.
+func (c Configuration) consumerGroup(topic, group string, rebalanceTimeout time.Duration, logger *slog.Logger) (*kafkago.ConsumerGroup, error) {
+	return kafkago.NewConsumerGroup(kafkago.ConsumerGroupConfig{
+		ID:      group,
+		Brokers: c.Brokers,
+		Topics:  []string{topic},
 		// A member that dies without leaving (kill -9, a lost host) holds its partitions until
 		// the session times out; kafka-go's 30 s default stalls the group that long.
-		SessionTimeout: 10 * time.Second,
-		// The reader retries a lost broker forever without returning an error, so its
-		// complaints are the only sign of trouble and are kept as warnings.
-		ErrorLogger: kafkaLogger(logger, slog.LevelWarn, "reader", topic),
+		SessionTimeout:    10 * time.Second,
+		HeartbeatInterval: 3 * time.Second,
+		RebalanceTimeout:  rebalanceTimeout,
+		// Partitions added to a topic are picked up by the next rebalance.
+		WatchPartitionChanges: true,
+		StartOffset:           kafkago.FirstOffset,
+		// The group retries a lost broker by itself, so its complaints are the only sign of
+		// trouble and are kept as warnings.
+		ErrorLogger: kafkaLogger(logger, slog.LevelWarn, "group", topic),
+	})
+}
+
+// partitionReader reads one partition of topic, outside any group; Consumer positions it.
+func (c Configuration) partitionReader(topic string, partition int, logger *slog.Logger) *kafkago.Reader {
+	return kafkago.NewReader(kafkago.ReaderConfig{
+		Brokers:       c.Brokers,
+		Topic:         topic,
+		Partition:     partition,
+		MinBytes:      1,
+		MaxBytes:      16 << 20,
+		MaxWait:       250 * time.Millisecond,
+		QueueCapacity: 1000,
+		ErrorLogger:   kafkaLogger(logger, slog.LevelWarn, "reader", topic),
 	})
 }
 

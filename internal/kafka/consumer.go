@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,15 +34,20 @@ type Handler func(ctx context.Context, batch []Message) error
 
 // Consumer reads a topic in a consumer group and hands batches of messages to a stage. It
 // commits a batch's offsets only after the handler returned nil, retrying a failing handler
-// with backoff for as long as it takes, so nothing is skipped; redelivery after a crash or a
-// rebalance is possible, so delivery is at least once.
+// with backoff for as long as it takes, so nothing is skipped.
+//
+// When the group rebalances, the batch in hand is finished and committed before the partitions
+// are given up (the group waits for it, up to its rebalance timeout), so a clean hand-over
+// between members, or a member joining, delivers nothing twice. Only a member that dies, or one
+// whose batch outlasts the rebalance timeout, leaves handled but uncommitted messages behind:
+// delivery is at least once.
 type Consumer struct {
 	cfg     Configuration
 	opts    ConsumerOptions
-	reader  *kafkago.Reader
 	logger  *slog.Logger
 	metrics consumerMetrics
 	failing atomic.Pointer[error]
+	group   atomic.Pointer[kafkago.ConsumerGroup]
 	lagAt   time.Time
 }
 
@@ -50,14 +56,16 @@ const idleCheck = time.Second
 
 var errDrained = errors.New("drained")
 
-// NewConsumer joins opts.Group on opts.Topic. Its metrics are registered on reg.
+// NewConsumer prepares to join opts.Group on opts.Topic; Run joins. Its metrics are registered
+// on reg.
 func NewConsumer(cfg Configuration, opts ConsumerOptions, reg prometheus.Registerer, logger *slog.Logger) *Consumer {
-	logger = logger.With("topic", opts.Topic, "group", opts.Group)
+	if opts.Grace == 0 {
+		opts.Grace = 30 * time.Second
+	}
 	return &Consumer{
 		cfg:     cfg,
 		opts:    opts,
-		reader:  cfg.GroupReader(opts.Topic, opts.Group, logger),
-		logger:  logger,
+		logger:  logger.With("topic", opts.Topic, "group", opts.Group),
 		metrics: newConsumerMetrics(prometheus.WrapRegistererWith(prometheus.Labels{"topic": opts.Topic, "group": opts.Group}, reg)),
 	}
 }
@@ -66,37 +74,119 @@ func NewConsumer(cfg Configuration, opts ConsumerOptions, reg prometheus.Registe
 // then. The batch in hand when ctx ends is finished within the grace period; one that cannot
 // finish by then is left uncommitted and delivered again later.
 func (c *Consumer) Run(ctx context.Context, handle Handler) error {
-	grace := c.opts.Grace
-	if grace == 0 {
-		grace = 30 * time.Second
+	group, err := c.cfg.consumerGroup(c.opts.Topic, c.opts.Group, rebalanceTimeout(c.opts.Grace), c.logger)
+	if err != nil {
+		return err
 	}
-	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelWork()
-	stop := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancelWork) })
-	defer stop()
+	c.group.Store(group)
 	for {
-		batch, err := c.fetch(ctx)
+		gen, err := group.Next(ctx)
 		switch {
-		case errors.Is(err, errDrained):
-			c.logger.Info("topic drained")
-			return nil
-		case ctx.Err() != nil:
+		case ctx.Err() != nil || errors.Is(err, kafkago.ErrGroupClosed):
 			return nil
 		case err != nil:
+			c.metrics.groupErrors.Inc()
+			c.logger.Warn("joining the group failed", "error", err)
+			if !sleep(ctx, time.Second) {
+				return nil
+			}
+			continue
+		}
+		c.metrics.generations.Inc()
+		done := make(chan error, 1)
+		gen.Start(func(genCtx context.Context) { done <- c.consume(ctx, genCtx, gen, handle) })
+		if err := <-done; errors.Is(err, errDrained) {
+			c.logger.Info("topic drained")
+			return nil
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+}
+
+// rebalanceTimeout leaves a member the grace period to finish its batch when the group
+// rebalances, and some time to rejoin after it.
+func rebalanceTimeout(grace time.Duration) time.Duration { return grace + 30*time.Second }
+
+// consume works through the partitions one generation of the group assigned to this member,
+// until the generation ends (a rebalance) or ctx does.
+func (c *Consumer) consume(ctx, genCtx context.Context, gen *kafkago.Generation, handle Handler) error {
+	end, stopEnd := context.WithCancel(genCtx)
+	defer stopEnd()
+	defer context.AfterFunc(ctx, stopEnd)()
+	work, cancelWork := context.WithCancel(context.WithoutCancel(end))
+	defer cancelWork()
+	defer context.AfterFunc(end, func() { time.AfterFunc(c.opts.Grace, cancelWork) })()
+
+	msgs := make(chan Message, min(c.opts.Policy.MaxMessages, 10_000))
+	var readers sync.WaitGroup
+	defer func() { stopEnd(); readers.Wait() }()
+	assigned := gen.Assignments[c.opts.Topic]
+	partitions := make([]int, 0, len(assigned))
+	for _, a := range assigned {
+		partitions = append(partitions, a.ID)
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			c.readPartition(end, a, msgs)
+		}()
+	}
+	c.logger.Info("partitions assigned", "generation", gen.ID, "partitions", partitions)
+
+	for {
+		batch, err := c.fetch(end, msgs)
+		if err != nil {
 			return err
 		}
 		if !c.retry(work, "handle batch", func() error { return handle(work, batch) }) {
 			return nil
 		}
-		if !c.retry(work, "commit offsets", func() error { return c.reader.CommitMessages(work, batch...) }) {
+		offsets := map[int]int64{}
+		for _, m := range batch {
+			offsets[m.Partition] = max(offsets[m.Partition], m.Offset+1)
+		}
+		commit := func() error { return gen.CommitOffsets(map[string]map[int]int64{c.opts.Topic: offsets}) }
+		if !c.retry(work, "commit offsets", commit) {
+			c.metrics.uncommitted.Add(float64(len(batch)))
+			c.logger.Warn("a handled batch could not be committed in time; it will be delivered again", "messages", len(batch))
 			return nil
 		}
-		c.failing.Store(nil)
 		c.metrics.messages.Add(float64(len(batch)))
 		c.metrics.batches.Inc()
 		c.metrics.batchSize.Observe(float64(len(batch)))
 		if time.Since(c.lagAt) > 5*time.Second {
 			c.updateLag(ctx)
+		}
+	}
+}
+
+// readPartition feeds msgs with one assigned partition, from the group's committed offset on,
+// until ctx ends.
+func (c *Consumer) readPartition(ctx context.Context, a kafkago.PartitionAssignment, msgs chan<- Message) {
+	r := c.cfg.partitionReader(c.opts.Topic, a.ID, c.logger)
+	defer r.Close()
+	if err := r.SetOffset(a.Offset); err != nil {
+		c.logger.Error("cannot start reading partition", "partition", a.ID, "offset", a.Offset, "error", err)
+		return
+	}
+	for {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			c.metrics.fetchErrors.Inc()
+			c.logger.Warn("fetch failed", "partition", a.ID, "error", err)
+			if !sleep(ctx, time.Second) {
+				return
+			}
+			continue
+		}
+		select {
+		case msgs <- m:
+		case <-ctx.Done():
+			return
 		}
 	}
 }
@@ -118,48 +208,44 @@ func (c *Consumer) Failed(err error) {
 }
 
 // Close leaves the group.
-func (c *Consumer) Close() error { return c.reader.Close() }
+func (c *Consumer) Close() error {
+	if g := c.group.Load(); g != nil {
+		return g.Close()
+	}
+	return nil
+}
 
 // fetch waits for a first message, then collects more until the batch is full or MaxWait has
 // passed since the first one.
-func (c *Consumer) fetch(ctx context.Context) ([]Message, error) {
+func (c *Consumer) fetch(ctx context.Context, msgs <-chan Message) ([]Message, error) {
+	idle := time.NewTimer(idleCheck)
+	defer idle.Stop()
 	var first Message
-	for {
-		fctx, cancel := context.WithTimeout(ctx, idleCheck)
-		m, err := c.reader.FetchMessage(fctx)
-		cancel()
-		if err == nil {
-			first = m
-			break
-		}
-		if ctx.Err() != nil {
+	for waiting := true; waiting; {
+		select {
+		case first = <-msgs:
+			waiting = false
+		case <-ctx.Done():
 			return nil, ctx.Err()
-		}
-		if !errors.Is(err, context.DeadlineExceeded) {
-			c.metrics.fetchErrors.Inc()
-			c.logger.Warn("fetch failed", "error", err)
-			if !sleep(ctx, time.Second) {
-				return nil, ctx.Err()
+		case <-idle.C:
+			if lag, ok := c.updateLag(ctx); ok && lag == 0 && c.opts.Drain {
+				return nil, errDrained
 			}
-			continue
-		}
-		if lag, ok := c.updateLag(ctx); ok && lag == 0 && c.opts.Drain {
-			return nil, errDrained
+			idle.Reset(idleCheck)
 		}
 	}
 	batch := []Message{first}
-	deadline := time.Now().Add(c.opts.Policy.MaxWait)
+	full := time.NewTimer(c.opts.Policy.MaxWait)
+	defer full.Stop()
 	for len(batch) < c.opts.Policy.MaxMessages {
-		fctx, cancel := context.WithDeadline(ctx, deadline)
-		m, err := c.reader.FetchMessage(fctx)
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			break
+		select {
+		case m := <-msgs:
+			batch = append(batch, m)
+		case <-full.C:
+			return batch, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
-		batch = append(batch, m)
 	}
 	return batch, nil
 }
@@ -227,6 +313,9 @@ type consumerMetrics struct {
 	batchSize   prometheus.Histogram
 	retries     *prometheus.CounterVec
 	fetchErrors prometheus.Counter
+	groupErrors prometheus.Counter
+	generations prometheus.Counter
+	uncommitted prometheus.Counter
 	lag         prometheus.Gauge
 }
 
@@ -252,6 +341,16 @@ func newConsumerMetrics(reg prometheus.Registerer) consumerMetrics {
 			Name: "spamgeo_consumer_lag_messages", Help: "Messages in the topic the group has not committed yet, as last measured.",
 		}),
 	}
-	reg.MustRegister(m.messages, m.batches, m.batchSize, m.retries, m.fetchErrors, m.lag)
+	m.groupErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "spamgeo_consumer_group_errors_total", Help: "Failed attempts to join the consumer group.",
+	})
+	m.generations = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "spamgeo_consumer_generations_total", Help: "Group generations (rebalances) this member took part in.",
+	})
+	m.uncommitted = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "spamgeo_consumer_uncommitted_handled_total",
+		Help: "Messages handled whose offsets could not be committed before the partition was given up; they are delivered again.",
+	})
+	reg.MustRegister(m.messages, m.batches, m.batchSize, m.retries, m.fetchErrors, m.groupErrors, m.generations, m.uncommitted, m.lag)
 	return m
 }
