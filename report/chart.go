@@ -89,7 +89,7 @@ func WriteTimeChart(w io.Writer, r Report, f Format) error {
 	for _, l := range r.Rows {
 		names[strings.TrimPrefix(l.Code, "AS")] = l.Name
 	}
-	top := 1.0
+	top, drawn := 1.0, false
 	for i, k := range s.Keys {
 		c := palette[i%len(palette)]
 		var legend *plotter.Line
@@ -116,8 +116,14 @@ func WriteTimeChart(w io.Writer, r Report, f Format) error {
 		}
 		if legend != nil {
 			p.Legend.Add(label, legend)
+			drawn = true
 		}
 	}
+	if !drawn {
+		p.Title.Text += "\n(no messages in this period)"
+	}
+	// The axis spans the whole period even where (or when) there is no data.
+	p.X.Min, p.X.Max = float64(s.Times[0].Unix()), float64(s.Times[len(s.Times)-1].Unix())
 	p.Legend.Top = true
 	p.Y.Min, p.Y.Max = 0, 1.35*top // room for the legend
 	return render(w, p, 18*vg.Centimeter, 11*vg.Centimeter, f)

@@ -107,9 +107,11 @@ func New(t query.Table, names Namer, series *query.Series) Report {
 		}
 		r.Rows = append(r.Rows, line(row, code, names.Name(g, row.Key, row.Name)))
 	}
-	rest := line(t.Rest, "", "Rest of the world")
-	rest.Rank = 0
-	r.Rows = append(r.Rows, rest)
+	if r.Messages > 0 {
+		rest := line(t.Rest, "", "Rest of the world")
+		rest.Rank = 0
+		r.Rows = append(r.Rows, rest)
+	}
 	r.Sentences = Sentences(t, names)
 	return r
 }

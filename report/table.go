@@ -71,16 +71,21 @@ func grid(r Report) table.Writer {
 		row = append(row, thousands(l.Messages))
 		t.AppendRow(row)
 	}
-	footer := table.Row{"", "All messages", "", "100.00%", "", "100.00%"}
+	all := "100.00%"
+	if r.Messages == 0 {
+		all = "–"
+	}
+	footer := table.Row{"", "All messages", "", all, "", all}
 	if r.Compare != "" {
 		footer = append(footer, "", "", "")
 	}
 	t.AppendFooter(append(footer, thousands(r.Messages)))
-	right := []table.ColumnConfig{{Number: 1, Align: text.AlignRight}}
+	columns := []table.ColumnConfig{{Number: 1, Align: text.AlignRight},
+		{Number: 2, Align: text.AlignLeft, AlignHeader: text.AlignLeft, AlignFooter: text.AlignLeft}}
 	for i := 4; i <= len(header); i++ {
-		right = append(right, table.ColumnConfig{Number: i, Align: text.AlignRight, AlignFooter: text.AlignRight})
+		columns = append(columns, table.ColumnConfig{Number: i, Align: text.AlignRight, AlignFooter: text.AlignRight})
 	}
-	t.SetColumnConfigs(right)
+	t.SetColumnConfigs(columns)
 	return t
 }
 
