@@ -61,6 +61,47 @@ type Raw struct {
 	RcptCount int `json:"rcpt_count"`
 	// Size is the message size in bytes as received (headers and body).
 	Size int64 `json:"size"`
+	// Mail holds what the trap or an archive import saw of the message itself; synthetic
+	// events have none.
+	Mail *Mail `json:"mail,omitempty"`
+}
+
+// Source rules: how a collector chose SourceIP.
+const (
+	SourceSMTPClient = "smtp-client"    // the TCP peer of the SMTP session
+	SourceProxy      = "proxy-protocol" // the client a trusted proxy named in its PROXY header
+	SourceReceived   = "received"       // the first untrusted hop of the Received chain
+)
+
+// Mail is the evidence a collector keeps of one message. Strings are valid UTF-8, decoded from
+// whatever charset the message used, and bounded in length.
+type Mail struct {
+	// SourceRule says how SourceIP was chosen: SourceSMTPClient, SourceProxy or SourceReceived.
+	SourceRule string `json:"source_rule"`
+	// SourceHop is the index (0 = top) of the Received header that gave SourceIP, with SourceReceived.
+	SourceHop int `json:"source_hop,omitempty"`
+	// SourceHeader is that Received header, as evidence.
+	SourceHeader string `json:"source_header,omitempty"`
+	// SourcePort is the client's TCP port (live traps).
+	SourcePort uint16 `json:"source_port,omitempty"`
+	// Listener is the trap's address the client connected to (live traps).
+	Listener string `json:"listener,omitempty"`
+	// TLS tells whether the session used STARTTLS.
+	TLS bool `json:"tls"`
+	// Recipients are the accepted envelope recipients: the trap addresses.
+	Recipients []string `json:"recipients,omitempty"`
+	// From, Subject, MessageID, Date and XMailer come from the message header.
+	From      string     `json:"from,omitempty"`
+	Subject   string     `json:"subject,omitempty"`
+	MessageID string     `json:"message_id,omitempty"`
+	Date      *time.Time `json:"date,omitempty"`
+	XMailer   string     `json:"x_mailer,omitempty"`
+	// BodySHA256 is the hex SHA-256 of the body as received.
+	BodySHA256 string `json:"body_sha256,omitempty"`
+	// URLHosts are the hosts of the links in the body, lowercased, sorted, unique.
+	URLHosts []string `json:"url_hosts,omitempty"`
+	// Defects name what was malformed in the message (the event is kept all the same).
+	Defects []string `json:"defects,omitempty"`
 }
 
 // Geo is what the enricher adds to a raw event.

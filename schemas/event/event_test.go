@@ -377,3 +377,39 @@ func BenchmarkEnrichPath(b *testing.B) {
 		buf = AppendEnrichedView(buf[:0], &v, &geo)
 	}
 }
+
+// A trap's mail details travel through the enricher's view path unchanged, validate against
+// both schemas and decode back to what the trap wrote.
+func TestMailDetailsSurviveEnrichment(t *testing.T) {
+	date := time.Date(2005, 4, 1, 10, 0, 0, 0, time.UTC)
+	r := sampleRaw()
+	r.Collector = CollectorTrap
+	r.Mail = &Mail{SourceRule: SourceReceived, SourceHop: 1, SourceHeader: "from x ([192.0.2.7]) by mx", TLS: true,
+		Recipients: []string{"trap@example.org"}, From: "Ünïcode <a@b>", Subject: "Buy \"now\"\n", MessageID: "id@x",
+		Date: &date, XMailer: "Bulk 1.0", BodySHA256: strings.Repeat("ab", 32), URLHosts: []string{"a.example", "b.example"},
+		Defects: []string{"bad-charset"}}
+	b, err := EncodeRaw(&r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rawSchema, enrichedSchema := compileSchemas(t)
+	if err := validateJSON(t, rawSchema, b); err != nil {
+		t.Fatalf("raw event with mail details does not validate: %v", err)
+	}
+	v, err := ViewRaw(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := sampleEnriched().Geo
+	out := AppendEnrichedView(nil, &v, &g)
+	if err := validateJSON(t, enrichedSchema, out); err != nil {
+		t.Fatalf("enriched event does not validate: %v\n%s", err, out)
+	}
+	got, err := DecodeEnriched(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Raw, r) {
+		t.Errorf("mail details changed on the way:\n got %+v\nwant %+v", got.Mail, r.Mail)
+	}
+}

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"encoding/json"
 	"math"
 	"net/netip"
 	"strconv"
@@ -297,6 +298,12 @@ func appendEnriched(b []byte, e *Enriched) []byte {
 	b = strconv.AppendInt(b, int64(e.RcptCount), 10)
 	b = append(b, `,"size":`...)
 	b = strconv.AppendInt(b, e.Size, 10)
+	if e.Mail != nil {
+		// Rare on this path: the fast reader hands events with mail details to encoding/json.
+		m, _ := json.Marshal(e.Mail) // cannot fail: plain strings, numbers and times
+		b = append(b, `,"mail":`...)
+		b = append(b, m...)
+	}
 	return appendGeo(b, &e.Geo)
 }
 
