@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Real SMTP clients for the trap's tests and benchmarks, from Debian's packages: swaks (protocol
+# cases) and Postfix's smtp-source and smtp-sink (volume, and the do-nothing ceiling). Postfix
+# itself is installed unconfigured and never started.
+#
+#   deploy/smtp-tools.sh install
+NAME=smtp-tools
+. "$(dirname "$0")/lib.sh"
+
+install_tools() {
+  if command -v swaks >/dev/null && [ -x /usr/sbin/smtp-source ] && [ -x /usr/sbin/smtp-sink ]; then
+    return 0
+  fi
+  log "installing swaks and postfix (for smtp-source and smtp-sink; first run only)"
+  export DEBIAN_FRONTEND=noninteractive
+  echo "postfix postfix/main_mailer_type select No configuration" | as_root debconf-set-selections
+  if ! apt-cache policy swaks 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+    as_root apt-get update -q >&2
+  fi
+  as_root apt-get install -y -q --no-install-recommends swaks postfix >&2
+}
+
+case "${1:-}" in
+  install) install_tools ;;
+  *) echo "usage: $0 install" >&2; exit 2 ;;
+esac
