@@ -8,7 +8,7 @@ NAME=smtp-tools
 . "$(dirname "$0")/lib.sh"
 
 install_tools() {
-  if command -v swaks >/dev/null && [ -x /usr/sbin/smtp-source ] && [ -x /usr/sbin/smtp-sink ]; then
+  if command -v swaks >/dev/null && perl -MNet::SSLeay -e1 2>/dev/null && [ -x /usr/sbin/smtp-source ] && [ -x /usr/sbin/smtp-sink ]; then
     return 0
   fi
   log "installing swaks and postfix (for smtp-source and smtp-sink; first run only)"
@@ -17,7 +17,7 @@ install_tools() {
   if ! apt-cache policy swaks 2>/dev/null | grep -q 'Candidate: [0-9]'; then
     as_root apt-get update -q >&2
   fi
-  as_root apt-get install -y -q --no-install-recommends swaks postfix >&2
+  as_root apt-get install -y -q --no-install-recommends swaks libnet-ssleay-perl postfix >&2
 }
 
 case "${1:-}" in

@@ -66,6 +66,7 @@ func (f GeoIPFlags) configuration() geoip.Configuration {
 type CLI struct {
 	Globals
 
+	Trap      TrapCmd      `cmd:"" help:"Run an SMTP spam trap that publishes a raw event for every message it accepts."`
 	Synth     SynthCmd     `cmd:"" help:"Publish synthetic trap traffic whose country shares follow a profile."`
 	Enrich    EnrichCmd    `cmd:"" help:"Read raw events, add GeoIP country, continent and network, publish enriched events."`
 	Sink      SinkCmd      `cmd:"" help:"Store enriched events in ClickHouse."`
