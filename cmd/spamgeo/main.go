@@ -67,6 +67,7 @@ type CLI struct {
 	Globals
 
 	Trap      TrapCmd      `cmd:"" help:"Run an SMTP spam trap that publishes a raw event for every message it accepts."`
+	Replay    ReplayCmd    `cmd:"" help:"Import archived trap mail (mbox, Maildir, .eml; plain or compressed) as raw events."`
 	Synth     SynthCmd     `cmd:"" help:"Publish synthetic trap traffic whose country shares follow a profile."`
 	Enrich    EnrichCmd    `cmd:"" help:"Read raw events, add GeoIP country, continent and network, publish enriched events."`
 	Sink      SinkCmd      `cmd:"" help:"Store enriched events in ClickHouse."`

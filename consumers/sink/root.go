@@ -10,7 +10,9 @@ import (
 	_ "embed"
 	"fmt"
 	"log/slog"
+	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spamgeo/spamgeo/internal/clickhousedb"
@@ -85,9 +87,9 @@ func (s *Sink) handle(ctx context.Context, batch []kafka.Message) error {
 	if err != nil {
 		return err
 	}
-	var rows columns
-	rows.grow(len(batch))
 	var dead []kafka.Message
+	var events []event.Enriched
+	var msgs []kafka.Message
 	skipped := 0
 	for _, m := range batch {
 		if last, ok := stored[m.Partition]; ok && m.Offset <= last {
@@ -99,17 +101,76 @@ func (s *Sink) handle(ctx context.Context, batch []kafka.Message) error {
 			dead = append(dead, s.dlq.Refuse(m, err.Error()))
 			continue
 		}
-		rows.add(&e, m)
+		events, msgs = append(events, e), append(msgs, m)
 	}
 	if skipped > 0 {
 		s.metrics.skipped.Add(float64(skipped))
 		s.deps.Logger.Info("skipped messages already stored", "messages", skipped, "topic", topic)
+	}
+	known, err := s.knownReplays(ctx, events)
+	if err != nil {
+		return err
+	}
+	var rows columns
+	rows.grow(len(events))
+	for i := range events {
+		if events[i].Collector == event.CollectorReplay {
+			if known[events[i].EventID] {
+				s.metrics.replayDuplicates.Inc()
+				continue
+			}
+			known[events[i].EventID] = true // the same message twice in one batch
+		}
+		rows.add(&events[i], msgs[i])
 	}
 	if err := s.insert(ctx, &rows); err != nil {
 		s.metrics.insertErrors.Inc()
 		return err
 	}
 	return s.dlq.Deliver(ctx, dead, s.consumer.Failed)
+}
+
+// knownEvents is a file so the modern-engine tests (tests/modern) run it too.
+//
+//go:embed known_events.sql
+var knownEvents string
+
+// knownReplays returns which of the replayed events among events ClickHouse already holds (by
+// event id, whatever collector stored them): importing an archive twice, or the archive of a
+// live trap, stores each message once.
+func (s *Sink) knownReplays(ctx context.Context, events []event.Enriched) (map[string]bool, error) {
+	known := map[string]bool{}
+	var ids []any
+	var from, to time.Time
+	for i := range events {
+		e := &events[i]
+		if e.Collector != event.CollectorReplay {
+			continue
+		}
+		if len(ids) == 0 || e.ReceivedAt.Before(from) {
+			from = e.ReceivedAt
+		}
+		if len(ids) == 0 || e.ReceivedAt.After(to) {
+			to = e.ReceivedAt
+		}
+		ids = append(ids, e.EventID)
+	}
+	if len(ids) == 0 {
+		return known, nil
+	}
+	rows, err := s.deps.ClickHouse.Query(ctx, knownEvents, from.UTC().Truncate(time.Second), to.UTC(), clickhouse.GroupSet{Value: ids})
+	if err != nil {
+		return nil, fmt.Errorf("look up replayed events: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("look up replayed events: %w", err)
+		}
+		known[id] = true
+	}
+	return known, rows.Err()
 }
 
 // storedOffsets is a file so the modern-engine tests (tests/modern) run it too.

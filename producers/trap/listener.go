@@ -23,7 +23,7 @@ func (t *Trap) listen(addr string) (net.Listener, error) {
 		return limited, nil
 	}
 	return &proxyproto.Listener{
-		Listener:          limited,
+		Listener: limited,
 		// A balancer sends its header at once; a client of its own that does not is not waited for long.
 		ReadHeaderTimeout: 5 * time.Second,
 		ConnPolicy: func(o proxyproto.ConnPolicyOptions) (proxyproto.Policy, error) {

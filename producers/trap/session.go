@@ -157,28 +157,29 @@ func (s *session) event(data []byte) *event.Raw {
 		SchemaVersion: event.SchemaVersion,
 		// Unique per accepted message: identical spam sent twice is two messages. The id stays
 		// with the event through the spool and is written into the archive's Received header.
-		EventID:       uuid.NewString(),
-		ReceivedAt:    time.Now().UTC(),
-		TrapID:        s.t.cfg.TrapID,
-		Collector:     event.CollectorTrap,
-		SourceIP:      source,
-		HELO:          s.conn.Hostname(),
-		MailFrom:      s.from,
-		RcptCount:     len(s.recipients),
-		Size:          int64(len(data)),
-		Mail:          m,
+		EventID:    uuid.NewString(),
+		ReceivedAt: time.Now().UTC(),
+		TrapID:     s.t.cfg.TrapID,
+		Collector:  event.CollectorTrap,
+		SourceIP:   source,
+		HELO:       s.conn.Hostname(),
+		MailFrom:   s.from,
+		RcptCount:  len(s.recipients),
+		Size:       int64(len(data)),
+		Mail:       m,
 	}
 }
 
-// receivedHeader is the trap's own Received header for the archive: it names the client as
-// every MTA does, so an import of the archive finds the same source, and it carries the event id.
+// receivedHeader is the trap's own Received header for the archive: it names the event's source
+// where an MTA names its client, and carries the event id, so an import of the archive gives
+// the same event.
 func (s *session) receivedHeader(r *event.Raw) string {
 	with := "ESMTP"
 	if r.Mail.TLS {
 		with = "ESMTPS"
 	}
 	return fmt.Sprintf("Received: from %s (unknown [%s])\n\tby %s (spamgeo trap %s) with %s id %s;\n\t%s\n",
-		sanitize(r.HELO), s.client, s.t.cfg.Hostname, s.t.cfg.TrapID, with, r.EventID,
+		sanitize(r.HELO), r.SourceIP, s.t.cfg.Hostname, s.t.cfg.TrapID, with, r.EventID,
 		r.ReceivedAt.Format(time.RFC1123Z))
 }
 

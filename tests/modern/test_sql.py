@@ -287,3 +287,15 @@ def test_every_query_file_is_covered():
     """A new query file must get a test here before it ships."""
     assert sorted(p.name for p in QUERIES.glob("*.sql")) == [
         "country_messages_raw.sql", "series.sql", "shares.sql", "shares_total.sql"]
+
+
+def test_sink_known_replayed_events(db):
+    migrate(db)
+    ids = ["6f1c2a1e-8d0b-5c3e-9f4a-1b2c3d4e5f60", "7f1c2a1e-8d0b-5c3e-9f4a-1b2c3d4e5f61"]
+    db.query("INSERT INTO events (event_id, received_at, trap_id, collector) VALUES "
+             f"(toUUID('{ids[0]}'), '2005-04-05 10:00:00', 't', 'trap')")
+    known = (ROOT / "consumers" / "sink" / "known_events.sql").read_text()
+    # clickhouse-go binds a GroupSet as a parenthesised list of literals.
+    sql = bind(known.replace("IN ?", "IN ('" + "', '".join(ids) + "')"), "2005-04-05 09:00:00", "2005-04-05 11:00:00")
+    assert rows(db, sql) == [[ids[0]]]
+    assert rows(db, bind(known.replace("IN ?", f"IN ('{ids[0]}')"), "2005-04-06 00:00:00", "2005-04-07 00:00:00")) == []

@@ -1,0 +1,191 @@
+// Package replay imports archived trap mail — mbox, Maildir, .eml files and directories of them,
+// plain or compressed — as raw events: dated by the trap's own Received header, sourced by the
+// Received chain, and identified by their content, so that importing an archive twice stores
+// each message once (the sink skips replayed events it holds already).
+package replay
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net/netip"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/spamgeo/spamgeo/internal/kafka"
+	"github.com/spamgeo/spamgeo/producers/mailbox"
+	"github.com/spamgeo/spamgeo/producers/mailparse"
+	"github.com/spamgeo/spamgeo/producers/publish"
+	"github.com/spamgeo/spamgeo/schemas/event"
+)
+
+// Configuration of one import.
+type Configuration struct {
+	// Paths are files and directories to import.
+	Paths []string
+	// TrapID names the trap the archive came from, for messages whose own trap header does not.
+	TrapID string
+	// TrustedRelays are the operator's mail servers: the source is the first hop not among them.
+	TrustedRelays []netip.Prefix
+	// Mailbox says how archives are read.
+	Mailbox mailbox.Options
+	// BatchSize is how many events are published at a time.
+	BatchSize int
+}
+
+// DefaultConfiguration reads archives with mailbox's defaults.
+func DefaultConfiguration() Configuration {
+	return Configuration{TrapID: "replay", Mailbox: mailbox.DefaultOptions(), BatchSize: 1000}
+}
+
+// Dependencies are what an import works with.
+type Dependencies struct {
+	Kafka    kafka.Configuration
+	Registry prometheus.Registerer
+	Logger   *slog.Logger
+	// Progress receives a progress bar of bytes read; nil for none.
+	Progress io.Writer
+}
+
+// Summary is what an import did.
+type Summary struct {
+	Imported int            `json:"imported"`
+	Skipped  map[string]int `json:"skipped"` // by reason
+}
+
+// Total is the number of messages skipped.
+func (s Summary) Total() int {
+	n := 0
+	for _, v := range s.Skipped {
+		n += v
+	}
+	return n
+}
+
+// String lists the counts, reasons sorted.
+func (s Summary) String() string {
+	out := fmt.Sprintf("imported %d messages, skipped %d", s.Imported, s.Total())
+	for _, r := range slices.Sorted(maps.Keys(s.Skipped)) {
+		out += fmt.Sprintf("\n  %-24s %d", r, s.Skipped[r])
+	}
+	return out
+}
+
+// Run imports cfg.Paths and publishes their events to the raw topic.
+func Run(ctx context.Context, cfg Configuration, deps Dependencies) (Summary, error) {
+	sum := Summary{Skipped: map[string]int{}}
+	total, err := mailbox.Size(cfg.Paths)
+	if err != nil {
+		return sum, err
+	}
+	bar := progressbar.DefaultBytesSilent(total)
+	if deps.Progress != nil {
+		bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(deps.Progress),
+			progressbar.OptionSetDescription("replay"), progressbar.OptionShowBytes(true),
+			progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
+	}
+	defer bar.Finish()
+	opts := cfg.Mailbox
+	opts.Progress = func(n int64) { bar.Add64(n) }
+
+	pub := publish.New(deps.Kafka, deps.Registry, deps.Logger)
+	defer pub.Close()
+	limits := mailparse.DefaultLimits()
+	var batch []event.Raw
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := pub.Publish(ctx, batch); err != nil {
+			return err
+		}
+		sum.Imported += len(batch)
+		batch = batch[:0]
+		return nil
+	}
+	skip := func(s mailbox.Skipped) {
+		sum.Skipped[s.Reason]++
+		deps.Logger.Debug("skipped", "path", s.Path, "index", s.Index, "reason", s.Reason, "error", s.Err)
+	}
+	err = mailbox.Walk(ctx, cfg.Paths, opts, func(it mailbox.Item) error {
+		e, reason := Event(it, cfg, limits)
+		if reason != "" {
+			skip(mailbox.Skipped{Path: it.Path, Index: it.Index, Reason: reason})
+			return nil
+		}
+		batch = append(batch, e)
+		if len(batch) >= cfg.BatchSize {
+			return flush()
+		}
+		return nil
+	}, skip)
+	if err == nil {
+		err = flush()
+	}
+	return sum, err
+}
+
+// trapHeader recognises the Received header spamgeo trap writes into its archive; it carries the
+// event id the live trap published, so importing the archive gives the same ids.
+var trapHeader = regexp.MustCompile(`\(spamgeo trap ([^)\s]+)\) with \S+ id ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})`)
+
+func first(hops []mailparse.Hop) mailparse.Hop {
+	if len(hops) == 0 {
+		return mailparse.Hop{}
+	}
+	return hops[0]
+}
+
+// idNamespace is the UUIDv5 namespace of ids derived from message content.
+var idNamespace = uuid.MustParse("2b0f7c4e-9a3d-5e61-8c2f-4d7a1e9b3c50")
+
+// Event turns one archived message into a raw event, or says why it cannot.
+func Event(it mailbox.Item, cfg Configuration, limits mailparse.Limits) (event.Raw, string) {
+	msg := mailparse.Parse(it.Data, limits)
+	id, trapID := uuid.NewSHA1(idNamespace, it.Data).String(), cfg.TrapID
+	var src mailparse.Source
+	if m := trapHeader.FindStringSubmatch(first(msg.Received).Raw); m != nil && msg.Received[0].FromIP.IsValid() {
+		// Written by spamgeo trap: its source is the trap's own verdict, taken as it is.
+		trapID, id = m[1], m[2]
+		src = mailparse.Source{IP: msg.Received[0].FromIP, Hop: 0, Header: msg.Received[0].Raw}
+	} else if src = mailparse.FindSource(msg.Received, cfg.TrustedRelays); !src.IP.IsValid() {
+		return event.Raw{}, "no-source-" + src.Reason
+	}
+	at := time.Time{}
+	if len(msg.Received) > 0 {
+		at = msg.Received[0].Time // the trap's own
+	}
+	for _, t := range []time.Time{msg.Date, it.PostmarkTime} {
+		if at.IsZero() {
+			at = t
+		}
+	}
+	if at.IsZero() {
+		return event.Raw{}, "no-date"
+	}
+	mail := &event.Mail{
+		SourceRule: event.SourceReceived, SourceHop: src.Hop, SourceHeader: src.Header,
+		From: msg.From, Subject: msg.Subject, MessageID: msg.MessageID, XMailer: msg.XMailer,
+		BodySHA256: msg.BodySHA256, URLHosts: msg.URLHosts, Defects: msg.Defects,
+	}
+	if !msg.Date.IsZero() {
+		d := msg.Date.UTC()
+		mail.Date = &d
+	}
+	r := event.Raw{
+		SchemaVersion: event.SchemaVersion, EventID: id, ReceivedAt: at.UTC(), TrapID: trapID,
+		Collector: event.CollectorReplay, SourceIP: src.IP, HELO: msg.Received[src.Hop].FromName,
+		RcptCount: 1, Size: int64(len(it.Data)), Mail: mail,
+	}
+	if err := r.Validate(); err != nil {
+		return event.Raw{}, "invalid-event"
+	}
+	return r, ""
+}
