@@ -14,6 +14,7 @@ import (
 	"github.com/spamgeo/spamgeo/internal/kafka"
 	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/producers/trap"
+	"github.com/spamgeo/spamgeo/producers/trap/traptest"
 )
 
 // Kafka stopped in the middle of a stream of mail: a trap with a spool keeps answering 250 and
@@ -75,23 +76,11 @@ func TestTrapWhileKafkaIsAway(t *testing.T) {
 	t.Logf("%v accepted, %v of them spooled while Kafka was away", accepted, testenv.CounterValue(t, reg, "spamgeo_trap_spooled_total"))
 }
 
-// runTrap serves a trap in this process until the test ends and returns its address.
+// runTrap serves a trap with the given spool (none when empty) until the test ends.
 func runTrap(t *testing.T, kcfg kafka.Configuration, reg *prometheus.Registry, spoolDir string) string {
-	t.Helper()
 	cfg := trap.DefaultConfiguration()
-	cfg.Listen, cfg.SpoolDir, cfg.HandoffTimeout = []string{"127.0.0.1:0"}, spoolDir, time.Second
-	tr, err := trap.New(cfg, trap.Dependencies{Kafka: kcfg, Registry: reg, Logger: testenv.Logger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tr.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { tr.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; tr.Stop() })
-	return tr.Addrs()[0].String()
+	cfg.SpoolDir, cfg.HandoffTimeout = spoolDir, time.Second
+	return traptest.Start(t, cfg, kcfg, reg)
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

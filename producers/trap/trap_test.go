@@ -14,39 +14,27 @@ import (
 	"github.com/spamgeo/spamgeo/internal/kafka"
 	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/producers/trap"
+	"github.com/spamgeo/spamgeo/producers/trap/traptest"
 	"github.com/spamgeo/spamgeo/schemas/event"
 )
 
 type running struct {
-	trap *trap.Trap
 	addr string
 	reg  *prometheus.Registry
 	kcfg kafka.Configuration
 }
 
-// startTrap runs a trap on a free loopback port, publishing to topics of this test alone.
+// startTrap runs a trap for the domain trap.example, publishing to kcfg.
 func startTrap(t *testing.T, kcfg kafka.Configuration, change func(*trap.Configuration)) *running {
 	t.Helper()
 	cfg := trap.DefaultConfiguration()
-	cfg.Listen = []string{"127.0.0.1:0"}
 	cfg.TrapID = "test-trap"
 	cfg.AcceptAll, cfg.Domains = false, []string{"trap.example"}
 	if change != nil {
 		change(&cfg)
 	}
 	reg := prometheus.NewRegistry()
-	tr, err := trap.New(cfg, trap.Dependencies{Kafka: kcfg, Registry: reg, Logger: testenv.Logger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tr.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { tr.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; tr.Stop() })
-	return &running{trap: tr, addr: tr.Addrs()[0].String(), reg: reg, kcfg: kcfg}
+	return &running{addr: traptest.Start(t, cfg, kcfg, reg), reg: reg, kcfg: kcfg}
 }
 
 func requireTool(t *testing.T, name string) string {
