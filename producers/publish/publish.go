@@ -22,10 +22,10 @@ type Publisher struct {
 	logger    *slog.Logger
 }
 
-// New returns a publisher to cfg.RawTopic, its counters registered on reg.
-func New(cfg kafka.Configuration, reg prometheus.Registerer, logger *slog.Logger) *Publisher {
+// New returns a publisher to cfg.RawTopic writing with opts, its counters registered on reg.
+func New(cfg kafka.Configuration, opts kafka.WriterOptions, reg prometheus.Registerer, logger *slog.Logger) *Publisher {
 	p := &Publisher{
-		writer: cfg.Writer(cfg.RawTopic, kafka.DefaultWriterOptions(), logger),
+		writer: cfg.Writer(cfg.RawTopic, opts, logger),
 		logger: logger,
 		published: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "spamgeo_raw_events_published_total", Help: "Raw events acknowledged by Kafka.",

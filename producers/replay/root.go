@@ -95,7 +95,7 @@ func Run(ctx context.Context, cfg Configuration, deps Dependencies) (Summary, er
 	opts := cfg.Mailbox
 	opts.Progress = func(n int64) { bar.Add64(n) }
 
-	pub := publish.New(deps.Kafka, deps.Registry, deps.Logger)
+	pub := publish.New(deps.Kafka, kafka.DefaultWriterOptions(), deps.Registry, deps.Logger)
 	defer pub.Close()
 	limits := mailparse.DefaultLimits()
 	var batch []event.Raw

@@ -84,7 +84,7 @@ func Run(ctx context.Context, cfg Configuration, deps Dependencies) (Plan, error
 	if err := deps.Kafka.EnsureTopics(ctx); err != nil {
 		return Plan{}, err
 	}
-	pub := publish.New(deps.Kafka, deps.Registry, deps.Logger)
+	pub := publish.New(deps.Kafka, kafka.DefaultWriterOptions(), deps.Registry, deps.Logger)
 	defer pub.Close()
 
 	total := plan.Total()

@@ -3,6 +3,7 @@ package trap_test
 import (
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"testing"
 	"time"
@@ -15,7 +16,7 @@ import (
 )
 
 // benchMessages is what one smtp-source run sends; -s sessions run in parallel.
-const benchMessages, benchSessions = 4000, "50"
+const benchMessages, benchSessions = 4000, "100"
 
 // smtpSource sends benchMessages of 1 KiB to addr and returns the messages per second.
 func smtpSource(b *testing.B, addr string) float64 {
@@ -48,15 +49,22 @@ func BenchmarkSMTPSource(b *testing.B) {
 		}
 		addr := ln.Addr().String()
 		ln.Close()
-		sink := exec.Command(requireToolB(b, "smtp-sink"), "-c", addr, "256")
+		args := []string{"-c", addr, "256"}
+		if os.Geteuid() == 0 {
+			args = append([]string{"-u", "nobody"}, args...) // it refuses to run as root
+		}
+		sink := exec.Command(requireToolB(b, "smtp-sink"), args...)
 		if err := sink.Start(); err != nil {
 			b.Fatal(err)
 		}
 		defer func() { sink.Process.Kill(); sink.Wait() }()
-		for i := 0; i < 50; i++ { // until it listens
+		for i := 0; ; i++ { // until it listens
 			if c, err := net.Dial("tcp", addr); err == nil {
 				c.Close()
 				break
+			}
+			if i == 50 {
+				b.Fatal("smtp-sink does not listen")
 			}
 			time.Sleep(100 * time.Millisecond)
 		}

@@ -80,7 +80,9 @@ func New(cfg Configuration, deps Dependencies) (*Trap, error) {
 			return nil, err
 		}
 	}
-	t.publisher = publish.New(deps.Kafka, deps.Registry, deps.Logger)
+	// Every session waits for its own message: a short batch wait keeps that wait short, while
+	// concurrent sessions still share requests.
+	t.publisher = publish.New(deps.Kafka, kafka.WriterOptions{BatchSize: 1000, BatchTimeout: time.Millisecond}, deps.Registry, deps.Logger)
 	return t, nil
 }
 
