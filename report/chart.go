@@ -125,7 +125,7 @@ func WriteTimeChart(w io.Writer, r Report, f Format) error {
 	// The axis spans the whole period even where (or when) there is no data.
 	p.X.Min, p.X.Max = float64(s.Times[0].Unix()), float64(s.Times[len(s.Times)-1].Unix())
 	p.Legend.Top = true
-	p.Y.Min, p.Y.Max = 0, 1.35*top // room for the legend
+	p.Y.Min, p.Y.Max = 0, top*(1.1+0.07*float64(len(s.Keys))) // room above the lines for the legend
 	return render(w, p, 18*vg.Centimeter, 11*vg.Centimeter, f)
 }
 

@@ -2,9 +2,9 @@ package report
 
 import (
 	"bytes"
+	"encoding/base64"
 	"html/template"
 	"io"
-	"strings"
 )
 
 var page = template.Must(template.New("report").Funcs(template.FuncMap{
@@ -22,6 +22,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tfoot td { font-weight: bold; border-top: 2px solid #888; }
 .caveat { color: #666; font-size: 0.9em; }
 figure { margin: 1.5em 0; }
+figure img { max-width: 100%; height: auto; }
 </style>
 </head>
 <body>
@@ -32,41 +33,42 @@ figure { margin: 1.5em 0; }
 <tbody>
 {{range .R.Rows}}<tr><td class="num">{{if .Rank}}{{.Rank}}{{end}}</td><td>{{.Name}}</td><td>{{.Code}}</td><td class="num">{{pct .Share}}</td><td class="num">{{printf "%.2f–%.2f" .Low .High}}</td><td class="num">{{pct .SourceShare}}</td>{{if $.R.Compare}}<td class="num">{{pct .PreviousShare}}</td><td class="num">{{pp .ChangePP}}</td><td>{{move .}}</td>{{end}}<td class="num">{{n .Messages}}</td></tr>
 {{end}}</tbody>
-<tfoot><tr><td></td><td>All messages</td><td></td><td class="num">100.00%</td><td></td><td class="num">100.00%</td>{{if .R.Compare}}<td></td><td></td><td></td>{{end}}<td class="num">{{n .R.Messages}}</td></tr></tfoot>
+<tfoot><tr><td></td><td>All messages</td><td></td><td class="num">{{if .R.Messages}}100.00%{{else}}–{{end}}</td><td></td><td class="num">{{if .R.Messages}}100.00%{{else}}–{{end}}</td>{{if .R.Compare}}<td></td><td></td><td></td>{{end}}<td class="num">{{n .R.Messages}}</td></tr></tfoot>
 </table>
 {{range .R.Sentences}}<p>{{.}}</p>
-{{end}}<figure>{{.Bars}}</figure>
-{{if .Time}}<figure>{{.Time}}</figure>{{end}}
+{{end}}<figure><img src="{{.Bars}}" alt="Bar chart: share of trapped spam by relaying country"></figure>
+{{if .Time}}<figure><img src="{{.Time}}" alt="Line chart: share of trapped spam over time"></figure>{{end}}
 <p class="caveat">{{.R.Caveat}}</p>
 </body>
 </html>
 `))
 
 // writeHTML writes a self-contained page: the table, the sentences and the charts as inline
-// SVG, with no external script, style or font.
+// PNG images, with no external script, style, font or image. PNG rather than SVG: gonum/plot
+// places SVG text by its own font's metrics, and a browser that draws another font made legends
+// overlap their swatches.
 func writeHTML(w io.Writer, r Report) error {
-	var bars, times bytes.Buffer
-	if err := WriteBarChart(&bars, r, SVG); err != nil {
+	bars, err := dataURI(func(b *bytes.Buffer) error { return WriteBarChart(b, r, PNG) })
+	if err != nil {
 		return err
 	}
 	data := struct {
 		R          Report
-		Bars, Time template.HTML
-	}{R: r, Bars: inlineSVG(bars.String())}
+		Bars, Time template.URL
+	}{R: r, Bars: bars}
 	if r.Series != nil && len(r.Series.Times) > 0 {
-		if err := WriteTimeChart(&times, r, SVG); err != nil {
+		if data.Time, err = dataURI(func(b *bytes.Buffer) error { return WriteTimeChart(b, r, PNG) }); err != nil {
 			return err
 		}
-		data.Time = inlineSVG(times.String())
 	}
 	return page.Execute(w, data)
 }
 
-// inlineSVG drops the XML prolog so the drawing can sit inside HTML. The SVG is produced by
-// gonum/plot from our own numbers and names, which the SVG backend escapes.
-func inlineSVG(svg string) template.HTML {
-	if i := strings.Index(svg, "<svg"); i > 0 {
-		svg = svg[i:]
+// dataURI renders a PNG chart into a data: URI.
+func dataURI(draw func(*bytes.Buffer) error) (template.URL, error) {
+	var b bytes.Buffer
+	if err := draw(&b); err != nil {
+		return "", err
 	}
-	return template.HTML(svg)
+	return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(b.Bytes())), nil
 }
