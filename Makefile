@@ -25,11 +25,12 @@ demo: build
 
 ## test: lint, then unit and integration tests (race detector on) against the real local
 ## servers, the modern-engine lane, then short fuzz runs.
-test: lint servers
-	SPAMGEO_INTEGRATION=1 $(GO) test -race -count=1 -timeout 20m ./...
+test: lint servers $(VENV)/.installed
+	SPAMGEO_INTEGRATION=1 SPAMGEO_PYTHON=$(CURDIR)/$(VENV)/bin/python $(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) --no-print-directory modern fuzz
 
 ## modern: the same DDL and queries in ClickHouse 26.x (chdb, in-process); see tests/modern.
+## The venv also gives the Go tests pyarrow, to read export files with another implementation.
 modern: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest -q tests/modern
 

@@ -15,12 +15,17 @@ import (
 	"github.com/spamgeo/spamgeo/report"
 )
 
+// PeriodFlags choose a period the ways report and export accept.
+type PeriodFlags struct {
+	Period string    `help:"Period: a year (2005), half-year (2005H2), quarter (2005Q2), month (2005-04), day (2005-04-01) or range (2005-04-01..2005-09-30)." env:"PERIOD"`
+	From   time.Time `help:"First day of the period (YYYY-MM-DD, UTC), with --to." format:"2006-01-02" env:"FROM"`
+	To     time.Time `help:"Last day of the period, included (YYYY-MM-DD, UTC)." format:"2006-01-02" env:"TO"`
+	Last   string    `help:"Rolling window up to today: 30d, 12w, 6m, 1y." env:"LAST"`
+}
+
 // ReportCmd is `spamgeo report`.
 type ReportCmd struct {
-	Period      string    `help:"Period: a year (2005), half-year (2005H2), quarter (2005Q2), month (2005-04), day (2005-04-01) or range (2005-04-01..2005-09-30)." env:"SPAMGEO_REPORT_PERIOD"`
-	From        time.Time `help:"First day of the period (YYYY-MM-DD, UTC), with --to." format:"2006-01-02" env:"SPAMGEO_REPORT_FROM"`
-	To          time.Time `help:"Last day of the period, included (YYYY-MM-DD, UTC)." format:"2006-01-02" env:"SPAMGEO_REPORT_TO"`
-	Last        string    `help:"Rolling window up to today: 30d, 12w, 6m, 1y." env:"SPAMGEO_REPORT_LAST"`
+	PeriodFlags `embed:"" envprefix:"SPAMGEO_REPORT_"`
 	Compare     string    `help:"Comparison: none, previous (the period before, same length), year (a year earlier), or a period as for --period." default:"none" env:"SPAMGEO_REPORT_COMPARE"`
 	CompareFrom time.Time `help:"First day of a comparison period, with --compare-to." format:"2006-01-02" env:"SPAMGEO_REPORT_COMPARE_FROM"`
 	CompareTo   time.Time `help:"Last day of the comparison period, included." format:"2006-01-02" env:"SPAMGEO_REPORT_COMPARE_TO"`
@@ -33,7 +38,7 @@ type ReportCmd struct {
 }
 
 // period resolves --period, --from/--to and --last, exactly one of which must be given.
-func (c *ReportCmd) period(now time.Time) (query.Period, error) {
+func (c *PeriodFlags) period(now time.Time) (query.Period, error) {
 	given := 0
 	for _, set := range []bool{c.Period != "", !c.From.IsZero() || !c.To.IsZero(), c.Last != ""} {
 		if set {

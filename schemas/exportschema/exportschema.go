@@ -1,0 +1,27 @@
+// Package exportschema is the Arrow schema of `spamgeo export` files (Arrow IPC and Parquet):
+// one row per stored event, the columns of the events table minus the Kafka bookkeeping. It is
+// part of spamgeo's contract like the event schema: columns are only ever added.
+package exportschema
+
+import "github.com/apache/arrow/go/v15/arrow"
+
+// Events is the schema of an events export. Metadata key "spamgeo.schema" names its version.
+var Events = arrow.NewSchema([]arrow.Field{
+	{Name: "event_id", Type: arrow.BinaryTypes.String},                                          // UUID, canonical text
+	{Name: "received_at", Type: &arrow.TimestampType{Unit: arrow.Millisecond, TimeZone: "UTC"}}, // when the trap received it (whole seconds; ms because Parquet has no seconds)
+	{Name: "trap_id", Type: arrow.BinaryTypes.String},                                           // trap that caught it
+	{Name: "collector", Type: arrow.BinaryTypes.String},                                         // trap, replay or synth
+	{Name: "source_ip", Type: arrow.BinaryTypes.String},                                         // IPv4 dotted or IPv6 text
+	{Name: "helo", Type: arrow.BinaryTypes.String},                                              // HELO/EHLO name as sent
+	{Name: "mail_from", Type: arrow.BinaryTypes.String},                                         // envelope sender
+	{Name: "rcpt_count", Type: arrow.PrimitiveTypes.Uint16},                                     // accepted recipients
+	{Name: "size", Type: arrow.PrimitiveTypes.Uint32},                                           // bytes as received
+	{Name: "country_code", Type: arrow.BinaryTypes.String},                                      // ISO 3166-1 alpha-2; ZZ unknown, XR reserved
+	{Name: "continent_code", Type: arrow.BinaryTypes.String},                                    // GeoIP continent code, may be empty
+	{Name: "asn", Type: arrow.PrimitiveTypes.Uint32},                                            // autonomous system, 0 unknown
+	{Name: "as_org", Type: arrow.BinaryTypes.String},                                            // its organisation
+	{Name: "geoip_build", Type: arrow.BinaryTypes.String},                                       // the GeoIP builds that answered
+}, func() *arrow.Metadata {
+	m := arrow.NewMetadata([]string{"spamgeo.schema"}, []string{"events.v1"})
+	return &m
+}())
