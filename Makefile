@@ -30,13 +30,13 @@ test: lint servers $(VENV)/.installed
 	$(MAKE) --no-print-directory modern fuzz
 
 ## modern: the same DDL and queries in ClickHouse 26.x (chdb, in-process); see tests/modern.
-## The venv also gives the Go tests pyarrow, to read export files with another implementation.
+## The venv also serves the Go tests: pyarrow reads export files, nbclient runs notebooks/.
 modern: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest -q tests/modern
 
-$(VENV)/.installed: tests/modern/requirements.txt
+$(VENV)/.installed: tests/modern/requirements.txt notebooks/requirements.txt
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check -r $<
+	$(VENV)/bin/pip install -q --disable-pip-version-check $(addprefix -r ,$^)
 	touch $@
 
 ## unit: the tests that need no server.
