@@ -1,7 +1,7 @@
-// Package export writes stored events of a period to Arrow IPC or Parquet files for notebooks
-// and partners. It streams: rows are read from ClickHouse and written in record batches of a
+// Package export writes stored events, or per-day country counts from the rollups, of a period
+// to Arrow IPC or Parquet files for notebooks and partners. It streams: rows are read from ClickHouse and written in record batches of a
 // fixed size, so memory stays flat however many rows a period holds. The columns are described
-// by schemas/export (EventsSchema).
+// by schemas/exportschema.
 package export
 
 import (
@@ -40,21 +40,53 @@ type Filter struct {
 	TrapID  string // empty for all
 }
 
+// Rows names what is exported, one row per:
+type Rows string
+
+// The kinds of rows.
+const (
+	Events      Rows = "events"       // stored event (exportschema.Events)
+	CountryDays Rows = "country-days" // day and country, from the day rollup (exportschema.CountryDays)
+)
+
 // BatchRows is how many rows are held in memory at once.
 const BatchRows = 65_536
 
-// Count returns how many events Write would export, for a progress bar.
-func Count(ctx context.Context, conn driver.Conn, f Filter) (uint64, error) {
-	var n uint64
-	where, args := f.where()
-	if err := conn.QueryRow(ctx, "SELECT count() FROM events WHERE "+where, args...).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count events to export: %w", err)
-	}
-	return n, nil
+// source is how one kind of rows is read and laid out.
+type source struct {
+	schema                   *arrow.Schema
+	timeColumn, count, query string
+	scan                     func() (dest []any, add func(*array.RecordBuilder))
 }
 
-func (f Filter) where() (string, []any) {
-	where := "received_at >= ? AND received_at < ?"
+var sources = map[Rows]source{
+	Events: {
+		schema: exportschema.Events, timeColumn: "received_at",
+		count: "SELECT count() FROM events WHERE %s",
+		query: `SELECT toString(event_id), received_at, trap_id, collector, IPv6NumToString(source_ip),
+			helo, mail_from, rcpt_count, size, country_code, continent_code, asn, as_org, geoip_build
+			FROM events WHERE %s ORDER BY received_at, event_id`,
+		scan: func() ([]any, func(*array.RecordBuilder)) {
+			var r eventRow
+			return []any{&r.id, &r.at, &r.trap, &r.collector, &r.ip, &r.helo, &r.from, &r.rcpt, &r.size,
+				&r.country, &r.continent, &r.asn, &r.org, &r.build}, r.append
+		},
+	},
+	CountryDays: {
+		schema: exportschema.CountryDays, timeColumn: "t",
+		count: "SELECT count() FROM (SELECT 1 FROM rollup_country_day WHERE %s GROUP BY t, country_code, continent_code)",
+		query: `SELECT t, country_code, continent_code, countMerge(messages), sumMerge(bytes), uniqMerge(sources)
+			FROM rollup_country_day WHERE %s
+			GROUP BY t, country_code, continent_code ORDER BY t, country_code, continent_code`,
+		scan: func() ([]any, func(*array.RecordBuilder)) {
+			var r countryDayRow
+			return []any{&r.day, &r.country, &r.continent, &r.messages, &r.bytes, &r.sources}, r.append
+		},
+	},
+}
+
+func (f Filter) where(timeColumn string) (string, []any) {
+	where := timeColumn + " >= ? AND " + timeColumn + " < ?"
 	args := []any{f.Period.From, f.Period.To}
 	if f.Country != "" {
 		where += " AND country_code = ?"
@@ -67,22 +99,46 @@ func (f Filter) where() (string, []any) {
 	return where, args
 }
 
-// Write streams the events matching f to w in format, ordered by time, calling progress with
-// the rows written so far after each batch. It returns the number of rows written.
-func Write(ctx context.Context, conn driver.Conn, f Filter, format Format, w io.Writer, progress func(int64)) (int64, error) {
-	where, args := f.where()
-	rows, err := conn.Query(ctx, `SELECT toString(event_id), received_at, trap_id, collector, IPv6NumToString(source_ip),
-		helo, mail_from, rcpt_count, size, country_code, continent_code, asn, as_org, geoip_build
-		FROM events WHERE `+where+` ORDER BY received_at, event_id`, args...)
-	if err != nil {
-		return 0, fmt.Errorf("read events to export: %w", err)
+func sourceOf(what Rows) (source, error) {
+	src, ok := sources[what]
+	if !ok {
+		return source{}, fmt.Errorf("rows %q are neither %s nor %s", what, Events, CountryDays)
 	}
-	defer rows.Close()
-	out, err := newWriter(format, w)
+	return src, nil
+}
+
+// Count returns how many rows Write would export, for a progress bar.
+func Count(ctx context.Context, conn driver.Conn, what Rows, f Filter) (uint64, error) {
+	src, err := sourceOf(what)
 	if err != nil {
 		return 0, err
 	}
-	b := array.NewRecordBuilder(memory.DefaultAllocator, exportschema.Events)
+	where, args := f.where(src.timeColumn)
+	var n uint64
+	if err := conn.QueryRow(ctx, fmt.Sprintf(src.count, where), args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count %s to export: %w", what, err)
+	}
+	return n, nil
+}
+
+// Write streams the rows matching f to w in format, ordered by time, calling progress with the
+// rows written so far after each batch. It returns the number of rows written.
+func Write(ctx context.Context, conn driver.Conn, what Rows, f Filter, format Format, w io.Writer, progress func(int64)) (int64, error) {
+	src, err := sourceOf(what)
+	if err != nil {
+		return 0, err
+	}
+	where, args := f.where(src.timeColumn)
+	rows, err := conn.Query(ctx, fmt.Sprintf(src.query, where), args...)
+	if err != nil {
+		return 0, fmt.Errorf("read %s to export: %w", what, err)
+	}
+	defer rows.Close()
+	out, err := newWriter(format, src.schema, w)
+	if err != nil {
+		return 0, err
+	}
+	b := array.NewRecordBuilder(memory.DefaultAllocator, src.schema)
 	defer b.Release()
 	var written int64
 	flush := func() error {
@@ -100,13 +156,12 @@ func Write(ctx context.Context, conn driver.Conn, f Filter, format Format, w io.
 		}
 		return nil
 	}
-	var r eventRow
+	dest, add := src.scan()
 	for rows.Next() {
-		if err := rows.Scan(&r.id, &r.at, &r.trap, &r.collector, &r.ip, &r.helo, &r.from, &r.rcpt, &r.size,
-			&r.country, &r.continent, &r.asn, &r.org, &r.build); err != nil {
-			return written, fmt.Errorf("read events to export: %w", err)
+		if err := rows.Scan(dest...); err != nil {
+			return written, fmt.Errorf("read %s to export: %w", what, err)
 		}
-		r.append(b)
+		add(b)
 		if b.Field(0).Len() >= BatchRows {
 			if err := flush(); err != nil {
 				return written, err
@@ -114,12 +169,27 @@ func Write(ctx context.Context, conn driver.Conn, f Filter, format Format, w io.
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return written, fmt.Errorf("read events to export: %w", err)
+		return written, fmt.Errorf("read %s to export: %w", what, err)
 	}
 	if err := flush(); err != nil {
 		return written, err
 	}
 	return written, out.Close()
+}
+
+type countryDayRow struct {
+	day                      time.Time
+	country, continent       string
+	messages, bytes, sources uint64
+}
+
+func (r *countryDayRow) append(b *array.RecordBuilder) {
+	b.Field(0).(*array.Date32Builder).Append(arrow.Date32FromTime(r.day))
+	b.Field(1).(*array.StringBuilder).Append(r.country)
+	b.Field(2).(*array.StringBuilder).Append(r.continent)
+	b.Field(3).(*array.Uint64Builder).Append(r.messages)
+	b.Field(4).(*array.Uint64Builder).Append(r.bytes)
+	b.Field(5).(*array.Uint64Builder).Append(r.sources)
 }
 
 type eventRow struct {
@@ -162,19 +232,19 @@ type recordWriter interface {
 }
 
 // newWriter wraps w so that closing the format's writer does not close w: the caller owns it.
-func newWriter(format Format, w io.Writer) (recordWriter, error) {
+func newWriter(format Format, schema *arrow.Schema, w io.Writer) (recordWriter, error) {
 	switch format {
 	case Parquet:
 		props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithMaxRowGroupLength(BatchRows))
-		return pqarrow.NewFileWriter(exportschema.Events, struct{ io.Writer }{w}, props, pqarrow.DefaultWriterProps())
+		return pqarrow.NewFileWriter(schema, struct{ io.Writer }{w}, props, pqarrow.DefaultWriterProps())
 	case Arrow:
 		ws, ok := w.(io.WriteSeeker)
 		if !ok {
 			// The IPC file format ends with a footer pointing back at the batches; without a
 			// seekable file, write the stream format, which pyarrow and others read as well.
-			return ipc.NewWriter(struct{ io.Writer }{w}, ipc.WithSchema(exportschema.Events)), nil
+			return ipc.NewWriter(struct{ io.Writer }{w}, ipc.WithSchema(schema)), nil
 		}
-		return ipc.NewFileWriter(struct{ io.WriteSeeker }{ws}, ipc.WithSchema(exportschema.Events))
+		return ipc.NewFileWriter(struct{ io.WriteSeeker }{ws}, ipc.WithSchema(schema))
 	}
 	return nil, fmt.Errorf("format %q is neither %s nor %s", format, Parquet, Arrow)
 }

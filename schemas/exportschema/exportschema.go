@@ -1,6 +1,7 @@
-// Package exportschema is the Arrow schema of `spamgeo export` files (Arrow IPC and Parquet):
-// one row per stored event, the columns of the events table minus the Kafka bookkeeping. It is
-// part of spamgeo's contract like the event schema: columns are only ever added.
+// Package exportschema holds the Arrow schemas of `spamgeo export` files (Arrow IPC and
+// Parquet): Events, one row per stored event (the events table minus the Kafka bookkeeping), and
+// CountryDays, one row per day and country from the rollups. They are part of spamgeo's contract
+// like the event schema: columns are only ever added.
 package exportschema
 
 import "github.com/apache/arrow/go/v15/arrow"
@@ -23,5 +24,19 @@ var Events = arrow.NewSchema([]arrow.Field{
 	{Name: "geoip_build", Type: arrow.BinaryTypes.String},                                       // the GeoIP builds that answered
 }, func() *arrow.Metadata {
 	m := arrow.NewMetadata([]string{"spamgeo.schema"}, []string{"events.v1"})
+	return &m
+}())
+
+// CountryDays is the schema of a per-day, per-country export read from the day rollup: one row
+// per day, country and continent.
+var CountryDays = arrow.NewSchema([]arrow.Field{
+	{Name: "day", Type: arrow.FixedWidthTypes.Date32},        // UTC day
+	{Name: "country_code", Type: arrow.BinaryTypes.String},   // as in Events
+	{Name: "continent_code", Type: arrow.BinaryTypes.String}, // as in Events
+	{Name: "messages", Type: arrow.PrimitiveTypes.Uint64},    // messages that day (exact)
+	{Name: "bytes", Type: arrow.PrimitiveTypes.Uint64},       // their bytes (exact)
+	{Name: "sources", Type: arrow.PrimitiveTypes.Uint64},     // distinct source addresses (approximate, uniq)
+}, func() *arrow.Metadata {
+	m := arrow.NewMetadata([]string{"spamgeo.schema"}, []string{"country-days.v1"})
 	return &m
 }())
