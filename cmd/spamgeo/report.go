@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"golang.org/x/term"
@@ -66,21 +65,7 @@ func (c *ReportCmd) comparison(p query.Period) (*query.Period, error) {
 		cp, err := query.Days(c.CompareFrom, c.CompareTo)
 		return &cp, err
 	}
-	switch strings.ToLower(c.Compare) {
-	case "", "none":
-		return nil, nil
-	case "previous":
-		cp := p.Previous()
-		return &cp, nil
-	case "year":
-		cp := p.YearEarlier()
-		return &cp, nil
-	}
-	cp, err := query.ParsePeriod(c.Compare)
-	if err != nil {
-		return nil, fmt.Errorf("--compare: %w", err)
-	}
-	return &cp, nil
+	return report.Comparison(c.Compare, p)
 }
 
 // Run reads the counts and writes the report.
@@ -96,18 +81,13 @@ func (c *ReportCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error
 	if err != nil {
 		return err
 	}
-	req := query.Request{Period: p, Grouping: query.Grouping(c.By)}
-	names := report.Namer{}
-	if c.Publisher != "" {
-		if req.Grouping != query.ByCountry {
-			return errors.New("--publisher groups countries; use it with --by country")
-		}
-		if names.Publisher, err = query.LoadPublisher(c.Publisher); err != nil {
-			return err
-		}
-		req.Merge = names.Publisher.Merge()
+	if c.Publisher != "" && c.By != string(query.ByCountry) {
+		return errors.New("--publisher groups countries; use it with --by country")
 	}
 	format := report.Format(c.Format)
+	timeChart := c.Chart == "time" && (format == report.PNG || format == report.SVG)
+	req := report.Request{Query: query.Request{Period: p, Grouping: query.Grouping(c.By)}, Compare: cp, Top: c.Top,
+		Publisher: c.Publisher, Series: format == report.HTML || timeChart}
 	out := stdout
 	if c.Output != "" {
 		f, err := os.Create(c.Output)
@@ -125,34 +105,11 @@ func (c *ReportCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error
 		return err
 	}
 	defer conn.Close()
-	r := query.NewReader(conn)
-	current, err := r.Counts(ctx, req)
+	rep, err := report.Build(ctx, query.NewReader(conn), req)
 	if err != nil {
 		return err
 	}
-	var previous *query.Counts
-	if cp != nil {
-		creq := req
-		creq.Period = *cp
-		prev, err := r.Counts(ctx, creq)
-		if err != nil {
-			return err
-		}
-		previous = &prev
-	}
-	table := query.Compare(current, previous, c.Top)
-	var series *query.Series
-	if format == report.HTML || c.Chart == "time" && (format == report.PNG || format == report.SVG) {
-		var keys []string
-		for _, row := range table.Top[:min(len(table.Top), 8)] {
-			keys = append(keys, row.Key)
-		}
-		if series, err = r.Series(ctx, req, keys); err != nil {
-			return err
-		}
-	}
-	rep := report.New(table, names, series)
-	if c.Chart == "time" && (format == report.PNG || format == report.SVG) {
+	if timeChart {
 		return report.WriteTimeChart(out, rep, format)
 	}
 	return report.Write(out, rep, format)

@@ -1,0 +1,85 @@
+package report
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spamgeo/spamgeo/query"
+)
+
+// Request says what a report covers: the period and rows (Query), an optional comparison
+// period, how many rows precede the rest of the world, a publisher's grouping, and whether the
+// share-over-time series of the top rows is wanted.
+type Request struct {
+	Query     query.Request
+	Compare   *query.Period
+	Top       int
+	Publisher string // built-in grouping name or YAML file; empty for none
+	Series    bool
+}
+
+// Build reads the counts (and the comparison's, and the series) and lays the report out.
+func Build(ctx context.Context, r *query.Reader, req Request) (Report, error) {
+	if req.Top < 1 {
+		return Report{}, fmt.Errorf("top %d: list at least one row", req.Top)
+	}
+	names := Namer{}
+	if req.Publisher != "" {
+		if req.Query.Grouping != query.ByCountry {
+			return Report{}, errors.New("a publisher groups countries: use it with rows by country")
+		}
+		var err error
+		if names.Publisher, err = query.LoadPublisher(req.Publisher); err != nil {
+			return Report{}, err
+		}
+		req.Query.Merge = names.Publisher.Merge()
+	}
+	current, err := r.Counts(ctx, req.Query)
+	if err != nil {
+		return Report{}, err
+	}
+	var previous *query.Counts
+	if req.Compare != nil {
+		creq := req.Query
+		creq.Period = *req.Compare
+		prev, err := r.Counts(ctx, creq)
+		if err != nil {
+			return Report{}, err
+		}
+		previous = &prev
+	}
+	table := query.Compare(current, previous, req.Top)
+	var series *query.Series
+	if req.Series {
+		var keys []string
+		for _, row := range table.Top[:min(len(table.Top), 8)] {
+			keys = append(keys, row.Key)
+		}
+		if series, err = r.Series(ctx, req.Query, keys); err != nil {
+			return Report{}, err
+		}
+	}
+	return New(table, names, series), nil
+}
+
+// Comparison resolves a comparison for p: none (or empty), previous, year, or a period in any
+// form query.ParsePeriod reads.
+func Comparison(s string, p query.Period) (*query.Period, error) {
+	switch strings.ToLower(s) {
+	case "", "none":
+		return nil, nil
+	case "previous":
+		cp := p.Previous()
+		return &cp, nil
+	case "year":
+		cp := p.YearEarlier()
+		return &cp, nil
+	}
+	cp, err := query.ParsePeriod(s)
+	if err != nil {
+		return nil, fmt.Errorf("comparison: %w", err)
+	}
+	return &cp, nil
+}
