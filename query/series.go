@@ -24,14 +24,16 @@ type Series struct {
 // Series returns the share over time of keys (typically a table's top groups), by month for
 // periods of three months or more and by day otherwise.
 func (r *Reader) Series(ctx context.Context, req Request, keys []string) (*Series, error) {
-	res := Coarsest(req.Period)
-	if res.Name == "hour" || res.Name == "minute" {
-		res = Resolutions[1] // buckets are whole days at least
-	}
 	s := &Series{Bucket: "day", Keys: keys, Shares: map[string][]float64{}}
 	bucket := "toDate"
 	if req.Period.To.Sub(req.Period.From) >= 89*24*time.Hour {
 		s.Bucket, bucket = "month", "toStartOfMonth"
+	}
+	// The rollup read must be fine enough for the buckets (a month rollup cannot give days) and
+	// need be no finer than a day.
+	res := Coarsest(req.Period)
+	if res.Name == "hour" || res.Name == "minute" || res.Name == "month" && s.Bucket == "day" {
+		res = Resolutions[1]
 	}
 	table, key := res.country, map[Grouping]string{ByCountry: "country_code", ByContinent: "continent_code", ByTrap: "trap_id", ByASN: "asn"}[req.Grouping]
 	if req.Grouping == ByASN {

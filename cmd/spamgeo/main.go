@@ -73,6 +73,7 @@ type CLI struct {
 	Sink      SinkCmd      `cmd:"" help:"Store enriched events in ClickHouse."`
 	Migrate   MigrateCmd   `cmd:"" help:"Create or upgrade the ClickHouse schema (idempotent)."`
 	Report    ReportCmd    `cmd:"" help:"Print the share of spam by relaying country for a period, with a comparison."`
+	Serve     ServeCmd     `cmd:"" help:"Serve the statistics as a read-only HTTP JSON API."`
 	Export    ExportCmd    `cmd:"" help:"Write the events of a period to a Parquet or Arrow file."`
 	Retention RetentionCmd `cmd:"" help:"Expire old data: table TTLs on current servers, dropped partitions on old ones."`
 }
