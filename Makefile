@@ -63,6 +63,7 @@ servers:
 	deploy/clickhouse.sh start
 	deploy/kafka.sh start
 	deploy/smtp-tools.sh install
+	deploy/chromium.sh install
 
 stop:
 	deploy/kafka.sh stop

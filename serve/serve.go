@@ -1,15 +1,16 @@
-// Package serve is spamgeo's read-only HTTP JSON API: the report of a period — shares by
-// country, continent, network or trap, with a comparison and the share-over-time series — for
-// dashboards and scripts. It only reads ClickHouse, through query with bound parameters; every
+// Package serve is spamgeo's read-only HTTP JSON API — the report of a period: shares by
+// country, continent, network or trap, with a comparison and the share-over-time series — and
+// a built-in dashboard page that draws it. It only reads ClickHouse, through query with bound parameters; every
 // request is validated, bounded in time, and answered with caching headers.
 package serve
 
 import (
 	"context"
-	_ "embed"
+	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math"
 	"net"
@@ -47,6 +48,12 @@ type Dependencies struct {
 	Logger     *slog.Logger
 }
 
+// dashboard is the built-in page served at /: map, chart, table and period picker, with every
+// asset embedded (no CDN). Third-party assets are listed in dashboard/LICENSES.md.
+//
+//go:embed dashboard
+var dashboard embed.FS
+
 // OpenAPI is the API's description, served at /api/openapi.yaml.
 //
 //go:embed openapi.yaml
@@ -77,6 +84,8 @@ func New(cfg Configuration, deps Dependencies) *Server {
 	deps.Registry.MustRegister(s.requests, s.seconds)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/report", s.report)
+	page, _ := fs.Sub(dashboard, "dashboard")
+	mux.Handle("GET /", http.FileServerFS(page))
 	mux.HandleFunc("GET /api/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		w.Write(OpenAPI)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/yaml.v3"
 
@@ -79,9 +80,10 @@ func TestOpenAPIMatchesTheCode(t *testing.T) {
 	}
 }
 
-// The API on the real ClickHouse: a report with its comparison and series, caching headers, and
-// clear 400s for bad parameters, 504 when the query runs out of time.
-func TestReportAPIOnRealServer(t *testing.T) {
+// testData migrates a database of the test's own and stores eight events: May 2004 three from
+// the US and one from China, May 2005 the other way round.
+func testData(t *testing.T) driver.Conn {
+	t.Helper()
 	cfg := testenv.ClickHouse(t)
 	ctx := context.Background()
 	if _, err := migrations.New(cfg, testenv.Logger(t)).Apply(ctx); err != nil {
@@ -91,8 +93,7 @@ func TestReportAPIOnRealServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	// 2004-05: 3 US, 1 CN; 2005-05: 1 US, 3 CN.
+	t.Cleanup(func() { conn.Close() })
 	for _, e := range []struct{ at, country string }{
 		{"2004-05-02 10:00:00", "US"}, {"2004-05-03 10:00:00", "US"}, {"2004-05-04 10:00:00", "US"}, {"2004-05-05 10:00:00", "CN"},
 		{"2005-05-02 10:00:00", "US"}, {"2005-05-03 10:00:00", "CN"}, {"2005-05-04 10:00:00", "CN"}, {"2005-05-05 10:00:00", "CN"},
@@ -101,6 +102,13 @@ func TestReportAPIOnRealServer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return conn
+}
+
+// The API on the real ClickHouse: a report with its comparison and series, caching headers, and
+// clear 400s for bad parameters, 504 when the query runs out of time.
+func TestReportAPIOnRealServer(t *testing.T) {
+	conn := testData(t)
 	get := func(s *serve.Server, url string) (*http.Response, map[string]any) {
 		rec := httptest.NewRecorder()
 		s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", url, nil))

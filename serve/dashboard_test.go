@@ -1,0 +1,89 @@
+package serve_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/spamgeo/spamgeo/internal/testenv"
+	"github.com/spamgeo/spamgeo/serve"
+)
+
+// The built-in dashboard in headless Chromium (Debian's package) on the real ClickHouse: the page
+// loads, the map colours the countries of the test data, the chart and the table render, and
+// choosing another period updates them. The screenshot (PNG) is kept in .local/artifacts/dashboard.png.
+func TestDashboardInChromium(t *testing.T) {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("SPAMGEO_INTEGRATION") == "1" {
+			t.Fatal("chromium is not installed: deploy/chromium.sh install (make test runs it)")
+		}
+		t.Skip("chromium is not installed")
+	}
+	conn := testData(t)
+	s := serve.New(serve.DefaultConfiguration(), serve.Dependencies{ClickHouse: conn, Registry: prometheus.NewRegistry(), Logger: testenv.Logger(t)})
+	web := httptest.NewServer(s.Handler())
+	defer web.Close()
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox,
+		chromedp.WindowSize(1200, 1000))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+
+	type css = chromedp.CSS
+	if err := chromedp.Do(ctx, chromedp.Navigate(web.URL+"/?period=2005-05"),
+		chromedp.WaitVisible(css(`body[data-period="2005-05-01..2005-05-31"]`))); err != nil {
+		t.Fatal(err)
+	}
+	cn, err := chromedp.Run(ctx, chromedp.AttributeValue(css(`#map path[id="cn"]`), "data-share"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstRow, err := chromedp.Run(ctx, chromedp.Text(css(`#table tbody tr:first-child`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	canvases, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#chart canvas").length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.SetValue(css(`#period`), "2004-05"), chromedp.Click(css(`#show`)),
+		chromedp.WaitVisible(css(`body[data-period="2004-05-01..2004-05-31"]`))); err != nil {
+		t.Fatal(err)
+	}
+	us, err := chromedp.Run(ctx, chromedp.AttributeValue(css(`#map path[id="us"]`), "data-share"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstRowBefore, err := chromedp.Run(ctx, chromedp.Text(css(`#table tbody tr:first-child`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cnShare, usShare := cn.Value, us.Value
+	if cnShare != "75" || canvases == 0 || !strings.Contains(firstRow, "China") || !strings.Contains(firstRow, "75.00%") {
+		t.Errorf("May 2005: China's map share %q, chart canvases %d, first row %q", cnShare, canvases, firstRow)
+	}
+	if usShare != "75" || !strings.Contains(firstRowBefore, "United States") {
+		t.Errorf("after choosing May 2004: US map share %q, first row %q", usShare, firstRowBefore)
+	}
+	dir := filepath.Join("..", ".local", "artifacts")
+	if err := os.MkdirAll(dir, 0o755); err == nil {
+		os.WriteFile(filepath.Join(dir, "dashboard.png"), shot, 0o644)
+	}
+}
