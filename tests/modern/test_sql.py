@@ -2,6 +2,7 @@
 (ClickHouse 26.x in-process), because the local server is 18.16 and users run current
 versions. The SQL is read from the files the Go binary embeds, never copied here."""
 
+import json
 import re
 from pathlib import Path
 
@@ -299,3 +300,57 @@ def test_sink_known_replayed_events(db):
     sql = bind(known.replace("IN ?", "IN ('" + "', '".join(ids) + "')"), "2005-04-05 09:00:00", "2005-04-05 11:00:00")
     assert rows(db, sql) == [[ids[0]]]
     assert rows(db, bind(known.replace("IN ?", f"IN ('{ids[0]}')"), "2005-04-06 00:00:00", "2005-04-07 00:00:00")) == []
+
+
+# Grafana: every panel of deploy/grafana/dashboards/*.json, its macros expanded the way the
+# grafana-clickhouse-datasource plugin expands them, runs on the current schema and answers the
+# columns the panel uses; every Prometheus panel names metrics the Go code registers.
+GRAFANA_FROM, GRAFANA_TO = 1109635200, 1130803200  # 2005-03-01 .. 2005-11-01 UTC
+GRAFANA_COLUMNS = {
+    "Share of spam over time, top countries": ["time", "key", "messages"],
+    "Share of spam by country": ["country_code", "messages", "share"],
+    "Top networks": ["asn", "organisation", "country_code", "messages"],
+    "This period against the one before": ["country_code", "share_now", "share_before", "change_pp"],
+}
+
+
+def expand_grafana(sql, variables):
+    sql = re.sub(r"\$__timeFilter\((\w+)\)",
+                 lambda m: f"{m[1]} >= toDateTime({GRAFANA_FROM}) AND {m[1]} <= toDateTime({GRAFANA_TO})", sql)
+    sql = re.sub(r"\$__timeInterval\((\w+)\)",
+                 lambda m: f"toStartOfInterval(toDateTime({m[1]}), INTERVAL 3600 second)", sql)
+    sql = sql.replace("$__fromTime", f"toDateTime({GRAFANA_FROM})").replace("$__toTime", f"toDateTime({GRAFANA_TO})")
+    for name, value in variables.items():
+        sql = sql.replace("${" + name + ":singlequote}", ", ".join(f"'{v}'" for v in value))
+        sql = sql.replace("${" + name + "}", value if isinstance(value, str) else value[0])
+    assert "$" not in sql, sql
+    return sql
+
+
+def grafana_dashboards():
+    return [json.loads(p.read_text()) for p in sorted((ROOT / "deploy" / "grafana" / "dashboards").glob("*.json"))]
+
+
+def test_grafana_panels(db):
+    migrate(db)
+    insert_events(db, with_offsets=True)
+    go_metrics = set()
+    for path in ROOT.rglob("*.go"):
+        go_metrics.update(re.findall(r'Name:\s*"(spamgeo_\w+)"', path.read_text()))
+    checked = set()
+    for dash in grafana_dashboards():
+        traps = [r[0] for r in rows(db, "SELECT DISTINCT trap_id FROM rollup_country_day")]
+        for grouping in ("country_code", "continent_code"):
+            for panel in dash["panels"]:
+                for target in panel["targets"]:
+                    if target["datasource"]["type"] == "prometheus":
+                        for metric in re.findall(r"spamgeo_\w+", target["expr"]):
+                            assert metric in go_metrics, f"{panel['title']}: no Go code registers {metric}"
+                        continue
+                    sql = expand_grafana(target["rawSql"], {"trap": traps, "grouping": grouping})
+                    result = db.query(sql, "JSON")
+                    doc = json.loads(str(result))
+                    assert [c["name"] for c in doc["meta"]] == GRAFANA_COLUMNS[panel["title"]], panel["title"]
+                    assert doc["data"], f"{panel['title']} answered nothing"
+                    checked.add(panel["title"])
+    assert checked == set(GRAFANA_COLUMNS)
