@@ -188,7 +188,11 @@ func Sentences(t query.Table, names Namer) []string {
 		out = append(out, fmt.Sprintf("%s tied for %s place with %s each.",
 			capitalize(strings.Join(who, " and ")), ordinal(group[0].Rank), quoted(group[0].Share)))
 	}
-	if t.Current.Total.Sources > 0 {
+	switch {
+	case t.Current.Total.Sources == 1:
+		out = append(out, fmt.Sprintf("The traps received %s messages, all from one address, in %s.",
+			thousands(t.Current.Total.Messages), the(name(top))))
+	case t.Current.Total.Sources > 1:
 		out = append(out, fmt.Sprintf("The traps received %s messages from about %s distinct addresses; %s of those addresses were in %s.",
 			thousands(t.Current.Total.Messages), thousands(t.Current.Total.Sources), quoted(top.SourceShare), the(name(top))))
 	}
