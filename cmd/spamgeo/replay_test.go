@@ -98,6 +98,15 @@ func TestReplayOnRealServers(t *testing.T) {
 		t.Errorf("stored:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 
+	var subject, rule string
+	var hosts []string
+	if err := conn.QueryRow(context.Background(), "SELECT subject, source_rule, url_hosts FROM events WHERE IPv6NumToString(source_ip) = '::ffff:81.2.69.160'").Scan(&subject, &rule, &hosts); err != nil {
+		t.Fatal(err)
+	}
+	if subject != "cheap" || rule != "received" || !slices.Equal(hosts, []string{"pills.test"}) {
+		t.Errorf("mail details stored: subject %q, rule %q, url hosts %v", subject, rule, hosts)
+	}
+
 	spamgeo(t, env, "replay", "--trusted-relays", "89.160.20.112", mbox, maildir)
 	flow()
 	if got := stored("1"); len(got) != 3 {

@@ -19,18 +19,26 @@ type columns struct {
 	rcptCount                                                 []uint16
 	size, asn, kafkaPartition                                 []uint32
 	kafkaOffset                                               []int64
+	// The mail details (schema version 4), empty for events without them.
+	sourceRule, subject, headerFrom, messageID, bodySHA256 []string
+	urlHosts, recipients, defects                          [][]string
 }
 
 const insertColumns = `(event_id, trap_id, collector, source_ip, helo, mail_from,
 	country_code, continent_code, as_org, geoip_build, kafka_topic,
-	received_at, rcpt_count, size, asn, kafka_partition, kafka_offset)`
+	received_at, rcpt_count, size, asn, kafka_partition, kafka_offset,
+	source_rule, subject, header_from, message_id, body_sha256, url_hosts, recipients, defects)`
 
 func (c *columns) len() int { return len(c.eventID) }
 
 // grow makes room for n more rows at once instead of growing each column step by step.
 func (c *columns) grow(n int) {
 	for _, col := range []*[]string{&c.eventID, &c.trapID, &c.collector, &c.sourceIP, &c.helo, &c.mailFrom,
-		&c.countryCode, &c.continentCode, &c.asOrg, &c.geoipBuild, &c.kafkaTopic} {
+		&c.countryCode, &c.continentCode, &c.asOrg, &c.geoipBuild, &c.kafkaTopic,
+		&c.sourceRule, &c.subject, &c.headerFrom, &c.messageID, &c.bodySHA256} {
+		*col = slices.Grow(*col, n)
+	}
+	for _, col := range []*[][]string{&c.urlHosts, &c.recipients, &c.defects} {
 		*col = slices.Grow(*col, n)
 	}
 	c.receivedAt = slices.Grow(c.receivedAt, n)
@@ -60,6 +68,26 @@ func (c *columns) add(e *event.Enriched, m kafka.Message) {
 	c.asn = append(c.asn, e.ASN)
 	c.kafkaPartition = append(c.kafkaPartition, uint32(m.Partition))
 	c.kafkaOffset = append(c.kafkaOffset, m.Offset)
+	mail := e.Mail
+	if mail == nil {
+		mail = &event.Mail{}
+	}
+	c.sourceRule = append(c.sourceRule, mail.SourceRule)
+	c.subject = append(c.subject, mail.Subject)
+	c.headerFrom = append(c.headerFrom, mail.From)
+	c.messageID = append(c.messageID, mail.MessageID)
+	c.bodySHA256 = append(c.bodySHA256, mail.BodySHA256)
+	c.urlHosts = append(c.urlHosts, nonNil(mail.URLHosts))
+	c.recipients = append(c.recipients, nonNil(mail.Recipients))
+	c.defects = append(c.defects, nonNil(mail.Defects))
+}
+
+// nonNil gives the driver an empty array rather than nil.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 // insert sends the rows as one native insert: one block, so the events table and the
@@ -78,6 +106,7 @@ func (s *Sink) insert(ctx context.Context, rows *columns) error {
 		rows.eventID, rows.trapID, rows.collector, rows.sourceIP, rows.helo, rows.mailFrom,
 		rows.countryCode, rows.continentCode, rows.asOrg, rows.geoipBuild, rows.kafkaTopic,
 		rows.receivedAt, rows.rcptCount, rows.size, rows.asn, rows.kafkaPartition, rows.kafkaOffset,
+		rows.sourceRule, rows.subject, rows.headerFrom, rows.messageID, rows.bodySHA256, rows.urlHosts, rows.recipients, rows.defects,
 	} {
 		if err := batch.Column(i).Append(col); err != nil {
 			_ = batch.Abort()
