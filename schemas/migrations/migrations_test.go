@@ -234,7 +234,7 @@ func TestDocsSQLExamplesOnRealServer(t *testing.T) {
 			ran++
 		}
 	}
-	if ran < 15 {
+	if ran < 16 {
 		t.Errorf("ran %d examples", ran)
 	}
 }
