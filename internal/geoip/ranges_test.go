@@ -2,6 +2,7 @@ package geoip
 
 import (
 	"bytes"
+	"encoding/csv"
 	"net/netip"
 	"strings"
 	"testing"
@@ -55,9 +56,10 @@ func FuzzReadRanges(f *testing.F) {
 				t.Fatalf("IPv6 segments %d and %d overlap", i-1, i)
 			}
 		}
-		// Every address that starts or ends an input range is covered.
-		for _, line := range strings.Split(string(data), "\n") {
-			fields := strings.Split(line, ",")
+		// Every address that starts or ends an input range is covered. The records are read as
+		// CSV, as readRanges reads them: a quoted name may span lines.
+		records, _ := csv.NewReader(bytes.NewReader(data)).ReadAll()
+		for _, fields := range records {
 			if len(fields) < 2 {
 				continue
 			}
