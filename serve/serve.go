@@ -15,6 +15,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -135,7 +136,7 @@ func (s *Server) reportRequest(q map[string][]string) (report.Request, error) {
 		return ""
 	}
 	for k := range q {
-		if !contains(Params, k) {
+		if !slices.Contains(Params, k) {
 			return report.Request{}, badRequest{fmt.Errorf("unknown parameter %q", k)}
 		}
 	}
@@ -161,7 +162,7 @@ func (s *Server) reportRequest(q map[string][]string) (report.Request, error) {
 	}
 	req := report.Request{Query: query.Request{Period: p, Grouping: query.ByCountry}, Top: 12, Publisher: get("publisher")}
 	if by := get("by"); by != "" {
-		if !contains([]string{"country", "continent", "asn", "trap"}, by) {
+		if !slices.Contains([]string{"country", "continent", "asn", "trap"}, by) {
 			return req, badRequest{fmt.Errorf("by %q is not country, continent, asn or trap", by)}
 		}
 		req.Query.Grouping = query.Grouping(by)
@@ -171,7 +172,7 @@ func (s *Server) reportRequest(q map[string][]string) (report.Request, error) {
 			return req, badRequest{fmt.Errorf("top %q is not a number from 1 to 250", top)}
 		}
 	}
-	if req.Publisher != "" && !contains(query.BuiltinPublishers(), req.Publisher) {
+	if req.Publisher != "" && !slices.Contains(query.BuiltinPublishers(), req.Publisher) {
 		// Over HTTP only the built-in groupings: a file name would read the server's disk.
 		return req, badRequest{fmt.Errorf("publisher %q is not one of %v", req.Publisher, query.BuiltinPublishers())}
 	}
@@ -257,13 +258,4 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(v)
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

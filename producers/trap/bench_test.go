@@ -22,20 +22,12 @@ const benchMessages, benchSessions = 4000, "100"
 func smtpSource(b *testing.B, addr string) float64 {
 	b.Helper()
 	start := time.Now()
-	cmd := exec.Command(requireToolB(b, "smtp-source"), "-s", benchSessions, "-m", fmt.Sprint(benchMessages), "-l", "1024",
+	cmd := exec.Command(requireTool(b, "smtp-source"), "-s", benchSessions, "-m", fmt.Sprint(benchMessages), "-l", "1024",
 		"-f", "bulk@sender.test", "-t", "victim@trap.example", addr)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("smtp-source: %v\n%s", err, out)
 	}
 	return benchMessages / time.Since(start).Seconds()
-}
-
-func requireToolB(b *testing.B, name string) string {
-	path, err := exec.LookPath("/usr/sbin/" + name)
-	if err != nil {
-		b.Fatalf("%s is not installed: deploy/smtp-tools.sh install", name)
-	}
-	return path
 }
 
 // The trap under Postfix's smtp-source, beside Postfix's smtp-sink (which accepts and discards
@@ -53,7 +45,7 @@ func BenchmarkSMTPSource(b *testing.B) {
 		if os.Geteuid() == 0 {
 			args = append([]string{"-u", "nobody"}, args...) // it refuses to run as root
 		}
-		sink := exec.Command(requireToolB(b, "smtp-sink"), args...)
+		sink := exec.Command(requireTool(b, "smtp-sink"), args...)
 		if err := sink.Start(); err != nil {
 			b.Fatal(err)
 		}

@@ -173,11 +173,8 @@ func (c *connCounter) acquire(a netip.Addr, perIP bool) string {
 	if c.total >= c.max {
 		return "too-many-connections"
 	}
-	if perIP {
-		if c.perIP[a] >= c.maxPer {
-			return "too-many-connections-per-ip"
-		}
-		c.perIP[a]++
+	if perIP && !c.takeIP(a) {
+		return "too-many-connections-per-ip"
 	}
 	c.total++
 	c.open(c.total)
@@ -188,9 +185,7 @@ func (c *connCounter) release(a netip.Addr, perIP bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if perIP {
-		if c.perIP[a]--; c.perIP[a] <= 0 {
-			delete(c.perIP, a)
-		}
+		c.dropIP(a)
 	}
 	c.total--
 	c.open(c.total)
@@ -200,6 +195,17 @@ func (c *connCounter) release(a netip.Addr, perIP bool) {
 func (c *connCounter) acquireIP(a netip.Addr) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.takeIP(a)
+}
+
+func (c *connCounter) releaseIP(a netip.Addr) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dropIP(a)
+}
+
+// takeIP and dropIP count one address's connections; the caller holds mu.
+func (c *connCounter) takeIP(a netip.Addr) bool {
 	if c.perIP[a] >= c.maxPer {
 		return false
 	}
@@ -207,9 +213,7 @@ func (c *connCounter) acquireIP(a netip.Addr) bool {
 	return true
 }
 
-func (c *connCounter) releaseIP(a netip.Addr) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+func (c *connCounter) dropIP(a netip.Addr) {
 	if c.perIP[a]--; c.perIP[a] <= 0 {
 		delete(c.perIP, a)
 	}

@@ -37,7 +37,7 @@ func startTrap(t *testing.T, kcfg kafka.Configuration, change func(*trap.Configu
 	return &running{addr: traptest.Start(t, cfg, kcfg, reg), reg: reg, kcfg: kcfg}
 }
 
-func requireTool(t *testing.T, name string) string {
+func requireTool(t testing.TB, name string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
 	if err != nil {
