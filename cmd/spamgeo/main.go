@@ -76,6 +76,8 @@ type CLI struct {
 	Serve     ServeCmd     `cmd:"" help:"Serve the statistics as a read-only HTTP JSON API."`
 	Export    ExportCmd    `cmd:"" help:"Write the events of a period to a Parquet or Arrow file."`
 	Retention RetentionCmd `cmd:"" help:"Expire old data: table TTLs on current servers, dropped partitions on old ones."`
+	Campaigns CampaignsCmd `cmd:"" help:"List the top spam campaigns of a period: messages, sources, relay, hosting and domain countries."`
+	Evidence  EvidenceCmd  `cmd:"" help:"Build the evidence bundle of one campaign: raw messages, manifest with hashes, readable summary."`
 }
 
 func (g *Globals) kafka() kafka.Configuration {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/spamgeo/spamgeo/campaign/keys"
 	"github.com/spamgeo/spamgeo/internal/kafka"
 	"github.com/spamgeo/spamgeo/schemas/event"
 )
@@ -22,16 +23,18 @@ type columns struct {
 	// The mail details (schema version 4), empty for events without them. A batch without any
 	// (synthetic traffic) leaves them out of the insert: their array columns cost a third of the
 	// insert's client time.
-	sourceRule, subject, headerFrom, messageID, bodySHA256 []string
-	urlHosts, recipients, defects                          [][]string
-	hasMail                                                bool
+	sourceRule, subject, headerFrom, messageID, bodySHA256, subjectTemplate []string
+	urlHosts, recipients, defects, urlDomains                               [][]string
+	bodySimhash                                                             []uint64
+	hasMail                                                                 bool
 }
 
 const (
 	insertColumns = `event_id, trap_id, collector, source_ip, helo, mail_from,
 	country_code, continent_code, as_org, geoip_build, kafka_topic,
 	received_at, rcpt_count, size, asn, kafka_partition, kafka_offset`
-	mailColumns = `, source_rule, subject, header_from, message_id, body_sha256, url_hosts, recipients, defects`
+	mailColumns = `, source_rule, subject, header_from, message_id, body_sha256, url_hosts, recipients, defects,
+	url_domains, subject_template, body_simhash`
 )
 
 func (c *columns) len() int { return len(c.eventID) }
@@ -40,12 +43,13 @@ func (c *columns) len() int { return len(c.eventID) }
 func (c *columns) grow(n int) {
 	for _, col := range []*[]string{&c.eventID, &c.trapID, &c.collector, &c.sourceIP, &c.helo, &c.mailFrom,
 		&c.countryCode, &c.continentCode, &c.asOrg, &c.geoipBuild, &c.kafkaTopic,
-		&c.sourceRule, &c.subject, &c.headerFrom, &c.messageID, &c.bodySHA256} {
+		&c.sourceRule, &c.subject, &c.headerFrom, &c.messageID, &c.bodySHA256, &c.subjectTemplate} {
 		*col = slices.Grow(*col, n)
 	}
-	for _, col := range []*[][]string{&c.urlHosts, &c.recipients, &c.defects} {
+	for _, col := range []*[][]string{&c.urlHosts, &c.recipients, &c.defects, &c.urlDomains} {
 		*col = slices.Grow(*col, n)
 	}
+	c.bodySimhash = slices.Grow(c.bodySimhash, n)
 	c.receivedAt = slices.Grow(c.receivedAt, n)
 	c.rcptCount = slices.Grow(c.rcptCount, n)
 	c.size = slices.Grow(c.size, n)
@@ -87,6 +91,9 @@ func (c *columns) add(e *event.Enriched, m kafka.Message) {
 	c.urlHosts = append(c.urlHosts, nonNil(mail.URLHosts))
 	c.recipients = append(c.recipients, nonNil(mail.Recipients))
 	c.defects = append(c.defects, nonNil(mail.Defects))
+	c.urlDomains = append(c.urlDomains, nonNil(mail.URLDomains))
+	c.subjectTemplate = append(c.subjectTemplate, mail.SubjectTemplate)
+	c.bodySimhash = append(c.bodySimhash, keys.ParseSimhash(mail.BodySimhash))
 }
 
 // nonNil gives the driver an empty array rather than nil.
@@ -114,7 +121,7 @@ func (s *Sink) insert(ctx context.Context, rows *columns) error {
 	if rows.hasMail {
 		names += mailColumns
 		cols = append(cols, rows.sourceRule, rows.subject, rows.headerFrom, rows.messageID, rows.bodySHA256,
-			rows.urlHosts, rows.recipients, rows.defects)
+			rows.urlHosts, rows.recipients, rows.defects, rows.urlDomains, rows.subjectTemplate, rows.bodySimhash)
 	}
 	batch, err := s.deps.ClickHouse.PrepareBatch(ctx, "INSERT INTO "+s.cfg.Table+" ("+names+")")
 	if err != nil {

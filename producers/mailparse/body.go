@@ -101,6 +101,7 @@ func (p *parser) scanPart(body io.Reader, transferEncoding, charsetLabel string,
 	}
 	p.scanned += len(text)
 	p.scanURLs(text, isHTML)
+	p.body.Add(text, isHTML)
 }
 
 func (p *parser) decodeTransfer(raw []byte, encoding string) []byte {

@@ -20,6 +20,9 @@ import (
 
 	"github.com/emersion/go-message/charset"
 	"github.com/emersion/go-message/textproto"
+
+	"github.com/spamgeo/spamgeo/campaign/keys"
+	"github.com/spamgeo/spamgeo/schemas/event"
 )
 
 // Limits bound the work Parse does on one message. A field that is zero or negative takes its
@@ -92,7 +95,17 @@ type Message struct {
 	// href and src attributes): lowercased, without port or trailing dot, unique and sorted.
 	// Internationalized names are kept as written, punycode or not.
 	URLHosts []string
-	Received []Hop // the Received headers, top (newest) first
+	// URLDomains, SubjectTemplate and BodySimhash are the campaign keys (package campaign/keys):
+	// the registered domains of URLHosts, the subject's template, and the similarity hash of the
+	// scanned text parts (0 when they hold too few words).
+	URLDomains      []string
+	SubjectTemplate string
+	BodySimhash     uint64
+	// DeliveredTo are the addresses of the Delivered-To and X-Original-To headers delivering MTAs
+	// (and spamgeo trap's archive) write: the trap addresses of an archived message, lowercased,
+	// unique and sorted.
+	DeliveredTo []string
+	Received    []Hop // the Received headers, top (newest) first
 	// Defects are short machine-friendly reasons something was off, unique and sorted:
 	// "no-body-separator", "header-too-large", "bad-header" (a line that is not a field),
 	// "non-utf8-header", "bad-charset", "bad-date", "bad-content-type", "bad-mime", "bad-encoding",
@@ -112,6 +125,9 @@ func Parse(raw []byte, limits Limits) *Message {
 	m := &Message{}
 	p.parse(m, raw)
 	m.URLHosts = slices.Sorted(maps.Keys(p.hosts))
+	m.URLDomains = keys.RegisteredDomains(m.URLHosts)
+	m.SubjectTemplate = keys.SubjectTemplate(m.Subject)
+	m.BodySimhash = p.body.Sum()
 	m.Defects = slices.Sorted(maps.Keys(p.defects))
 	return m
 }
@@ -123,6 +139,7 @@ type parser struct {
 	hosts   map[string]struct{}
 	parts   int // MIME entities walked
 	scanned int // decoded bytes scanned for URLs
+	body    keys.BodyHasher
 	words   mime.WordDecoder
 }
 
@@ -153,6 +170,7 @@ func (p *parser) parse(m *Message, raw []byte) {
 			p.defect("bad-date")
 		}
 	}
+	m.DeliveredTo = p.deliveredTo(h)
 	received := h.Values("Received")
 	if len(received) > p.limits.MaxReceived {
 		p.defect("too-many-received")
@@ -289,6 +307,20 @@ func (p *parser) clean(s string) string {
 	return truncate(s, p.limits.MaxStringBytes)
 }
 
+// maxDeliveredTo bounds the recipients kept from Delivered-To and X-Original-To headers.
+const maxDeliveredTo = 100
+
+func (p *parser) deliveredTo(h textproto.Header) []string {
+	var out []string
+	for _, v := range append(h.Values("Delivered-To"), h.Values("X-Original-To")...) {
+		if a := strings.ToLower(strings.Trim(strings.TrimSpace(v), "<>")); a != "" && len(out) < maxDeliveredTo {
+			out = append(out, p.clean(a))
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 // messageID returns the id between the angle brackets of a Message-ID value.
 func messageID(value string) string {
 	value = strings.TrimSpace(value)
@@ -309,4 +341,20 @@ func truncate(s string, max int) string {
 		max--
 	}
 	return s[:max]
+}
+
+// Mail is the message's part of a raw event: the header fields, the body hash and the campaign
+// keys. The collector adds what only it knows (source rule, recipients, session details).
+func (m *Message) Mail() *event.Mail {
+	mail := &event.Mail{
+		From: m.From, Subject: m.Subject, MessageID: m.MessageID, XMailer: m.XMailer,
+		BodySHA256: m.BodySHA256, URLHosts: m.URLHosts, URLDomains: m.URLDomains,
+		SubjectTemplate: m.SubjectTemplate, BodySimhash: keys.FormatSimhash(m.BodySimhash),
+		Recipients: m.DeliveredTo, Defects: m.Defects,
+	}
+	if !m.Date.IsZero() {
+		d := m.Date.UTC()
+		mail.Date = &d
+	}
+	return mail
 }

@@ -146,14 +146,23 @@ func first(hops []mailparse.Hop) mailparse.Hop {
 // idNamespace is the UUIDv5 namespace of ids derived from message content.
 var idNamespace = uuid.MustParse("2b0f7c4e-9a3d-5e61-8c2f-4d7a1e9b3c50")
 
+// EventID is the event id Event gives the archived message data whose parse is msg: the id
+// spamgeo trap recorded in its Received header, or else one derived from the content.
+func EventID(data []byte, msg *mailparse.Message) string {
+	if m := trapHeader.FindStringSubmatch(first(msg.Received).Raw); m != nil && msg.Received[0].FromIP.IsValid() {
+		return m[2]
+	}
+	return uuid.NewSHA1(idNamespace, data).String()
+}
+
 // Event turns one archived message into a raw event, or says why it cannot.
 func Event(it mailbox.Item, cfg Configuration, limits mailparse.Limits) (event.Raw, string) {
 	msg := mailparse.Parse(it.Data, limits)
-	id, trapID := uuid.NewSHA1(idNamespace, it.Data).String(), cfg.TrapID
+	id, trapID := EventID(it.Data, msg), cfg.TrapID
 	var src mailparse.Source
 	if m := trapHeader.FindStringSubmatch(first(msg.Received).Raw); m != nil && msg.Received[0].FromIP.IsValid() {
 		// Written by spamgeo trap: its source is the trap's own verdict, taken as it is.
-		trapID, id = m[1], m[2]
+		trapID = m[1]
 		src = mailparse.Source{IP: msg.Received[0].FromIP, Hop: 0, Header: msg.Received[0].Raw}
 	} else if src = mailparse.FindSource(msg.Received, cfg.TrustedRelays); !src.IP.IsValid() {
 		return event.Raw{}, "no-source-" + src.Reason
@@ -170,19 +179,12 @@ func Event(it mailbox.Item, cfg Configuration, limits mailparse.Limits) (event.R
 	if at.IsZero() {
 		return event.Raw{}, "no-date"
 	}
-	mail := &event.Mail{
-		SourceRule: event.SourceReceived, SourceHop: src.Hop, SourceHeader: src.Header,
-		From: msg.From, Subject: msg.Subject, MessageID: msg.MessageID, XMailer: msg.XMailer,
-		BodySHA256: msg.BodySHA256, URLHosts: msg.URLHosts, Defects: msg.Defects,
-	}
-	if !msg.Date.IsZero() {
-		d := msg.Date.UTC()
-		mail.Date = &d
-	}
+	mail := msg.Mail()
+	mail.SourceRule, mail.SourceHop, mail.SourceHeader = event.SourceReceived, src.Hop, src.Header
 	r := event.Raw{
 		SchemaVersion: event.SchemaVersion, EventID: id, ReceivedAt: at.UTC(), TrapID: trapID,
 		Collector: event.CollectorReplay, SourceIP: src.IP, HELO: msg.Received[src.Hop].FromName,
-		RcptCount: 1, Size: int64(len(it.Data)), Mail: mail,
+		RcptCount: max(1, len(mail.Recipients)), Size: int64(len(it.Data)), Mail: mail,
 	}
 	if err := r.Validate(); err != nil {
 		return event.Raw{}, "invalid-event"

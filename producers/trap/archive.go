@@ -29,9 +29,9 @@ func newArchive(dir, trapID string) (*archive, error) {
 	return &archive{dir: dir, trapID: trapID}, nil
 }
 
-// write appends one message, preceded by its mbox postmark line and the trap's Received
-// header, which names the client and carries the event id.
-func (a *archive) write(at time.Time, envelopeFrom string, received string, message []byte) error {
+// write appends one message, preceded by its mbox postmark line and the trap's trace headers,
+// which name the client and the trap addresses and carry the event id.
+func (a *archive) write(at time.Time, envelopeFrom string, trace string, message []byte) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	day := at.UTC().Format("2006-01-02")
@@ -45,7 +45,7 @@ func (a *archive) write(at time.Time, envelopeFrom string, received string, mess
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "From %s %s\n", envelopeFrom, at.UTC().Format("Mon Jan _2 15:04:05 2006"))
-	b.WriteString(received)
+	b.WriteString(trace)
 	writeMboxrd(&b, message)
 	if _, err := a.gz.Write(b.Bytes()); err != nil {
 		return fmt.Errorf("archive: %w", err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -109,7 +110,7 @@ func (s *session) Data(r io.Reader) error {
 	}
 	r2 := s.event(data)
 	if s.t.archive != nil {
-		if err := s.t.archive.write(r2.ReceivedAt, s.from, s.receivedHeader(r2), data); err != nil {
+		if err := s.t.archive.write(r2.ReceivedAt, s.from, s.traceHeaders(r2), data); err != nil {
 			s.t.metrics.archiveFailures.Inc()
 			s.t.deps.Logger.Error("archive", "error", err)
 		} else {
@@ -132,15 +133,8 @@ func (s *session) Data(r io.Reader) error {
 func (s *session) event(data []byte) *event.Raw {
 	msg := mailparse.Parse(data, s.t.parse)
 	_, usedTLS := s.conn.TLSConnectionState()
-	m := &event.Mail{
-		SourceRule: s.rule, SourcePort: s.port, Listener: s.listener, TLS: usedTLS,
-		Recipients: s.recipients, From: msg.From, Subject: msg.Subject, MessageID: msg.MessageID,
-		XMailer: msg.XMailer, BodySHA256: msg.BodySHA256, URLHosts: msg.URLHosts, Defects: msg.Defects,
-	}
-	if !msg.Date.IsZero() {
-		d := msg.Date.UTC()
-		m.Date = &d
-	}
+	m := msg.Mail()
+	m.SourceRule, m.SourcePort, m.Listener, m.TLS, m.Recipients = s.rule, s.port, s.listener, usedTLS, s.recipients
 	source := s.client
 	if !s.proxied && contains(s.t.cfg.TrustedRelays, s.client) {
 		// One of the operator's own relays: the sender is further down the Received chain.
@@ -170,17 +164,23 @@ func (s *session) event(data []byte) *event.Raw {
 	}
 }
 
-// receivedHeader is the trap's own Received header for the archive: it names the event's source
-// where an MTA names its client, and carries the event id, so an import of the archive gives
-// the same event.
-func (s *session) receivedHeader(r *event.Raw) string {
+// traceHeaders are the trap's own header lines for the archive, as a delivering MTA writes them:
+// a Delivered-To line per trap address and a Received header that names the event's source where
+// an MTA names its client and carries the event id, so an import of the archive gives the same
+// event, recipients included.
+func (s *session) traceHeaders(r *event.Raw) string {
+	var b strings.Builder
+	for _, rcpt := range r.Mail.Recipients {
+		fmt.Fprintf(&b, "Delivered-To: %s\n", sanitize(rcpt))
+	}
 	with := "ESMTP"
 	if r.Mail.TLS {
 		with = "ESMTPS"
 	}
-	return fmt.Sprintf("Received: from %s (unknown [%s])\n\tby %s (spamgeo trap %s) with %s id %s;\n\t%s\n",
+	fmt.Fprintf(&b, "Received: from %s (unknown [%s])\n\tby %s (spamgeo trap %s) with %s id %s;\n\t%s\n",
 		sanitize(r.HELO), r.SourceIP, s.t.cfg.Hostname, s.t.cfg.TrapID, with, r.EventID,
 		r.ReceivedAt.Format(time.RFC1123Z))
+	return b.String()
 }
 
 // sanitize keeps a client-given name from breaking the header it is written into.

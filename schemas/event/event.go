@@ -100,6 +100,13 @@ type Mail struct {
 	BodySHA256 string `json:"body_sha256,omitempty"`
 	// URLHosts are the hosts of the links in the body, lowercased, sorted, unique.
 	URLHosts []string `json:"url_hosts,omitempty"`
+	// URLDomains are the registered domains of URLHosts (public-suffix aware), sorted, unique.
+	URLDomains []string `json:"url_domains,omitempty"`
+	// SubjectTemplate is Subject with what campaigns vary taken out (numbers, tags, reply prefixes).
+	SubjectTemplate string `json:"subject_template,omitempty"`
+	// BodySimhash is the similarity hash of the body's text, 16 hex digits; absent when the body
+	// has too little text. Bodies a few bits apart are near-duplicates.
+	BodySimhash string `json:"body_simhash,omitempty"`
 	// Defects name what was malformed in the message (the event is kept all the same).
 	Defects []string `json:"defects,omitempty"`
 }

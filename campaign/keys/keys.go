@@ -1,0 +1,151 @@
+// Package keys derives from one message what the messages of a spam campaign share: the
+// registered domains it advertises, the template of its subject and a similarity hash of its
+// body. Campaign grouping (package campaign) links messages by these keys.
+package keys
+
+import (
+	"html"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/mfonda/simhash"
+	"golang.org/x/net/publicsuffix"
+)
+
+// RegisteredDomains returns the registered domains ("eTLD+1", by the public-suffix list) of the
+// given host names, unique and sorted: www.shop.example.com.au -> example.com.au. A host that is
+// an IP address stays as it is; a host that is itself a public suffix is left out.
+func RegisteredDomains(hosts []string) []string {
+	var out []string
+	for _, h := range hosts {
+		h = strings.TrimSuffix(strings.ToLower(h), ".")
+		if addr, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
+			out = append(out, addr.Unmap().String())
+			continue
+		}
+		if d, err := publicsuffix.EffectiveTLDPlusOne(h); err == nil {
+			out = append(out, d)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// replyPrefix matches the "Re:", "Fwd:" and "Fw:" prefixes spammers add to look like a thread.
+var replyPrefix = regexp.MustCompile(`^(?i)\s*((re|fwd?|aw|tr)\s*(\[\d+\])?\s*:\s*)+`)
+
+// SubjectTemplate reduces a subject to what the messages of one campaign share: reply prefixes
+// dropped, lower case, every run of digits made "#", every word that mixes letters and digits
+// (tracking tags, hash-busters such as "x7Kq2") made "*", punctuation and extra space removed.
+// "Re: Order #48213 for John - save 70% today" -> "order # for john save # today".
+func SubjectTemplate(subject string) string {
+	subject = replyPrefix.ReplaceAllString(subject, "")
+	var words []string
+	for _, w := range strings.FieldsFunc(strings.ToLower(subject), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '#' && r != '*'
+	}) {
+		letters := strings.IndexFunc(w, unicode.IsLetter) >= 0
+		digits := strings.IndexFunc(w, unicode.IsDigit) >= 0
+		switch {
+		case letters && digits:
+			w = "*"
+		case digits || strings.Trim(w, "#*") == "" && strings.Contains(w, "#"):
+			w = "#"
+		case strings.Trim(w, "*") == "":
+			w = "*"
+		default:
+			w = strings.Trim(w, "#*")
+		}
+		if n := len(words); n > 0 && words[n-1] == w && (w == "#" || w == "*") {
+			continue
+		}
+		words = append(words, w)
+	}
+	return strings.Join(words, " ")
+}
+
+// TemplateWords counts the words of a template that are words (not "#" or "*").
+func TemplateWords(template string) int {
+	n := 0
+	for w := range strings.FieldsSeq(template) {
+		if w != "#" && w != "*" {
+			n++
+		}
+	}
+	return n
+}
+
+// BodyHasher computes the similarity hash of a message body from its decoded text parts:
+// Charikar's simhash over overlapping word pairs, so that two bodies differing in a few words
+// (a name, a price, a rotated link) get hashes a few bits apart. Links, markup and numbers are
+// left out before hashing: campaigns vary exactly those.
+type BodyHasher struct {
+	vector simhash.Vector
+	words  int
+}
+
+// minHashWords is how many words a body needs for its hash to mean anything: the hashes of very
+// short bodies ("hi", "see attachment") collide across unrelated mail.
+const minHashWords = 8
+
+var (
+	markup    = regexp.MustCompile(`(?s)<!--.*?-->|<(style|script)\b.*?</(style|script)\s*>|<[^>]*>`)
+	linkLike  = regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://|www\.)\S*`)
+	shingleOf = 2
+)
+
+// Add hashes one decoded text part; isHTML drops its markup first.
+func (h *BodyHasher) Add(text string, isHTML bool) {
+	if isHTML {
+		text = html.UnescapeString(markup.ReplaceAllString(text, " "))
+	}
+	text = linkLike.ReplaceAllString(strings.ToLower(text), " ")
+	var words [][]byte
+	for _, w := range strings.FieldsFunc(text, func(r rune) bool { return !unicode.IsLetter(r) }) {
+		words = append(words, []byte(w))
+	}
+	h.words += len(words)
+	if len(words) < shingleOf {
+		return
+	}
+	v := simhash.VectorizeBytes(simhash.Shingle(shingleOf, words))
+	for i := range h.vector {
+		h.vector[i] += v[i]
+	}
+}
+
+// Sum returns the hash, or 0 when the text had too few words to be compared.
+func (h *BodyHasher) Sum() uint64 {
+	if h.words < minHashWords {
+		return 0
+	}
+	return simhash.Fingerprint(h.vector)
+}
+
+// FormatSimhash writes a body hash the way events carry it: 16 lower-case hex digits, "" for none.
+func FormatSimhash(h uint64) string {
+	if h == 0 {
+		return ""
+	}
+	s := strconv.FormatUint(h, 16)
+	return strings.Repeat("0", 16-len(s)) + s
+}
+
+// ParseSimhash reads what FormatSimhash wrote; "" and anything malformed are 0 (no hash).
+func ParseSimhash(s string) uint64 {
+	if len(s) != 16 {
+		return 0
+	}
+	h, err := strconv.ParseUint(s, 16, 64)
+	if err != nil {
+		return 0
+	}
+	return h
+}
+
+// SimhashDistance is the number of bits in which two body hashes differ.
+func SimhashDistance(a, b uint64) int { return int(simhash.Compare(a, b)) }

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spamgeo/spamgeo/campaign"
+	"github.com/spamgeo/spamgeo/campaign/evidence"
+	"github.com/spamgeo/spamgeo/campaign/hosting"
+	"github.com/spamgeo/spamgeo/internal/geoip"
+	"github.com/spamgeo/spamgeo/internal/telemetry"
+	"github.com/spamgeo/spamgeo/producers/mailbox"
+)
+
+// CampaignRuleFlags say how messages are linked into campaigns; campaigns and evidence must
+// agree on them for campaign ids to match.
+type CampaignRuleFlags struct {
+	MinSubjectWords int      `help:"Subject templates with fewer words (numbers and tags not counted) link nothing." default:"3" env:"SPAMGEO_CAMPAIGN_MIN_SUBJECT_WORDS"`
+	MaxBodyDistance int      `help:"Bodies whose similarity hashes differ in at most this many of 64 bits are one campaign; 0 for identical text only." default:"6" env:"SPAMGEO_CAMPAIGN_MAX_BODY_DISTANCE"`
+	IgnoreDomain    []string `help:"Registered domains that link nothing (link shorteners, markup boilerplate)." default:"w3.org" sep:"," env:"SPAMGEO_CAMPAIGN_IGNORE_DOMAIN"`
+}
+
+func (f CampaignRuleFlags) rules() campaign.Rules {
+	return campaign.Rules{MinSubjectWords: f.MinSubjectWords, MaxSimhashDistance: f.MaxBodyDistance, IgnoreDomains: f.IgnoreDomain}
+}
+
+// CampaignsCmd is `spamgeo campaigns`.
+type CampaignsCmd struct {
+	PeriodFlags       `embed:"" envprefix:"SPAMGEO_CAMPAIGNS_"`
+	CampaignRuleFlags `embed:""`
+	Top               int    `help:"Campaigns listed." default:"10" env:"SPAMGEO_CAMPAIGNS_TOP"`
+	MinMessages       uint64 `help:"Campaigns with fewer messages in the period are not listed." default:"2" env:"SPAMGEO_CAMPAIGNS_MIN_MESSAGES"`
+	Format            string `help:"Output: text, markdown, csv, json or html." default:"text" enum:"text,markdown,csv,json,html" env:"SPAMGEO_CAMPAIGNS_FORMAT"`
+	Output            string `help:"Write to this file instead of standard output." short:"o" placeholder:"FILE" env:"SPAMGEO_CAMPAIGNS_OUTPUT"`
+	Save              bool   `help:"Store the campaigns found (keys and days) as a new generation of the campaign_keys and campaign_days tables, for SQL and Grafana." env:"SPAMGEO_CAMPAIGNS_SAVE"`
+
+	Resolver        string        `help:"DNS server (host:port) to resolve the listed campaigns' advertised hosts through; the answers are placed with the GeoIP files and recorded in host_addresses. Empty (the default) resolves nothing." placeholder:"HOST:PORT" env:"SPAMGEO_CAMPAIGNS_RESOLVER"`
+	ResolveTimeout  time.Duration `help:"Time limit of one lookup." default:"2s" env:"SPAMGEO_CAMPAIGNS_RESOLVE_TIMEOUT"`
+	ResolveRate     float64       `help:"Most lookups sent per second." default:"20" env:"SPAMGEO_CAMPAIGNS_RESOLVE_RATE"`
+	ResolveCacheTTL time.Duration `help:"How long an answer is reused within one run." default:"1h" env:"SPAMGEO_CAMPAIGNS_RESOLVE_CACHE_TTL"`
+	GeoIPFlags
+}
+
+// Help explains what a campaign is.
+func (c *CampaignsCmd) Help() string {
+	return "Messages are one campaign when they advertise the same registered domain (public-suffix aware), " +
+		"share a subject template (numbers, tags and reply prefixes taken out) or have near-identical bodies " +
+		"(simhash), transitively. Campaigns are grouped over all history up to the end of the period, so a " +
+		"campaign keeps its id as messages arrive; the listing covers the period. Each campaign shows where " +
+		"its mail was relayed from, where its advertised sites are hosted (after --resolver has looked them " +
+		"up) and where their domains are registered (the country of a country-code TLD)."
+}
+
+// Run lists the campaigns.
+func (c *CampaignsCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error {
+	if c.Top < 1 {
+		return fmt.Errorf("--top %d: list at least one campaign", c.Top)
+	}
+	p, err := c.period(time.Now())
+	if err != nil {
+		return err
+	}
+	conn, err := g.clickhouse().Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	store := campaign.NewStore(conn)
+	res, err := campaign.Find(ctx, store, p, c.rules())
+	if err != nil {
+		return err
+	}
+	listing := campaign.NewListing(res, c.Top, c.MinMessages)
+	if c.Resolver != "" {
+		if err := c.resolve(ctx, g, store, listing.Campaigns); err != nil {
+			return err
+		}
+		if res, err = campaign.Find(ctx, store, p, c.rules()); err != nil {
+			return err
+		}
+		listing = campaign.NewListing(res, c.Top, c.MinMessages)
+	}
+	if c.Save {
+		if err := store.Save(ctx, time.Now(), res.Campaigns, res.Summaries); err != nil {
+			return err
+		}
+	}
+	out := stdout
+	if c.Output != "" {
+		f, err := os.Create(c.Output)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		out = f
+	}
+	return campaign.Write(out, listing, c.Format)
+}
+
+// resolve looks up the advertised hosts of the listed campaigns and records the answers.
+func (c *CampaignsCmd) resolve(ctx context.Context, g *Globals, store *campaign.Store, listed []campaign.Summary) error {
+	cfg := hosting.DefaultConfiguration()
+	cfg.Server, cfg.Timeout, cfg.QueriesPerSecond, cfg.CacheTTL = c.Resolver, c.ResolveTimeout, c.ResolveRate, c.ResolveCacheTTL
+	r, err := hosting.New(cfg, telemetry.NewRegistry())
+	if err != nil {
+		return err
+	}
+	geo, err := geoip.Open(c.configuration())
+	if err != nil {
+		return err
+	}
+	defer geo.Close()
+	found, errs := campaign.ResolveHosts(ctx, r, geo, listed, time.Now())
+	for _, err := range errs {
+		g.logger.Warn("host not resolved", "error", err)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	g.logger.Info("resolved advertised hosts", "addresses", len(found), "failed", len(errs))
+	return store.RecordResolutions(ctx, found)
+}
+
+// EvidenceCmd is `spamgeo evidence`.
+type EvidenceCmd struct {
+	PeriodFlags       `embed:"" envprefix:"SPAMGEO_EVIDENCE_"`
+	CampaignRuleFlags `embed:""`
+	Campaign          string   `help:"Campaign id, as spamgeo campaigns lists it for the same period." required:"" env:"SPAMGEO_EVIDENCE_CAMPAIGN"`
+	Archive           []string `help:"Where the raw messages are: the trap's archive directory, or the files and directories that were replayed." required:"" type:"existingpath" sep:"," env:"SPAMGEO_EVIDENCE_ARCHIVE"`
+	Out               string   `help:"Directory to create the bundle in; must not exist or be empty." short:"o" required:"" placeholder:"DIR" env:"SPAMGEO_EVIDENCE_OUT"`
+	MboxQuoting       string   `help:"How the archive's mbox files quote body lines starting with 'From '." enum:"mboxrd,mboxo" default:"mboxrd" env:"SPAMGEO_EVIDENCE_MBOX_QUOTING"`
+}
+
+// Help lists what a bundle holds.
+func (c *EvidenceCmd) Help() string {
+	return "Writes the campaign's raw messages (found in --archive by their event ids) to messages/, " +
+		"manifest.json (every message with its file's SHA-256, trap addresses, time, source address and that " +
+		"address's country and network as stored), summary.html (a readable account: the three geographies, " +
+		"the sending machines, the trap addresses, every message) and SHA256SUMS (sha256sum -c SHA256SUMS " +
+		"checks the bundle). The same archive and database give the same bytes."
+}
+
+// Run builds the bundle.
+func (c *EvidenceCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error {
+	p, err := c.period(time.Now())
+	if err != nil {
+		return err
+	}
+	conn, err := g.clickhouse().Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	store := campaign.NewStore(conn)
+	res, err := campaign.Find(ctx, store, p, c.rules())
+	if err != nil {
+		return err
+	}
+	camp, sum, ok := res.Lookup(c.Campaign)
+	if !ok {
+		return fmt.Errorf("no campaign %s has messages in %s (list them with spamgeo campaigns for the same period and rules)", c.Campaign, p)
+	}
+	msgs, err := res.Messages(ctx, store, camp)
+	if err != nil {
+		return err
+	}
+	opts := mailbox.DefaultOptions()
+	opts.MboxQuoting = c.MboxQuoting
+	m, err := evidence.Build(ctx, evidence.Input{Period: p.String(), Campaign: sum, Keys: camp.Keys, Messages: msgs,
+		Archives: c.Archive, Mailbox: opts}, c.Out)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "campaign %s: %d messages, %d found in the archive, bundle in %s\n", m.Campaign, m.Messages, m.Archived, c.Out)
+	if m.Archived < m.Messages {
+		g.logger.Warn("some messages of the campaign are not in the archive; the bundle lists them without their raw files",
+			"missing", m.Messages-m.Archived)
+	}
+	return nil
+}
