@@ -92,21 +92,22 @@ type BodyHasher struct {
 // short bodies ("hi", "see attachment") collide across unrelated mail.
 const minHashWords = 8
 
-var (
-	markup    = regexp.MustCompile(`(?s)<!--.*?-->|<(style|script)\b.*?</(style|script)\s*>|<[^>]*>`)
-	linkLike  = regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://|www\.)\S*`)
-	shingleOf = 2
-)
+// shingleOf is how many words make one hashed feature.
+const shingleOf = 2
 
 // Add hashes one decoded text part; isHTML drops its markup first.
 func (h *BodyHasher) Add(text string, isHTML bool) {
 	if isHTML {
-		text = html.UnescapeString(markup.ReplaceAllString(text, " "))
+		text = html.UnescapeString(stripMarkup(text))
 	}
-	text = linkLike.ReplaceAllString(strings.ToLower(text), " ")
 	var words [][]byte
-	for _, w := range strings.FieldsFunc(text, func(r rune) bool { return !unicode.IsLetter(r) }) {
-		words = append(words, []byte(w))
+	for token := range strings.FieldsSeq(text) {
+		if isLink(token) {
+			continue
+		}
+		for w := range strings.FieldsFuncSeq(token, func(r rune) bool { return !unicode.IsLetter(r) }) {
+			words = append(words, []byte(strings.ToLower(w)))
+		}
 	}
 	h.words += len(words)
 	if len(words) < shingleOf {
@@ -116,6 +117,63 @@ func (h *BodyHasher) Add(text string, isHTML bool) {
 	for i := range h.vector {
 		h.vector[i] += v[i]
 	}
+}
+
+// isLink tells a token that is (or holds) a URL or a bare www. link.
+func isLink(token string) bool {
+	return strings.Contains(token, "://") || len(token) > 4 && strings.EqualFold(token[:4], "www.")
+}
+
+// stripMarkup replaces HTML tags, comments and the contents of style and script elements with
+// spaces, in one pass.
+func stripMarkup(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for {
+		i := strings.IndexByte(s, '<')
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		b.WriteByte(' ')
+		s = s[i:]
+		var end string
+		switch {
+		case strings.HasPrefix(s, "<!--"):
+			end = "-->"
+		case hasPrefixFold(s, "<style"):
+			end = "</style"
+		case hasPrefixFold(s, "<script"):
+			end = "</script"
+		}
+		if end != "" {
+			j := indexFold(s, end)
+			if j < 0 {
+				return b.String()
+			}
+			s = s[j+len(end):]
+		}
+		j := strings.IndexByte(s, '>')
+		if j < 0 {
+			return b.String()
+		}
+		s = s[j+1:]
+	}
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// indexFold is strings.Index ignoring ASCII case, for short ASCII needles.
+func indexFold(s, needle string) int {
+	for i := 0; i+len(needle) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(needle)], needle) {
+			return i
+		}
+	}
+	return -1
 }
 
 // Sum returns the hash, or 0 when the text had too few words to be compared.

@@ -14,6 +14,9 @@ import (
 
 	"github.com/spamgeo/spamgeo/internal/geoip/geoiptest"
 	"github.com/spamgeo/spamgeo/internal/testenv"
+	"github.com/spamgeo/spamgeo/producers/mailbox"
+	"github.com/spamgeo/spamgeo/producers/mailparse"
+	"github.com/spamgeo/spamgeo/producers/replay"
 	"github.com/spamgeo/spamgeo/producers/trap"
 )
 
@@ -141,5 +144,21 @@ func TestReplayOnRealServers(t *testing.T) {
 	flow()
 	if got := stored("1"); len(got) != 5 {
 		t.Errorf("after importing the trap's archive: %d events, want 5 (3 replayed + 2 live)\n%s", len(got), strings.Join(got, "\n"))
+	}
+	// The archive names the trap addresses as a delivering MTA does, so an import keeps them.
+	archived, _ := filepath.Glob(filepath.Join(cfg.ArchiveDir, "*.mbox.gz"))
+	if len(archived) != 1 {
+		t.Fatalf("archive files %q", archived)
+	}
+	items := 0
+	if err := mailbox.Walk(context.Background(), []string{archived[0]}, mailbox.DefaultOptions(), func(it mailbox.Item) error {
+		e, reason := replay.Event(it, replay.DefaultConfiguration(), mailparse.DefaultLimits())
+		if reason != "" || !slices.Equal(e.Mail.Recipients, []string{"victim@trap.test"}) || e.RcptCount != 1 || e.Collector != "replay" {
+			t.Errorf("archived message reads back as %+v (%s)", e, reason)
+		}
+		items++
+		return nil
+	}, nil); err != nil || items != 2 {
+		t.Errorf("walked %d archived messages: %v", items, err)
 	}
 }

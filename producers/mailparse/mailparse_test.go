@@ -146,6 +146,18 @@ func TestParseSpam(t *testing.T) {
 	if !slices.Equal(m.URLHosts, wantHosts) {
 		t.Errorf("hosts %q\nwant %q", m.URLHosts, wantHosts)
 	}
+	// The campaign keys: ".example" is no listed suffix, so the last two labels make the registered domain.
+	wantDomains := []string{"cheap-pills.example", "example.net", "partner-list.example", "tracker.example"}
+	if !slices.Equal(m.URLDomains, wantDomains) || m.SubjectTemplate != "exclusive # discount today only" || m.BodySimhash == 0 {
+		t.Errorf("domains %q, subject template %q, body hash %x", m.URLDomains, m.SubjectTemplate, m.BodySimhash)
+	}
+	if !slices.Equal(m.DeliveredTo, []string{"trap@example.org"}) {
+		t.Errorf("delivered to %q", m.DeliveredTo)
+	}
+	mail := m.Mail()
+	if mail.BodySimhash == "" || !slices.Equal(mail.Recipients, m.DeliveredTo) || mail.Subject != m.Subject || *mail.Date != m.Date.UTC() {
+		t.Errorf("event mail %+v", mail)
+	}
 	if len(m.Received) != 4 || len(m.Defects) != 0 {
 		t.Fatalf("%d Received, defects %q", len(m.Received), m.Defects)
 	}
@@ -392,8 +404,9 @@ func checkMessage(t testing.TB, m *Message, limits Limits) {
 	if m == nil {
 		t.Fatal("Parse returned nil")
 	}
-	strs := []string{m.From, m.Subject, m.MessageID, m.XMailer}
+	strs := []string{m.From, m.Subject, m.MessageID, m.XMailer, m.SubjectTemplate}
 	strs = append(strs, m.URLHosts...)
+	strs = append(strs, m.DeliveredTo...)
 	for _, hop := range m.Received {
 		strs = append(strs, hop.Raw, hop.FromName, hop.FromRDNS, hop.By, hop.With)
 	}
@@ -402,7 +415,7 @@ func checkMessage(t testing.TB, m *Message, limits Limits) {
 			t.Errorf("string of %d bytes, valid UTF-8 %v: %.80q", len(s), utf8.ValidString(s), s)
 		}
 	}
-	for name, list := range map[string][]string{"URLHosts": m.URLHosts, "Defects": m.Defects} {
+	for name, list := range map[string][]string{"URLHosts": m.URLHosts, "Defects": m.Defects, "URLDomains": m.URLDomains, "DeliveredTo": m.DeliveredTo} {
 		if !slices.IsSorted(list) || len(slices.Compact(slices.Clone(list))) != len(list) {
 			t.Errorf("%s not sorted and unique: %q", name, list)
 		}

@@ -234,7 +234,7 @@ func TestDocsSQLExamplesOnRealServer(t *testing.T) {
 			ran++
 		}
 	}
-	if ran < 16 {
+	if ran < 19 {
 		t.Errorf("ran %d examples", ran)
 	}
 }
