@@ -42,7 +42,8 @@ step "spamgeo synth: April-September 2004 and April-September 2005, $EVENTS even
 
 step "spamgeo trap on $TRAP_ADDR: Postfix's smtp-source sends $TRAP_MESSAGES messages, one relay attempt is refused"
 port_open "${TRAP_ADDR##*:}" && die "$TRAP_ADDR is taken (DEMO_TRAP_PORT picks another port)"
-"$SPAMGEO" trap --listen "$TRAP_ADDR" --domains trap.example --metrics-listen "" --log-level warn &
+rm -rf "$SPAMGEO_LOCAL/demo/archive" "$SPAMGEO_LOCAL/demo/evidence"
+"$SPAMGEO" trap --listen "$TRAP_ADDR" --domains trap.example --metrics-listen "" --log-level warn --archive-dir "$SPAMGEO_LOCAL/demo/archive" &
 trap_pid=$!
 trap 'kill "$trap_pid" 2>/dev/null || true' EXIT # also when a step below fails
 wait_listening() { for _ in $(seq 50); do port_open "${TRAP_ADDR##*:}" && return 0; sleep 0.2; done; return 1; }
@@ -79,3 +80,13 @@ mkdir -p "$SPAMGEO_LOCAL/demo"
 "$SPAMGEO" report --period 2005-04-01..2005-09-30 --compare year --format html -o "$SPAMGEO_LOCAL/demo/report.html"
 "$SPAMGEO" report --period 2005-04-01..2005-09-30 --compare year --format png -o "$SPAMGEO_LOCAL/demo/bars.png"
 echo "The same as a page with charts: $SPAMGEO_LOCAL/demo/report.html (and a chart: $SPAMGEO_LOCAL/demo/bars.png)"
+
+step "spamgeo campaigns --last 2d: the trap's mail grouped into campaigns"
+"$SPAMGEO" campaigns --last 2d
+campaign=$("$SPAMGEO" campaigns --last 2d --format csv | awk -F, 'NR == 2 { print $2 }')
+[ -n "$campaign" ] || die "no campaign found in the trap's mail"
+
+step "spamgeo evidence --campaign $campaign: its raw messages from the trap's archive, with a manifest"
+"$SPAMGEO" evidence --last 2d --campaign "$campaign" --archive "$SPAMGEO_LOCAL/demo/archive" --out "$SPAMGEO_LOCAL/demo/evidence"
+(cd "$SPAMGEO_LOCAL/demo/evidence" && sha256sum --quiet -c SHA256SUMS) || die "the evidence bundle does not verify"
+echo "Bundle verified (sha256sum -c SHA256SUMS); summary: $SPAMGEO_LOCAL/demo/evidence/summary.html"
