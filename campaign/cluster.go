@@ -150,9 +150,11 @@ func campaignID(k Key) string {
 	return hex.EncodeToString(sum[:6])
 }
 
-// linkNearBodies links body keys whose hashes differ in at most maxDistance bits. Two such
-// hashes agree exactly on at least one of maxDistance+1 bands of bits (pigeonhole), so only
-// hashes that share a band are compared.
+// linkNearBodies links body keys whose hashes differ in at most maxDistance bits. Cut into
+// maxDistance+2 blocks of bits, two such hashes agree exactly on at least two blocks (the differing
+// bits touch at most maxDistance blocks), so for each pair of blocks the hashes are sorted by those
+// two blocks and only hashes that agree on both are compared: about n log n work per pair of blocks
+// instead of n² for all pairs.
 func linkNearBodies(g *graph, maxDistance int) {
 	if maxDistance <= 0 {
 		return
@@ -167,25 +169,46 @@ func linkNearBodies(g *graph, maxDistance int) {
 			bodies = append(bodies, body{id, keys.ParseSimhash(k.Value)})
 		}
 	}
-	bands := min(maxDistance+1, 64)
-	width := 64 / bands
-	for b := range bands {
-		shift := b * width
-		mask := uint64(1)<<width - 1
-		if b == bands-1 {
-			mask = ^uint64(0) >> shift // the last band takes the remaining bits
+	blocks := maxDistance + 2
+	if blocks > 32 { // blocks of a bit or two: no index helps, compare every pair
+		for i := range bodies {
+			for j := i + 1; j < len(bodies); j++ {
+				if keys.SimhashDistance(bodies[i].hash, bodies[j].hash) <= maxDistance {
+					g.union(bodies[i].id, bodies[j].id)
+				}
+			}
 		}
-		buckets := map[uint64][]body{}
-		for _, x := range bodies {
-			buckets[x.hash>>shift&mask] = append(buckets[x.hash>>shift&mask], x)
-		}
-		for _, bucket := range buckets {
-			for i := range bucket {
-				for j := i + 1; j < len(bucket); j++ {
-					if keys.SimhashDistance(bucket[i].hash, bucket[j].hash) <= maxDistance {
-						g.union(bucket[i].id, bucket[j].id)
+		return
+	}
+	block := func(h uint64, b int) uint64 {
+		lo, hi := b*64/blocks, (b+1)*64/blocks
+		return h >> lo & (1<<(hi-lo) - 1)
+	}
+	type entry struct {
+		key uint64
+		i   int
+	}
+	entries := make([]entry, len(bodies))
+	for a := range blocks {
+		for b := a + 1; b < blocks; b++ {
+			for i, x := range bodies {
+				entries[i] = entry{block(x.hash, a)<<32 | block(x.hash, b), i}
+			}
+			slices.SortFunc(entries, func(x, y entry) int { return cmp.Compare(x.key, y.key) })
+			for start := 0; start < len(entries); {
+				end := start + 1
+				for end < len(entries) && entries[end].key == entries[start].key {
+					end++
+				}
+				for i := start; i < end; i++ {
+					for j := i + 1; j < end; j++ {
+						x, y := bodies[entries[i].i], bodies[entries[j].i]
+						if keys.SimhashDistance(x.hash, y.hash) <= maxDistance {
+							g.union(x.id, y.id)
+						}
 					}
 				}
+				start = end
 			}
 		}
 	}
