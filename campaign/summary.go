@@ -11,6 +11,7 @@ import (
 	"github.com/spamgeo/spamgeo/campaign/hosting"
 	"github.com/spamgeo/spamgeo/campaign/keys"
 	"github.com/spamgeo/spamgeo/query"
+	"github.com/spamgeo/spamgeo/schemas/migrations"
 )
 
 // Summary is what one campaign did in a period, with the three geographies side by side: where
@@ -76,6 +77,9 @@ type Result struct {
 
 // Find groups the history up to the end of p into campaigns and summarizes those active in p.
 func Find(ctx context.Context, s *Store, p query.Period, rules Rules) (*Result, error) {
+	if err := migrations.RequireCurrent(ctx, s.conn); err != nil {
+		return nil, err // campaign keys arrived with schema version 5
+	}
 	fps, err := s.Fingerprints(ctx, p.To)
 	if err != nil {
 		return nil, err

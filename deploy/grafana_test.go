@@ -48,6 +48,9 @@ func TestGrafanaPanelsOnRealServer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if err := conn.Exec(ctx, "INSERT INTO campaign_days (generation, campaign_id, day, messages, sources, country_codes, asns) SELECT now(), 'b82465470e9b', toDate('2005-04-02'), 3, 2, ['US', 'CN'], [64500]"); err != nil {
+		t.Fatal(err)
+	}
 	files, _ := filepath.Glob("grafana/dashboards/*.json")
 	ran := 0
 	for _, f := range files {

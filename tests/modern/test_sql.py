@@ -297,6 +297,9 @@ GRAFANA_COLUMNS = {  # name and type of each column a panel uses (time series: t
     "Top networks": [("asn", "UInt32"), ("organisation", "String"), ("country_code", "String"), ("messages", "UInt64")],
     "This period against the one before": [("country_code", "String"), ("share_now", "Float64"),
                                            ("share_before", "Float64"), ("change_pp", "Float64")],
+    "Spam campaigns (as last saved by spamgeo campaigns --save)": [
+        ("campaign_id", "String"), ("messages", "UInt64"), ("days", "UInt64"), ("most_sources_in_a_day", "UInt64"),
+        ("relay_countries", "String")],
 }
 
 
@@ -320,6 +323,8 @@ def grafana_dashboards():
 def test_grafana_panels(db):
     migrate(db)
     insert_events(db, with_offsets=True)
+    db.query("INSERT INTO campaign_days (generation, campaign_id, day, messages, sources, country_codes, asns) "
+             "VALUES (now(), 'b82465470e9b', '2005-04-02', 3, 2, ['US', 'CN'], [64500])")
     go_metrics = set()
     for path in ROOT.rglob("*.go"):
         go_metrics.update(re.findall(r'Name:\s*"(spamgeo_\w+)"', path.read_text()))
