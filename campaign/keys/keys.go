@@ -4,6 +4,7 @@
 package keys
 
 import (
+	"hash/fnv"
 	"html"
 	"net/netip"
 	"regexp"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/mfonda/simhash"
 	"golang.org/x/net/publicsuffix"
@@ -92,31 +94,52 @@ type BodyHasher struct {
 // short bodies ("hi", "see attachment") collide across unrelated mail.
 const minHashWords = 8
 
-// shingleOf is how many words make one hashed feature.
-const shingleOf = 2
-
-// Add hashes one decoded text part; isHTML drops its markup first.
+// Add hashes one decoded text part; isHTML drops its markup first. The features are the pairs of
+// consecutive lower-cased words, hashed with 64-bit FNV-1 as simhash.VectorizeBytes hashes them,
+// without building each pair as a byte slice first (the allocations doubled the parser's time).
 func (h *BodyHasher) Add(text string, isHTML bool) {
 	if isHTML {
 		text = html.UnescapeString(stripMarkup(text))
 	}
-	var words [][]byte
+	var prev, word []byte
+	pair := fnv.New64()
 	for token := range strings.FieldsSeq(text) {
 		if isLink(token) {
 			continue
 		}
 		for w := range strings.FieldsFuncSeq(token, func(r rune) bool { return !unicode.IsLetter(r) }) {
-			words = append(words, []byte(strings.ToLower(w)))
+			word = appendLower(word[:0], w)
+			h.words++
+			if prev != nil {
+				pair.Reset()
+				pair.Write(prev)
+				pair.Write([]byte{' '})
+				pair.Write(word)
+				sum := pair.Sum64()
+				for i := range h.vector {
+					h.vector[i] += int(sum>>i&1)*2 - 1 // +1 for a set bit, -1 for a clear one
+				}
+			}
+			prev, word = word, prev
 		}
 	}
-	h.words += len(words)
-	if len(words) < shingleOf {
-		return
+}
+
+// appendLower appends s lower-cased to b.
+func appendLower(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return append(b, strings.ToLower(s)...)
+		}
 	}
-	v := simhash.VectorizeBytes(simhash.Shingle(shingleOf, words))
-	for i := range h.vector {
-		h.vector[i] += v[i]
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
 	}
+	return b
 }
 
 // isLink tells a token that is (or holds) a URL or a bare www. link.

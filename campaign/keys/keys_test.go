@@ -1,6 +1,9 @@
 package keys
 
 import (
+	"unicode"
+
+	"github.com/mfonda/simhash"
 	"slices"
 	"strings"
 	"testing"
@@ -98,4 +101,29 @@ func FuzzBodyHasher(f *testing.F) {
 		}
 		_ = RegisteredDomains(strings.Fields(s))
 	})
+}
+
+// The hasher computes what the simhash library computes from the word pairs, only faster.
+func TestBodyHasherMatchesTheLibrary(t *testing.T) {
+	for _, text := range []string{
+		"Our analysts have found the stock that will EXPLODE this week, see www.x.example and http://y.example/",
+		"Ünïcode Wörds ÄND ascii words mixed together in one longer sentence of text",
+		"one two three four five six seven eight nine ten eleven twelve",
+	} {
+		var words [][]byte
+		for token := range strings.FieldsSeq(text) {
+			if isLink(token) {
+				continue
+			}
+			for w := range strings.FieldsFuncSeq(token, func(r rune) bool { return !unicode.IsLetter(r) }) {
+				words = append(words, []byte(strings.ToLower(w)))
+			}
+		}
+		want := simhash.Fingerprint(simhash.VectorizeBytes(simhash.Shingle(2, words)))
+		var h BodyHasher
+		h.Add(text, false)
+		if got := h.Sum(); got != want {
+			t.Errorf("%q: %016x, the library says %016x", text, got, want)
+		}
+	}
 }
