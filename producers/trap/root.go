@@ -211,11 +211,12 @@ func (t *Trap) replaySpool(ctx context.Context) {
 			}
 			events = append(events, r)
 		}
-		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err = t.publisher.Publish(pctx, events)
-		cancel()
-		if err != nil {
-			return // Kafka is still away; try again on the next tick
+		// No deadline: Publish retries until Kafka acknowledges the batch or the trap stops. A
+		// deadline would abandon a batch that kafka-go's writer may still deliver after it (the
+		// writer finishes a started batch in the background), and the next tick would send the
+		// same spool files again: duplicates on the topic (seen in e2e/TestTrapWhileKafkaIsAway).
+		if err := t.publisher.Publish(ctx, events); err != nil {
+			return // the trap is stopping
 		}
 		if err := t.spool.remove(names); err != nil {
 			t.deps.Logger.Error("cleaning the spool", "error", err)
