@@ -13,10 +13,13 @@ import (
 	"github.com/jedib0t/go-pretty/v6/text"
 
 	"github.com/spamgeo/spamgeo/internal/countries"
+	"github.com/spamgeo/spamgeo/query"
+	"github.com/spamgeo/spamgeo/report"
 )
 
-// Formats are the outputs of Write, the same names `spamgeo report` uses.
-var Formats = []string{"text", "markdown", "csv", "json", "html"}
+// Formats are the outputs of Write, the same names `spamgeo report` uses; png and svg draw the
+// listed campaigns' messages per day.
+var Formats = []string{"text", "markdown", "csv", "json", "html", "png", "svg"}
 
 // Listing is what `spamgeo campaigns` prints: the top campaigns of a period.
 type Listing struct {
@@ -25,11 +28,13 @@ type Listing struct {
 	// Shown and Total count the campaigns listed and those active in the period.
 	Shown int `json:"shown"`
 	Total int `json:"total"`
+
+	period query.Period
 }
 
 // NewListing lists the campaigns of r with at least minMessages messages, top at most.
 func NewListing(r *Result, top int, minMessages uint64) Listing {
-	l := Listing{Period: r.Period.String(), Total: len(r.Summaries), Campaigns: []Summary{}}
+	l := Listing{Period: r.Period.String(), Total: len(r.Summaries), Campaigns: []Summary{}, period: r.Period}
 	for _, s := range r.Summaries {
 		if len(l.Campaigns) < top && s.Messages >= minMessages {
 			l.Campaigns = append(l.Campaigns, s)
@@ -61,6 +66,8 @@ func Write(w io.Writer, l Listing, f string) error {
 		e := json.NewEncoder(w)
 		e.SetIndent("", "  ")
 		return e.Encode(l)
+	case "png", "svg":
+		return writeChart(w, l, report.Format(f))
 	}
 	return fmt.Errorf("format %q is not one of %v", f, Formats)
 }

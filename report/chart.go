@@ -15,8 +15,8 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 )
 
-// palette is Okabe and Ito's colour-blind-safe palette, darker colour first.
-var palette = []color.Color{
+// Palette is Okabe and Ito's colour-blind-safe palette, darker colour first.
+var Palette = []color.Color{
 	color.RGBA{0, 114, 178, 255}, color.RGBA{230, 159, 0, 255}, color.RGBA{0, 158, 115, 255},
 	color.RGBA{213, 94, 0, 255}, color.RGBA{86, 180, 233, 255}, color.RGBA{204, 121, 167, 255},
 	color.RGBA{240, 228, 66, 255}, color.RGBA{0, 0, 0, 255},
@@ -46,7 +46,7 @@ func WriteBarChart(w io.Writer, r Report, f Format) error {
 	if err != nil {
 		return err
 	}
-	bars.Color, bars.LineStyle.Width = palette[0], 0
+	bars.Color, bars.LineStyle.Width = Palette[0], 0
 	p.Add(bars)
 	p.Legend.Add(r.Period, bars)
 	if r.Compare != "" {
@@ -54,7 +54,7 @@ func WriteBarChart(w io.Writer, r Report, f Format) error {
 		if err != nil {
 			return err
 		}
-		prev.Color, prev.LineStyle.Width = palette[1], 0
+		prev.Color, prev.LineStyle.Width = Palette[1], 0
 		bars.Offset, prev.Offset = -width/2, width/2
 		p.Add(prev)
 		p.Legend.Add(r.Compare, prev)
@@ -64,7 +64,7 @@ func WriteBarChart(w io.Writer, r Report, f Format) error {
 	p.NominalX(names...)
 	p.X.Tick.Label.Rotation = 0.6
 	p.X.Tick.Label.XAlign = draw.XRight
-	return render(w, p, max(16*vg.Centimeter, vg.Points(float64(80+45*len(names)))), 11*vg.Centimeter, f)
+	return Render(w, p, max(16*vg.Centimeter, vg.Points(float64(80+45*len(names)))), 11*vg.Centimeter, f)
 }
 
 func maxOf(v plotter.Values) float64 {
@@ -91,7 +91,7 @@ func WriteTimeChart(w io.Writer, r Report, f Format) error {
 	}
 	top, drawn := 1.0, false
 	for i, k := range s.Keys {
-		c := palette[i%len(palette)]
+		c := Palette[i%len(Palette)]
 		var legend *plotter.Line
 		// One line per run of buckets with data: a gap in the data stays a gap in the chart.
 		for _, run := range runs(s.Times, s.Shares[k]) {
@@ -101,7 +101,7 @@ func WriteTimeChart(w io.Writer, r Report, f Format) error {
 			}
 			line.Color, points.Color = c, c
 			line.Width, points.Radius = vg.Points(1.5), vg.Points(2)
-			if i >= len(palette) {
+			if i >= len(Palette) {
 				line.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
 			}
 			p.Add(line, points)
@@ -126,7 +126,7 @@ func WriteTimeChart(w io.Writer, r Report, f Format) error {
 	p.X.Min, p.X.Max = float64(s.Times[0].Unix()), float64(s.Times[len(s.Times)-1].Unix())
 	p.Legend.Top = true
 	p.Y.Min, p.Y.Max = 0, top*(1.1+0.07*float64(len(s.Keys))) // room above the lines for the legend
-	return render(w, p, 18*vg.Centimeter, 11*vg.Centimeter, f)
+	return Render(w, p, 18*vg.Centimeter, 11*vg.Centimeter, f)
 }
 
 // runs cuts a series into stretches without NaN.
@@ -157,7 +157,8 @@ func shortName(l Line) string {
 	return l.Name
 }
 
-func render(w io.Writer, p *plot.Plot, width, height vg.Length, f Format) error {
+// Render writes p, width by height, as PNG or SVG.
+func Render(w io.Writer, p *plot.Plot, width, height vg.Length, f Format) error {
 	wt, err := p.WriterTo(width, height, string(f))
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -33,7 +34,7 @@ type CampaignsCmd struct {
 	CampaignRuleFlags `embed:""`
 	Top               int    `help:"Campaigns listed." default:"10" env:"SPAMGEO_CAMPAIGNS_TOP"`
 	MinMessages       uint64 `help:"Campaigns with fewer messages in the period are not listed." default:"2" env:"SPAMGEO_CAMPAIGNS_MIN_MESSAGES"`
-	Format            string `help:"Output: text, markdown, csv, json or html." default:"text" enum:"text,markdown,csv,json,html" env:"SPAMGEO_CAMPAIGNS_FORMAT"`
+	Format            string `help:"Output: text, markdown, csv, json, html, or png or svg (a chart of the listed campaigns' messages per day)." default:"text" enum:"text,markdown,csv,json,html,png,svg" env:"SPAMGEO_CAMPAIGNS_FORMAT"`
 	Output            string `help:"Write to this file instead of standard output." short:"o" placeholder:"FILE" env:"SPAMGEO_CAMPAIGNS_OUTPUT"`
 	Save              bool   `help:"Store the campaigns found (keys and days) as a new generation of the campaign_keys and campaign_days tables, for SQL and Grafana." env:"SPAMGEO_CAMPAIGNS_SAVE"`
 
@@ -58,6 +59,9 @@ func (c *CampaignsCmd) Help() string {
 func (c *CampaignsCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error {
 	if c.Top < 1 {
 		return fmt.Errorf("--top %d: list at least one campaign", c.Top)
+	}
+	if c.Format == "png" && c.Output == "" && isTerminal(stdout) {
+		return errors.New("a PNG chart is binary: write it with --output FILE or redirect standard output")
 	}
 	p, err := c.period(time.Now())
 	if err != nil {

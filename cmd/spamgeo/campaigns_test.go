@@ -77,6 +77,17 @@ func TestCampaignsOnRealServers(t *testing.T) {
 		"--geoip-country", country, "--geoip-asn", asn)
 	found := byTruth(after)
 	t.Log("\n" + spamgeo(t, env, "campaigns", "--period", "2005-04"))
+	art := filepath.Join("..", "..", ".local", "artifacts") // kept for people to look at
+	if err := os.MkdirAll(art, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spamgeo(t, env, "campaigns", "--period", "2005-04", "--format", "png", "-o", filepath.Join(art, "campaigns.png"))
+	if png := mustRead(t, filepath.Join(art, "campaigns.png")); !bytes.HasPrefix(png, []byte("\x89PNG")) || len(png) < 10_000 {
+		t.Errorf("campaigns chart: %d bytes, not a PNG", len(png))
+	}
+	if svg := spamgeo(t, env, "campaigns", "--period", "2005-04", "--format", "svg"); !strings.Contains(svg, "<svg") || !strings.Contains(svg, found["pharmacy"].ID) {
+		t.Errorf("campaigns SVG chart lacks the pharmacy's id")
+	}
 	conn, err := env.clickhouse.Open(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -157,9 +168,8 @@ func TestCampaignsOnRealServers(t *testing.T) {
 	again := filepath.Join(t.TempDir(), "bundle")
 	spamgeo(t, env, "evidence", "--period", "2005-04", "--campaign", pharmacy.ID, "--archive", corpus.Path, "--out", again)
 	assertSameTree(t, dir, again)
-	// Kept for people to read: .local/artifacts/evidence-summary.html.
-	if art := filepath.Join("..", "..", ".local", "artifacts"); os.MkdirAll(art, 0o755) == nil {
-		_ = os.WriteFile(filepath.Join(art, "evidence-summary.html"), mustRead(t, filepath.Join(dir, evidence.SummaryFile)), 0o644)
+	if err := os.WriteFile(filepath.Join(art, "evidence-summary.html"), mustRead(t, filepath.Join(dir, evidence.SummaryFile)), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	// A changed message no longer verifies.
 	if err := os.WriteFile(filepath.Join(dir, m.Entries[3].File), []byte("tampered"), 0o640); err != nil {
