@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+
+	"go4.org/netipx"
 )
 
 // rangeTable is an ip-location-db ASN range file held in memory: rows "start,end,asn,organisation"
@@ -206,4 +208,52 @@ func find[T any](t *rangeTable, rows []rangeRow[T], k T, compare func(a, b T) in
 	}
 	r := rows[i-1]
 	return r.asn, t.orgs[r.org], true, nil
+}
+
+// ASNNetwork is one network of an ASN range file and who announces it.
+type ASNNetwork struct {
+	Prefix netip.Prefix
+	ASN    uint32
+	Org    string
+}
+
+// ASNNetworks lists the networks of an ip-location-db ASN range file as CIDR prefixes, each
+// answered by the innermost range that covers it, exactly as Lookup answers: disjoint, so a
+// longest-prefix table built from them (a ClickHouse ip_trie dictionary, say) agrees with Lookup.
+func ASNNetworks(path string) ([]ASNNetwork, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open ASN ranges: %w", err)
+	}
+	defer f.Close()
+	t, err := readRanges(bufio.NewReaderSize(f, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("ASN ranges %s: %w", path, err)
+	}
+	var out []ASNNetwork
+	add := func(start, end netip.Addr, asn, org uint32) {
+		for _, p := range netipx.IPRangeFrom(start, end).Prefixes() {
+			out = append(out, ASNNetwork{Prefix: p, ASN: asn, Org: t.orgs[org]})
+		}
+	}
+	for _, r := range t.v4 {
+		add(v4addr(r.start), v4addr(r.end), r.asn, r.org)
+	}
+	for _, r := range t.v6 {
+		add(v6addr(r.start), v6addr(r.end), r.asn, r.org)
+	}
+	return out, nil
+}
+
+func v4addr(k uint32) netip.Addr {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], k)
+	return netip.AddrFrom4(b)
+}
+
+func v6addr(k uint128) netip.Addr {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], k.hi)
+	binary.BigEndian.PutUint64(b[8:], k.lo)
+	return netip.AddrFrom16(b)
 }

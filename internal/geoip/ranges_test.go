@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/csv"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -74,4 +76,37 @@ func FuzzReadRanges(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The prefixes ASNNetworks gives answer every address as the range table does.
+func TestASNNetworksAgreeWithLookup(t *testing.T) {
+	rows := strings.Join([]string{
+		"1.0.0.0,1.0.0.255,1,outer", "1.0.0.16,1.0.0.31,2,inner", "1.0.0.20,1.0.0.21,3,innermost",
+		"1.0.0.200,1.0.1.10,4,straddles", "::,::ffff,6,v6 outer", "::10,::20,7,v6 inner",
+	}, "\n")
+	path := filepath.Join(t.TempDir(), "asn.csv")
+	if err := os.WriteFile(path, []byte(rows), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	nets, err := ASNNetworks(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	table, _ := readRanges(strings.NewReader(rows))
+	for _, a := range []string{"1.0.0.0", "1.0.0.17", "1.0.0.20", "1.0.0.22", "1.0.0.100", "1.0.0.200", "1.0.1.10", "1.0.1.11", "::1", "::10", "::21", "::1:0"} {
+		addr := netip.MustParseAddr(a)
+		var got uint32
+		for _, n := range nets {
+			if n.Prefix.Contains(addr) {
+				if got != 0 {
+					t.Errorf("%s is in two networks", a)
+				}
+				got = n.ASN
+			}
+		}
+		want, _, _, _ := table.asn(addr)
+		if got != want {
+			t.Errorf("%s: prefixes say AS%d, the table AS%d", a, got, want)
+		}
+	}
 }
