@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,9 +34,10 @@ import (
 const local = "../.local"
 
 // BenchmarkEndToEnd runs one stream of raw events (synthetic, from the real DB-IP and
-// ip-location-db data that make demo uses) through (a) spamgeo enrich + sink and (b) ClickHouse
-// consuming the raw topic itself: a Kafka engine table, ip_trie dictionaries loaded from the same
-// GeoIP files, and a materialized view into the same events table and rollups. It reports each
+// ip-location-db data that make demo uses) through (a) spamgeo enrich + sink, side by side, and
+// (b) ClickHouse consuming the raw topic itself: a Kafka engine table, ip_trie dictionaries loaded
+// from the same GeoIP files, and materialized views into the same events table and rollups.
+// Each path is timed from its start until ClickHouse holds every event. It reports each
 // path's sustained events/s and CPU seconds per million events (ClickHouse, the Kafka broker and
 // the benchmark process together), and fails if the two paths' shares by country or network
 // differ in a single message. SPAMGEO_BENCH_EVENTS sets the stream's length (default 300,000).
@@ -78,7 +80,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 			b.Fatal(err)
 		}
 		conA, dbA := prepare(b)
-		ours.add(run(procs, func() { runSpamgeo(b, own, conA, country, asn) }))
+		ours.add(run(procs, func() { runSpamgeo(b, own, conA, country, asn, events) }))
 		conN, dbN := prepare(b)
 		theirs.add(run(procs, func() { runNative(b, kcfg, conN, events) }))
 		for _, q := range []string{
@@ -86,6 +88,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 			"SELECT concat(country_code, ' ', continent_code, ' ', toString(count())) FROM events GROUP BY country_code, continent_code",
 			"SELECT concat(toString(asn), ' ', as_org, ' ', toString(count())) FROM events GROUP BY asn, as_org",
 			"SELECT concat(country_code, ' ', toString(countMerge(messages))) FROM rollup_country_day GROUP BY country_code",
+			"SELECT concat(toString(asn), ' ', toString(countMerge(messages))) FROM rollup_asn_month GROUP BY asn",
 		} {
 			if onlyA, onlyN := difference(column(b, conA, q), column(b, conN, q)); len(onlyA)+len(onlyN) > 0 {
 				b.Errorf("%s: the two paths disagree\nonly spamgeo: %.600q\nonly native:  %.600q", q, onlyA, onlyN)
@@ -99,28 +102,48 @@ func BenchmarkEndToEnd(b *testing.B) {
 		}
 	}
 	perSecond := func(m measure) float64 { return float64(events) * float64(m.runs) / m.wall.Seconds() }
-	cpuPerMillion := func(m measure) float64 { return m.cpu / (float64(events) * float64(m.runs) / 1e6) }
+	perMillion := func(m measure, cpu float64) float64 { return cpu / (float64(events) * float64(m.runs) / 1e6) }
 	b.ReportMetric(perSecond(ours), "spamgeo-events/s")
 	b.ReportMetric(perSecond(theirs), "native-events/s")
 	b.ReportMetric(perSecond(ours)/perSecond(theirs), "speed-ratio")
-	b.ReportMetric(cpuPerMillion(ours), "spamgeo-cpu-s/Mevents")
-	b.ReportMetric(cpuPerMillion(theirs), "native-cpu-s/Mevents")
+	b.ReportMetric(perMillion(ours, ours.totalCPU()), "spamgeo-cpu-s/Mevents")
+	b.ReportMetric(perMillion(theirs, theirs.totalCPU()), "native-cpu-s/Mevents")
+	for _, m := range []struct {
+		name string
+		m    measure
+	}{{"spamgeo", ours}, {"native", theirs}} {
+		b.Logf("%s: CPU seconds per million events: spamgeo stages %.1f, ClickHouse %.1f, Kafka broker %.1f",
+			m.name, perMillion(m.m, m.m.cpu[0]), perMillion(m.m, m.m.cpu[1]), perMillion(m.m, m.m.cpu[2]))
+	}
 }
 
 // measure adds up the runs of one path.
 type measure struct {
 	runs int
 	wall time.Duration
-	cpu  float64 // seconds
+	cpu  [3]float64 // seconds: this process (spamgeo's stages), ClickHouse, the Kafka broker
 }
 
-func (m *measure) add(r measure) { m.runs, m.wall, m.cpu = m.runs+1, m.wall+r.wall, m.cpu+r.cpu }
+func (m *measure) add(r measure) {
+	m.runs, m.wall = m.runs+1, m.wall+r.wall
+	for i := range m.cpu {
+		m.cpu[i] += r.cpu[i]
+	}
+}
 
-// run times f, in wall time and in the CPU time of this process and of the server processes.
+func (m measure) totalCPU() float64 { return m.cpu[0] + m.cpu[1] + m.cpu[2] }
+
+// run times f, in wall time and in the CPU time of this process and of the servers (procs:
+// ClickHouse, Kafka).
 func run(procs []int, f func()) measure {
-	cpu0, start := cpuSeconds(procs), time.Now()
+	before, start := cpuSeconds(procs), time.Now()
 	f()
-	return measure{wall: time.Since(start), cpu: cpuSeconds(procs) - cpu0}
+	after := cpuSeconds(procs)
+	m := measure{wall: time.Since(start)}
+	for i := range m.cpu {
+		m.cpu[i] = after[i] - before[i]
+	}
+	return m
 }
 
 // prepare gives a path a database of its own with the current schema.
@@ -137,28 +160,53 @@ func prepare(b *testing.B) (clickhousedb.Conn, string) {
 	return conn, cfg.Database
 }
 
-func runSpamgeo(b *testing.B, kcfg kafka.Configuration, conn clickhousedb.Conn, country string, asn []string) {
-	ctx, group, logger := context.Background(), "peers-"+testenv.Suffix(), testenv.Logger(b)
+// runSpamgeo runs an enricher and a sink side by side, as deployed, until ClickHouse holds every
+// event.
+func runSpamgeo(b *testing.B, kcfg kafka.Configuration, conn clickhousedb.Conn, country string, asn []string, events int64) {
+	ctx, cancel := context.WithCancel(context.Background())
+	group, logger := "peers-"+testenv.Suffix(), testenv.Logger(b)
 	ecfg := enrich.DefaultConfiguration()
-	ecfg.Group, ecfg.Drain, ecfg.GeoIP = group, true, geoip.Configuration{CountryDatabase: country, ASNDatabases: asn}
+	ecfg.Group, ecfg.GeoIP = group, geoip.Configuration{CountryDatabase: country, ASNDatabases: asn}
 	e, err := enrich.New(ecfg, enrich.Dependencies{Kafka: kcfg, Registry: prometheus.NewRegistry(), Logger: logger})
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := e.Run(ctx); err != nil {
-		b.Fatal(err)
-	}
-	e.Stop()
 	scfg := sink.DefaultConfiguration()
-	scfg.Group, scfg.Drain = group, true
+	scfg.Group = group
 	s, err := sink.New(scfg, sink.Dependencies{Kafka: kcfg, ClickHouse: conn, Registry: prometheus.NewRegistry(), Logger: logger})
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := s.Run(ctx); err != nil {
-		b.Fatal(err)
+	done := make(chan error, 2)
+	go func() { done <- e.Run(ctx) }()
+	go func() { done <- s.Run(ctx) }()
+	waitForEvents(b, conn, events)
+	cancel()
+	for range 2 {
+		if err := <-done; err != nil && ctx.Err() == nil {
+			b.Error(err)
+		}
 	}
+	e.Stop()
 	s.Stop()
+}
+
+// waitForEvents returns once the events table holds n rows.
+func waitForEvents(b *testing.B, conn clickhousedb.Conn, n int64) {
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		var got uint64
+		if err := conn.QueryRow(context.Background(), "SELECT count() FROM events").Scan(&got); err != nil {
+			b.Fatal(err)
+		}
+		if int64(got) >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d events stored in 5 minutes", got, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // nativeQueue reads the raw topic as ClickHouse 18.16's Kafka engine can: every field of a raw
@@ -194,43 +242,54 @@ SELECT toUUID(event_id) AS event_id, parseDateTimeBestEffort(received_at) AS rec
     emptyArrayString() AS url_domains, '' AS subject_template, toUInt64(0) AS body_simhash
 FROM raw_queue`)
 
-// nativeRollup fills the daily country rollup straight from the queue, as rollup_country_day_mv
-// does from events: ClickHouse 18.16 does not cascade a Kafka table's materialized views into the
-// views of their target tables.
-var nativeRollup = strings.NewReplacer("{v4}", "position(source_ip, ':') = 0",
-	"{k4}", "tuple(IPv4StringToNum(source_ip))", "{k6}", "tuple(IPv6StringToNum(source_ip))").Replace(
-	`CREATE MATERIALIZED VIEW raw_rollup_mv TO rollup_country_day AS
-SELECT toStartOfDay(toDateTime(parseDateTimeBestEffort(received_at), 'UTC')) AS t, trap_id,
-    if({v4}, dictGetString('spamgeo_country_v4', 'country_code', {k4}), dictGetString('spamgeo_country_v6', 'country_code', {k6})) AS country_code,
-    if({v4}, dictGetString('spamgeo_country_v4', 'continent_code', {k4}), dictGetString('spamgeo_country_v6', 'continent_code', {k6})) AS continent_code,
-    countState() AS messages, sumState(toUInt64(size)) AS bytes,
-    uniqState(IPv6StringToNum(if({v4}, concat('::ffff:', source_ip), source_ip))) AS sources
-FROM raw_queue GROUP BY t, trap_id, country_code, continent_code`)
+var createdName = regexp.MustCompile(`^CREATE (?:MATERIALIZED VIEW|TABLE) (\w+)`)
+
+// nativeRollups fill the rollups straight from the queue, each as its view over events does
+// (schemas/migrations): ClickHouse 18.16 does not cascade a Kafka table's materialized views into
+// the views of their target tables, so the native path needs one view per rollup.
+func nativeRollups() []string {
+	expr := strings.NewReplacer("{v4}", "position(source_ip, ':') = 0",
+		"{k4}", "tuple(IPv4StringToNum(source_ip))", "{k6}", "tuple(IPv6StringToNum(source_ip))")
+	country := expr.Replace(`if({v4}, dictGetString('spamgeo_country_v4', 'country_code', {k4}), dictGetString('spamgeo_country_v6', 'country_code', {k6}))`)
+	continent := expr.Replace(`if({v4}, dictGetString('spamgeo_country_v4', 'continent_code', {k4}), dictGetString('spamgeo_country_v6', 'continent_code', {k6}))`)
+	asn := expr.Replace(`if({v4}, dictGetUInt32('spamgeo_asn_v4', 'asn', {k4}), dictGetUInt32('spamgeo_asn_v6', 'asn', {k6}))`)
+	org := expr.Replace(`if({v4}, dictGetString('spamgeo_asn_v4', 'as_org', {k4}), dictGetString('spamgeo_asn_v6', 'as_org', {k6}))`)
+	ip := expr.Replace(`IPv6StringToNum(if({v4}, concat('::ffff:', source_ip), source_ip))`)
+	at := `toDateTime(parseDateTimeBestEffort(received_at), 'UTC')`
+	var out []string
+	for _, r := range []struct{ table, t, uniq string }{
+		{"country_minute", "toStartOfMinute(%s)", "uniq"}, {"country_hour", "toStartOfHour(%s)", "uniq"},
+		{"country_day", "toStartOfDay(%s)", "uniq"}, {"country_month", "toDateTime(toStartOfMonth(%s), 'UTC')", "uniqHLL12"},
+		{"asn_hour", "toStartOfHour(%s)", "uniq"}, {"asn_day", "toStartOfDay(%s)", "uniq"},
+		{"asn_month", "toDateTime(toStartOfMonth(%s), 'UTC')", "uniqHLL12"},
+	} {
+		groups := fmt.Sprintf("%s AS country_code, %s AS continent_code", country, continent)
+		keys := "country_code, continent_code"
+		if strings.HasPrefix(r.table, "asn") {
+			groups = fmt.Sprintf("%s AS asn, %s AS country_code, anyState(%s) AS as_org", asn, country, org)
+			keys = "asn, country_code"
+		}
+		out = append(out, fmt.Sprintf(`CREATE MATERIALIZED VIEW raw_%[1]s_mv TO rollup_%[1]s AS
+SELECT %[2]s AS t, trap_id, %[3]s,
+    countState() AS messages, sumState(toUInt64(size)) AS bytes, %[4]sState(%[5]s) AS sources
+FROM raw_queue GROUP BY t, trap_id, %[6]s`, r.table, fmt.Sprintf(r.t, at), groups, r.uniq, ip, keys))
+	}
+	return out
+}
 
 func runNative(b *testing.B, kcfg kafka.Configuration, conn clickhousedb.Conn, events int64) {
 	ctx := context.Background()
 	group := "peers-native-" + testenv.Suffix()
-	for _, stmt := range []string{fmt.Sprintf(nativeQueue, strings.Join(kcfg.Brokers, ","), kcfg.RawTopic, group), nativeView, nativeRollup} {
+	stmts := append([]string{fmt.Sprintf(nativeQueue, strings.Join(kcfg.Brokers, ","), kcfg.RawTopic, group), nativeView}, nativeRollups()...)
+	for _, stmt := range stmts {
 		if err := conn.Exec(ctx, stmt); err != nil {
 			b.Fatalf("%v\n%s", err, stmt)
 		}
 	}
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
-		var n uint64
-		if err := conn.QueryRow(ctx, "SELECT count() FROM events").Scan(&n); err != nil {
-			b.Fatal(err)
-		}
-		if int64(n) >= events {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("ClickHouse consumed %d of %d events in 5 minutes", n, events)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	for _, stmt := range []string{"DROP TABLE raw_mv", "DROP TABLE raw_rollup_mv", "DROP TABLE raw_queue"} { // stop consuming
-		if err := conn.Exec(ctx, stmt); err != nil {
+	waitForEvents(b, conn, events)
+	for _, stmt := range stmts { // stop consuming
+		name := createdName.FindStringSubmatch(stmt)[1]
+		if err := conn.Exec(ctx, "DROP TABLE "+name); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -387,12 +446,12 @@ func readPID(b *testing.B, path string) int {
 	return pid
 }
 
-// cpuSeconds is the user and system CPU time of this process and of pids so far.
-func cpuSeconds(pids []int) float64 {
+// cpuSeconds is the user and system CPU time so far of this process and of pids, in that order.
+func cpuSeconds(pids []int) [3]float64 {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	total := time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-	for _, pid := range pids {
+	out := [3]float64{time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()}
+	for i, pid := range pids {
 		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 		if err != nil {
 			continue
@@ -402,7 +461,7 @@ func cpuSeconds(pids []int) float64 {
 		f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
 		utime, _ := strconv.ParseFloat(f[11], 64)
 		stime, _ := strconv.ParseFloat(f[12], 64)
-		total += (utime + stime) / 100
+		out[1+i] = (utime + stime) / 100
 	}
-	return total
+	return out
 }

@@ -52,8 +52,11 @@ func DecodeRaw(b []byte) (Raw, error) {
 // DecodeEnriched parses and validates an enriched event; a *DecodeError says what is wrong.
 func DecodeEnriched(b []byte) (Enriched, error) {
 	var e Enriched
-	if err := decode(b, &e); err != nil {
-		return Enriched{}, err
+	if len(b) > MaxSize || !decodeEnrichedFast(b, &e) {
+		e = Enriched{}
+		if err := decode(b, &e); err != nil {
+			return Enriched{}, err
+		}
 	}
 	if err := e.Validate(); err != nil {
 		return Enriched{}, &DecodeError{"invalid enriched event: " + err.Error()}

@@ -277,6 +277,34 @@ func BenchmarkDecodeRaw(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeEnriched is the sink's per-event decode: the fast path, and encoding/json (which
+// the sink used before) for comparison in the same run.
+func BenchmarkDecodeEnriched(b *testing.B) {
+	e := sampleEnriched()
+	e.Latitude, e.Longitude = nil, nil // coordinates take the encoding/json path
+	data, _ := EncodeEnriched(&e)
+	if !decodeEnrichedFast(data, &Enriched{}) {
+		b.Fatalf("the fast path declines %s", data)
+	}
+	b.Run("fast", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := DecodeEnriched(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var out Enriched
+			if err := decode(data, &out); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
 func BenchmarkEncodeEnriched(b *testing.B) {
 	e := sampleEnriched()
 	for b.Loop() {
@@ -297,6 +325,8 @@ func FuzzFastPathsAgreeWithEncodingJSON(f *testing.F) {
 	f.Add(enriched)
 	f.Add([]byte(`{"schema_version":1,"received_at":"2005-04-01T12:30:00.123456789Z","size":-0,"helo":"h\u00e9","Event_ID":"x"}`))
 	f.Add([]byte(` {"source_ip":"::ffff:1.2.3.4","received_at":"2005-02-29T00:00:00Z","rcpt_count":01} `))
+	f.Add([]byte(`{"asn":4294967296,"country_code":"US","city":"x","latitude":1.5}`))
+	f.Add([]byte(`{"asn":-1,"as_org":"A","subdivision":"US-CA","address_class":"public","geoip_build":"b","continent_code":"NA"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var fast Raw
 		if decodeRawFast(data, &fast) {
@@ -306,6 +336,16 @@ func FuzzFastPathsAgreeWithEncodingJSON(f *testing.F) {
 			}
 			if !reflect.DeepEqual(fast, ref) {
 				t.Fatalf("fast path and encoding/json differ on %q:\n%+v\n%+v", data, fast, ref)
+			}
+		}
+		var fastE Enriched
+		if decodeEnrichedFast(data, &fastE) {
+			var refE Enriched
+			if err := json.Unmarshal(data, &refE); err != nil {
+				t.Fatalf("fast enriched path accepted what encoding/json rejects (%v): %q", err, data)
+			}
+			if !reflect.DeepEqual(fastE, refE) {
+				t.Fatalf("fast enriched path and encoding/json differ on %q:\n%+v\n%+v", data, fastE, refE)
 			}
 		}
 		var ref Raw

@@ -11,7 +11,8 @@ import (
 	"unsafe"
 )
 
-// The enricher decodes and encodes every event, so both have a fast path. The decoder reads
+// The enricher decodes and encodes every event, and the sink decodes every enriched one, so
+// these have a fast path. The decoder reads
 // the canonical form this package writes — known keys spelt exactly, strings without escapes,
 // integers, times in UTC — and hands anything else (escapes, unknown keys, nulls, other key
 // case, offsets in times) to encoding/json, whose result is the reference: a differential fuzz
@@ -25,6 +26,10 @@ type rawFields struct {
 	eventID, trapID, collector, helo, mailFrom []byte
 	receivedAt                                 time.Time
 	sourceIP                                   netip.Addr
+	// The enricher's fields (ignored when a raw event is read, as encoding/json ignores them);
+	// an event with coordinates or a mail object takes the encoding/json path.
+	countryCode, continentCode, asOrg, geoipBuild, addressClass, city, subdivision []byte
+	asn                                                                            uint32
 }
 
 // view returns the fields as a Raw whose strings share the input's memory: valid only while
@@ -54,6 +59,22 @@ func decodeRawFast(b []byte, r *Raw) bool {
 	*r = v
 	r.EventID, r.TrapID, r.Collector = strings.Clone(v.EventID), strings.Clone(v.TrapID), Collector(strings.Clone(string(v.Collector)))
 	r.HELO, r.MailFrom = strings.Clone(v.HELO), strings.Clone(v.MailFrom)
+	return true
+}
+
+// decodeEnrichedFast fills e from canonical input and reports whether it could.
+func decodeEnrichedFast(b []byte, e *Enriched) bool {
+	var f rawFields
+	if !scanRaw(b, &f) {
+		return false
+	}
+	raw := f.view()
+	raw.EventID, raw.TrapID, raw.Collector = strings.Clone(raw.EventID), strings.Clone(raw.TrapID), Collector(strings.Clone(string(raw.Collector)))
+	raw.HELO, raw.MailFrom = strings.Clone(raw.HELO), strings.Clone(raw.MailFrom)
+	*e = Enriched{Raw: raw, Geo: Geo{
+		CountryCode: string(f.countryCode), ContinentCode: string(f.continentCode), ASN: f.asn, ASOrg: string(f.asOrg),
+		GeoIPBuild: string(f.geoipBuild), AddressClass: string(f.addressClass), City: string(f.city), Subdivision: string(f.subdivision),
+	}}
 	return true
 }
 
@@ -204,6 +225,32 @@ func (p *parser) value(key []byte, f *rawFields) bool {
 		a, err := netip.ParseAddr(unsafeString(s))
 		f.sourceIP = a
 		return err == nil
+	case "asn":
+		n, ok := p.integer()
+		f.asn = uint32(n)
+		return ok && n >= 0 && n <= math.MaxUint32
+	case "country_code", "continent_code", "as_org", "geoip_build", "address_class", "city", "subdivision":
+		s, ok := p.plainString()
+		if !ok {
+			return false
+		}
+		switch string(key) {
+		case "country_code":
+			f.countryCode = s
+		case "continent_code":
+			f.continentCode = s
+		case "as_org":
+			f.asOrg = s
+		case "geoip_build":
+			f.geoipBuild = s
+		case "address_class":
+			f.addressClass = s
+		case "city":
+			f.city = s
+		default:
+			f.subdivision = s
+		}
+		return true
 	case "event_id", "trap_id", "collector", "helo", "mail_from":
 		s, ok := p.plainString()
 		if !ok {
