@@ -54,8 +54,10 @@ lint:
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 
-## bench: Go benchmarks of each stage; results in bench/results.txt (see BENCHMARKS.md).
+## bench: Go benchmarks of each stage and against peers (peers/: ClickHouse's own Kafka engine);
+## results in bench/results.txt, in the format benchstat reads (see BENCHMARKS.md).
 bench: servers
+	deploy/geoip.sh fetch
 	mkdir -p bench
 	SPAMGEO_INTEGRATION=1 $(GO) test -run '^$$' -bench . -benchmem -count 5 -timeout 20m ./... | tee bench/results.txt
 
