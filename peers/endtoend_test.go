@@ -4,6 +4,7 @@ package peers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -163,6 +164,13 @@ func prepare(b *testing.B) (clickhousedb.Conn, string) {
 // runSpamgeo runs an enricher and a sink side by side, as deployed, until ClickHouse holds every
 // event.
 func runSpamgeo(b *testing.B, kcfg kafka.Configuration, conn clickhousedb.Conn, country string, asn []string, events int64) {
+	stop := startSpamgeo(b, kcfg, conn, country, asn)
+	waitForEvents(b, conn, events)
+	stop()
+}
+
+// startSpamgeo starts an enricher and a sink, with their default batching, until stop is called.
+func startSpamgeo(b *testing.B, kcfg kafka.Configuration, conn clickhousedb.Conn, country string, asn []string) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	group, logger := "peers-"+testenv.Suffix(), testenv.Logger(b)
 	ecfg := enrich.DefaultConfiguration()
@@ -180,15 +188,16 @@ func runSpamgeo(b *testing.B, kcfg kafka.Configuration, conn clickhousedb.Conn, 
 	done := make(chan error, 2)
 	go func() { done <- e.Run(ctx) }()
 	go func() { done <- s.Run(ctx) }()
-	waitForEvents(b, conn, events)
-	cancel()
-	for range 2 {
-		if err := <-done; err != nil && ctx.Err() == nil {
-			b.Error(err)
+	return func() {
+		cancel()
+		for range 2 {
+			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+				b.Error(err)
+			}
 		}
+		e.Stop()
+		s.Stop()
 	}
-	e.Stop()
-	s.Stop()
 }
 
 // waitForEvents returns once the events table holds n rows.
