@@ -41,13 +41,13 @@ const local = "../.local"
 // Each path is timed from its start until ClickHouse holds every event. It reports each
 // path's sustained events/s and CPU seconds per million events (ClickHouse, the Kafka broker and
 // the benchmark process together), and fails if the two paths' shares by country or network
-// differ in a single message. SPAMGEO_BENCH_EVENTS sets the stream's length (default 300,000).
+// differ in a single message. SPAMGEO_PEERS_EVENTS sets the stream's length (default 300,000).
 func BenchmarkEndToEnd(b *testing.B) {
 	if os.Getenv("SPAMGEO_INTEGRATION") != "1" {
 		b.Skip("runs the real servers; make bench sets SPAMGEO_INTEGRATION=1")
 	}
 	events := int64(300_000)
-	if v, err := strconv.ParseInt(os.Getenv("SPAMGEO_BENCH_EVENTS"), 10, 64); err == nil && v > 0 {
+	if v, err := strconv.ParseInt(os.Getenv("SPAMGEO_PEERS_EVENTS"), 10, 64); err == nil && v > 0 {
 		events = v
 	}
 	country := filepath.Join(local, "geoip", "dbip-country.mmdb")
