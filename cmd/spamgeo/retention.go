@@ -11,12 +11,13 @@ import (
 
 // RetentionCmd is `spamgeo retention`.
 type RetentionCmd struct {
-	EventsDays int  `help:"Days the events table keeps; 0 keeps everything." default:"0" env:"SPAMGEO_RETENTION_EVENTS_DAYS"`
-	MinuteDays int  `help:"Days the minute rollup keeps; 0 keeps everything." default:"0" env:"SPAMGEO_RETENTION_MINUTE_DAYS"`
-	HourDays   int  `help:"Days the hour rollups keep; 0 keeps everything." default:"0" env:"SPAMGEO_RETENTION_HOUR_DAYS"`
-	DayDays    int  `help:"Days the day rollups keep; 0 keeps everything." default:"0" env:"SPAMGEO_RETENTION_DAY_DAYS"`
-	MonthDays  int  `help:"Days the month rollups keep; 0 keeps everything." default:"0" env:"SPAMGEO_RETENTION_MONTH_DAYS"`
-	DryRun     bool `help:"Print the statements instead of running them." env:"SPAMGEO_RETENTION_DRY_RUN"`
+	EventsDays   int  `help:"Days the events table keeps; 0 keeps everything." default:"0" env:"SPAMGEO_RETENTION_EVENTS_DAYS"`
+	MinuteDays   int  `help:"Days the minute rollup keeps; 0 keeps everything." default:"0" env:"SPAMGEO_RETENTION_MINUTE_DAYS"`
+	HourDays     int  `help:"Days the hour rollups keep; 0 keeps everything." default:"0" env:"SPAMGEO_RETENTION_HOUR_DAYS"`
+	DayDays      int  `help:"Days the day rollups keep; 0 keeps everything." default:"0" env:"SPAMGEO_RETENTION_DAY_DAYS"`
+	MonthDays    int  `help:"Days the month rollups keep; 0 keeps everything." default:"0" env:"SPAMGEO_RETENTION_MONTH_DAYS"`
+	CampaignDays int  `help:"Days the saved campaign generations (campaign_keys, campaign_days) and host lookups (host_addresses) keep; 0 keeps everything." default:"0" env:"SPAMGEO_RETENTION_CAMPAIGN_DAYS"`
+	DryRun       bool `help:"Print the statements instead of running them." env:"SPAMGEO_RETENTION_DRY_RUN"`
 }
 
 // Help explains the two ways retention works.
@@ -35,6 +36,7 @@ func (c *RetentionCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) er
 	defer conn.Close()
 	actions, err := retention.Plan(ctx, conn, retention.Policy{
 		Events: c.EventsDays, MinuteRollups: c.MinuteDays, HourRollups: c.HourDays, DayRollups: c.DayDays, MonthRollups: c.MonthDays,
+		Campaigns: c.CampaignDays,
 	}, time.Now(), g.ClickhouseCluster)
 	if err != nil {
 		return err

@@ -23,6 +23,7 @@ type Policy struct {
 	HourRollups   int // rollup_country_hour, rollup_asn_hour
 	DayRollups    int // rollup_country_day, rollup_asn_day
 	MonthRollups  int // rollup_country_month, rollup_asn_month
+	Campaigns     int // campaign_keys and campaign_days (by generation), host_addresses (by lookup)
 }
 
 // table is one table retention manages: its time column and how it is partitioned.
@@ -41,6 +42,9 @@ var tables = []table{
 	{"rollup_asn_day", "t", true, func(p Policy) int { return p.DayRollups }},
 	{"rollup_country_month", "t", true, func(p Policy) int { return p.MonthRollups }},
 	{"rollup_asn_month", "t", true, func(p Policy) int { return p.MonthRollups }},
+	{"campaign_keys", "generation", false, func(p Policy) int { return p.Campaigns }},
+	{"campaign_days", "generation", false, func(p Policy) int { return p.Campaigns }},
+	{"host_addresses", "resolved_at", false, func(p Policy) int { return p.Campaigns }},
 }
 
 // Action is one statement retention runs (or, in a dry run, would run).

@@ -98,4 +98,28 @@ func TestDropExpiredPartitionsOnRealServer(t *testing.T) {
 	if got := count("SELECT count() FROM rollup_country_hour"); got == 0 {
 		t.Error("hour rollup emptied though the policy keeps it")
 	}
+
+	// Campaign results and host lookups expire by when they were made.
+	hosts, err := conn.PrepareBatch(ctx, "INSERT INTO host_addresses (resolved_at, host, address)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []time.Time{time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 5, 0, 0, 0, 0, time.UTC)} {
+		if err := hosts.Append(at, "www.example.mc", string(make([]byte, 16))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := hosts.Send(); err != nil {
+		t.Fatal(err)
+	}
+	actions, _ = Plan(ctx, conn, Policy{Campaigns: 90}, time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC), "")
+	if len(actions) != 1 || actions[0].SQL != "ALTER TABLE host_addresses DROP PARTITION 202601" {
+		t.Fatalf("campaign plan = %+v", actions)
+	}
+	if err := Apply(ctx, conn, actions, testenv.Logger(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := count("SELECT count() FROM host_addresses"); got != 1 {
+		t.Errorf("host_addresses after retention: %d rows, want 1", got)
+	}
 }

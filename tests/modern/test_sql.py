@@ -245,7 +245,8 @@ def test_retention_ttl(db):
                          if l.strip() and not l.startswith("--"))
     for table, column in [("events", "received_at"), ("rollup_country_minute", "t"), ("rollup_country_hour", "t"),
                           ("rollup_asn_hour", "t"), ("rollup_country_day", "t"), ("rollup_asn_day", "t"),
-                          ("rollup_country_month", "t"), ("rollup_asn_month", "t")]:
+                          ("rollup_country_month", "t"), ("rollup_asn_month", "t"), ("campaign_keys", "generation"),
+                          ("campaign_days", "generation"), ("host_addresses", "resolved_at")]:
         db.query(template.replace("{table}", table).replace("{column}", column).replace("{days}", "30"))
         ddl = rows(db, f"SELECT create_table_query FROM system.tables WHERE database = 'spamgeo' AND name = '{table}'")[0][0]
         assert "TTL" in ddl and "toIntervalDay(30)" in ddl, ddl
