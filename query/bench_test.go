@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,18 +91,38 @@ func quoteAll(s []string) string {
 
 // BenchmarkCountryShareOfAYear answers "each country's share of 2005" — messages and unique
 // sources, as spamgeo report asks — from the month rollup, and the message counts by scanning
-// the events table. SPAMGEO_BENCH_EVENTS sets the table size (default 10,000,000).
+// the events table, for each table size in SPAMGEO_BENCH_EVENTS (comma-separated; default
+// 1,000,000 and 10,000,000), so the growth of query time and storage shows in one run. It
+// reports the bytes on disk of the events table and of the rollups.
 func BenchmarkCountryShareOfAYear(b *testing.B) {
-	n := 10_000_000
+	sizes := []int{1_000_000, 10_000_000}
 	if v := os.Getenv("SPAMGEO_BENCH_EVENTS"); v != "" {
-		n, _ = strconv.Atoi(v)
+		sizes = nil
+		for f := range strings.SplitSeq(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n <= 0 {
+				b.Fatalf("SPAMGEO_BENCH_EVENTS=%q: sizes are positive integers", v)
+			}
+			sizes = append(sizes, n)
+		}
 	}
+	for _, n := range sizes {
+		countryShares(b, n)
+	}
+}
+
+func countryShares(b *testing.B, n int) {
 	cfg := benchDatabase(b, n)
 	conn, err := cfg.Open(context.Background())
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer conn.Close()
+	var eventBytes, rollupBytes uint64
+	if err := conn.QueryRow(context.Background(), `SELECT sumIf(bytes_on_disk, table = 'events'), sumIf(bytes_on_disk, table LIKE 'rollup_%')
+		FROM system.parts WHERE database = currentDatabase() AND active`).Scan(&eventBytes, &rollupBytes); err != nil {
+		b.Fatal(err)
+	}
 	r := NewReader(conn)
 	year, _ := Days(time.Date(2005, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2005, 12, 31, 0, 0, 0, 0, time.UTC))
 	fromRollup := func(ctx context.Context, p Period) ([]CountryCount, error) {
@@ -130,6 +151,8 @@ func BenchmarkCountryShareOfAYear(b *testing.B) {
 					b.Fatalf("%s counted %d messages, want %d", q.name, total, n)
 				}
 			}
+			b.ReportMetric(float64(eventBytes)/1e6, "events-MB")
+			b.ReportMetric(float64(rollupBytes)/1e6, "rollups-MB")
 		})
 	}
 }
