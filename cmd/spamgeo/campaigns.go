@@ -28,6 +28,25 @@ func (f CampaignRuleFlags) rules() campaign.Rules {
 	return campaign.Rules{MinSubjectWords: f.MinSubjectWords, MaxSimhashDistance: f.MaxBodyDistance, IgnoreDomains: f.IgnoreDomain}
 }
 
+// campaignsOf opens ClickHouse and finds the campaigns of the period the flags give; closeConn
+// closes the connection the store uses.
+func campaignsOf(ctx context.Context, g *Globals, pf *PeriodFlags, rf CampaignRuleFlags) (res *campaign.Result, store *campaign.Store, closeConn func() error, err error) {
+	p, err := pf.period(time.Now())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	conn, err := g.clickhouse().Open(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	store = campaign.NewStore(conn)
+	if res, err = campaign.Find(ctx, store, p, rf.rules()); err != nil {
+		conn.Close()
+		return nil, nil, nil, err
+	}
+	return res, store, conn.Close, nil
+}
+
 // CampaignsCmd is `spamgeo campaigns`.
 type CampaignsCmd struct {
 	PeriodFlags       `embed:"" envprefix:"SPAMGEO_CAMPAIGNS_"`
@@ -63,26 +82,17 @@ func (c *CampaignsCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) er
 	if c.Format == "png" && c.Output == "" && isTerminal(stdout) {
 		return errors.New("a PNG chart is binary: write it with --output FILE or redirect standard output")
 	}
-	p, err := c.period(time.Now())
+	res, store, closeStore, err := campaignsOf(ctx, g, &c.PeriodFlags, c.CampaignRuleFlags)
 	if err != nil {
 		return err
 	}
-	conn, err := g.clickhouse().Open(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	store := campaign.NewStore(conn)
-	res, err := campaign.Find(ctx, store, p, c.rules())
-	if err != nil {
-		return err
-	}
+	defer closeStore()
 	listing := campaign.NewListing(res, c.Top, c.MinMessages)
 	if c.Resolver != "" {
 		if err := c.resolve(ctx, g, store, listing.Campaigns); err != nil {
 			return err
 		}
-		if res, err = campaign.Find(ctx, store, p, c.rules()); err != nil {
+		if res, err = campaign.Find(ctx, store, res.Period, c.rules()); err != nil {
 			return err
 		}
 		listing = campaign.NewListing(res, c.Top, c.MinMessages)
@@ -149,23 +159,14 @@ func (c *EvidenceCmd) Help() string {
 
 // Run builds the bundle.
 func (c *EvidenceCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error {
-	p, err := c.period(time.Now())
+	res, store, closeStore, err := campaignsOf(ctx, g, &c.PeriodFlags, c.CampaignRuleFlags)
 	if err != nil {
 		return err
 	}
-	conn, err := g.clickhouse().Open(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	store := campaign.NewStore(conn)
-	res, err := campaign.Find(ctx, store, p, c.rules())
-	if err != nil {
-		return err
-	}
+	defer closeStore()
 	camp, sum, ok := res.Lookup(c.Campaign)
 	if !ok {
-		return fmt.Errorf("no campaign %s has messages in %s (list them with spamgeo campaigns for the same period and rules)", c.Campaign, p)
+		return fmt.Errorf("no campaign %s has messages in %s (list them with spamgeo campaigns for the same period and rules)", c.Campaign, res.Period)
 	}
 	msgs, err := res.Messages(ctx, store, camp)
 	if err != nil {
@@ -173,7 +174,7 @@ func (c *EvidenceCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) err
 	}
 	opts := mailbox.DefaultOptions()
 	opts.MboxQuoting = c.MboxQuoting
-	m, err := evidence.Build(ctx, evidence.Input{Period: p.String(), Campaign: sum, Keys: camp.Keys, Messages: msgs,
+	m, err := evidence.Build(ctx, evidence.Input{Period: res.Period.String(), Campaign: sum, Keys: camp.Keys, Messages: msgs,
 		Archives: c.Archive, Mailbox: opts}, c.Out)
 	if err != nil {
 		return err

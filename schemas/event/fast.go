@@ -49,16 +49,21 @@ func unsafeString(b []byte) string {
 	return unsafe.String(&b[0], len(b))
 }
 
+// owned returns the fields as a Raw with strings of its own, safe to keep.
+func (f *rawFields) owned() Raw {
+	r := f.view()
+	r.EventID, r.TrapID, r.Collector = strings.Clone(r.EventID), strings.Clone(r.TrapID), Collector(strings.Clone(string(r.Collector)))
+	r.HELO, r.MailFrom = strings.Clone(r.HELO), strings.Clone(r.MailFrom)
+	return r
+}
+
 // decodeRawFast fills r from canonical input and reports whether it could.
 func decodeRawFast(b []byte, r *Raw) bool {
 	var f rawFields
 	if !scanRaw(b, &f) {
 		return false
 	}
-	v := f.view()
-	*r = v
-	r.EventID, r.TrapID, r.Collector = strings.Clone(v.EventID), strings.Clone(v.TrapID), Collector(strings.Clone(string(v.Collector)))
-	r.HELO, r.MailFrom = strings.Clone(v.HELO), strings.Clone(v.MailFrom)
+	*r = f.owned()
 	return true
 }
 
@@ -68,10 +73,7 @@ func decodeEnrichedFast(b []byte, e *Enriched) bool {
 	if !scanRaw(b, &f) {
 		return false
 	}
-	raw := f.view()
-	raw.EventID, raw.TrapID, raw.Collector = strings.Clone(raw.EventID), strings.Clone(raw.TrapID), Collector(strings.Clone(string(raw.Collector)))
-	raw.HELO, raw.MailFrom = strings.Clone(raw.HELO), strings.Clone(raw.MailFrom)
-	*e = Enriched{Raw: raw, Geo: Geo{
+	*e = Enriched{Raw: f.owned(), Geo: Geo{
 		CountryCode: string(f.countryCode), ContinentCode: string(f.continentCode), ASN: f.asn, ASOrg: string(f.asOrg),
 		GeoIPBuild: string(f.geoipBuild), AddressClass: string(f.addressClass), City: string(f.city), Subdivision: string(f.subdivision),
 	}}
