@@ -254,23 +254,45 @@ func (a *accumulator) summary(c Campaign) Summary {
 	s.DomainCountries = slices.Sorted(maps.Keys(domainCountries))
 	slices.SortFunc(a.hosts, func(x, y Host) int { return cmp.Compare(x.Name, y.Name) })
 	s.Hosts = a.hosts
-	hostCountries := map[string]uint64{}
-	for _, h := range a.hosts {
-		seen := map[string]bool{}
-		for _, addr := range h.Addresses {
-			if !seen[addr.Country] {
-				seen[addr.Country] = true
-				hostCountries[addr.Country]++
-			}
-		}
-	}
-	s.HostingCountries = byCount(hostCountries)
+	s.HostingCountries = hostingCountries(a.hosts)
 	for _, day := range slices.SortedFunc(maps.Keys(a.days), time.Time.Compare) {
 		d := a.days[day]
 		s.Days = append(s.Days, Day{Day: day, Messages: d.messages, Sources: len(d.sources),
 			Countries: slices.Sorted(maps.Keys(d.countries)), ASNs: slices.Sorted(maps.Keys(d.asns))})
 	}
 	return s
+}
+
+// hostingCountries are the countries the hosts resolved to, the one with most hosts first.
+func hostingCountries(hosts []Host) []string {
+	counts := map[string]uint64{}
+	for _, h := range hosts {
+		seen := map[string]bool{}
+		for _, addr := range h.Addresses {
+			if !seen[addr.Country] {
+				seen[addr.Country] = true
+				counts[addr.Country]++
+			}
+		}
+	}
+	return byCount(counts)
+}
+
+// RefreshHosting rereads where the advertised hosts resolved (after new lookups were recorded)
+// without grouping the history again.
+func (r *Result) RefreshHosting(ctx context.Context, s *Store) error {
+	addresses, err := s.hostAddresses(ctx)
+	if err != nil {
+		return err
+	}
+	for i := range r.Summaries {
+		sum := &r.Summaries[i]
+		for j := range sum.Hosts {
+			sum.Hosts[j].Addresses = addresses[sum.Hosts[j].Name]
+		}
+		sum.HostingCountries = hostingCountries(sum.Hosts)
+	}
+	return nil
 }
 
 // byCount returns the keys of counts, largest count first, ties alphabetically.

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/spamgeo/spamgeo/campaign"
@@ -79,9 +77,11 @@ func (c *CampaignsCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) er
 	if c.Top < 1 {
 		return fmt.Errorf("--top %d: list at least one campaign", c.Top)
 	}
-	if c.Format == "png" && c.Output == "" && isTerminal(stdout) {
-		return errors.New("a PNG chart is binary: write it with --output FILE or redirect standard output")
+	out, closeOut, err := output(c.Output, stdout, c.Format == "png")
+	if err != nil {
+		return err
 	}
+	defer closeOut()
 	res, store, closeStore, err := campaignsOf(ctx, g, &c.PeriodFlags, c.CampaignRuleFlags)
 	if err != nil {
 		return err
@@ -92,7 +92,7 @@ func (c *CampaignsCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) er
 		if err := c.resolve(ctx, g, store, listing.Campaigns); err != nil {
 			return err
 		}
-		if res, err = campaign.Find(ctx, store, res.Period, c.rules()); err != nil {
+		if err := res.RefreshHosting(ctx, store); err != nil {
 			return err
 		}
 		listing = campaign.NewListing(res, c.Top, c.MinMessages)
@@ -101,15 +101,6 @@ func (c *CampaignsCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) er
 		if err := store.Save(ctx, time.Now(), res.Campaigns, res.Summaries); err != nil {
 			return err
 		}
-	}
-	out := stdout
-	if c.Output != "" {
-		f, err := os.Create(c.Output)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		out = f
 	}
 	return campaign.Write(out, listing, c.Format)
 }

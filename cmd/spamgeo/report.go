@@ -88,17 +88,11 @@ func (c *ReportCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error
 	timeChart := c.Chart == "time" && (format == report.PNG || format == report.SVG)
 	req := report.Request{Query: query.Request{Period: p, Grouping: query.Grouping(c.By)}, Compare: cp, Top: c.Top,
 		Publisher: c.Publisher, Series: format == report.HTML || timeChart}
-	out := stdout
-	if c.Output != "" {
-		f, err := os.Create(c.Output)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		out = f
-	} else if (format == report.PNG) && isTerminal(stdout) {
-		return errors.New("a PNG chart is binary: write it with --output FILE or redirect standard output")
+	out, closeOut, err := output(c.Output, stdout, format == report.PNG)
+	if err != nil {
+		return err
 	}
+	defer closeOut()
 
 	conn, err := g.clickhouse().Open(ctx)
 	if err != nil {
@@ -113,6 +107,22 @@ func (c *ReportCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error
 		return report.WriteTimeChart(out, rep, format)
 	}
 	return report.Write(out, rep, format)
+}
+
+// output is where a command writes: the file path when given, else stdout, which must not be a
+// terminal when the output is binary.
+func output(path string, stdout io.Writer, binary bool) (io.Writer, func() error, error) {
+	if path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		return f, f.Close, nil
+	}
+	if binary && isTerminal(stdout) {
+		return nil, nil, errors.New("a PNG chart is binary: write it with --output FILE or redirect standard output")
+	}
+	return stdout, func() error { return nil }, nil
 }
 
 func isTerminal(w io.Writer) bool {

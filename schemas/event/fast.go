@@ -231,12 +231,23 @@ func (p *parser) value(key []byte, f *rawFields) bool {
 		n, ok := p.integer()
 		f.asn = uint32(n)
 		return ok && n >= 0 && n <= math.MaxUint32
-	case "country_code", "continent_code", "as_org", "geoip_build", "address_class", "city", "subdivision":
+	case "event_id", "trap_id", "collector", "helo", "mail_from",
+		"country_code", "continent_code", "as_org", "geoip_build", "address_class", "city", "subdivision":
 		s, ok := p.plainString()
 		if !ok {
 			return false
 		}
 		switch string(key) {
+		case "event_id":
+			f.eventID = s
+		case "trap_id":
+			f.trapID = s
+		case "collector":
+			f.collector = s
+		case "helo":
+			f.helo = s
+		case "mail_from":
+			f.mailFrom = s
 		case "country_code":
 			f.countryCode = s
 		case "continent_code":
@@ -251,24 +262,6 @@ func (p *parser) value(key []byte, f *rawFields) bool {
 			f.city = s
 		default:
 			f.subdivision = s
-		}
-		return true
-	case "event_id", "trap_id", "collector", "helo", "mail_from":
-		s, ok := p.plainString()
-		if !ok {
-			return false
-		}
-		switch key[0] {
-		case 'e':
-			f.eventID = s
-		case 't':
-			f.trapID = s
-		case 'c':
-			f.collector = s
-		case 'h':
-			f.helo = s
-		default:
-			f.mailFrom = s
 		}
 		return true
 	}
