@@ -4,6 +4,7 @@ package clickhousedb
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"regexp"
 	"time"
@@ -24,6 +25,9 @@ type Configuration struct {
 	// Username and Password authenticate; the default user has no password.
 	Username string
 	Password string
+	// TLS, when not nil, encrypts the connections; Addrs then name the secure native port
+	// (tcp_port_secure, 9440 by convention).
+	TLS *tls.Config
 	// DialTimeout bounds each connection attempt.
 	DialTimeout time.Duration
 	// Cluster, when set, names the ClickHouse cluster (remote_servers) spamgeo's schema spans:
@@ -83,6 +87,7 @@ func (c Configuration) open(ctx context.Context, database string) (Conn, error) 
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Addr:        c.Addrs,
 		Auth:        clickhouse.Auth{Database: database, Username: c.Username, Password: c.Password},
+		TLS:         c.TLS,
 		DialTimeout: c.DialTimeout,
 		Compression: &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
 	})

@@ -17,7 +17,7 @@ type Message = kafkago.Message
 type Header = kafkago.Header
 
 func (c Configuration) client() *kafkago.Client {
-	return &kafkago.Client{Addr: kafkago.TCP(c.Brokers...), Timeout: 10 * time.Second}
+	return &kafkago.Client{Addr: kafkago.TCP(c.Brokers...), Timeout: 10 * time.Second, Transport: c.roundTripper()}
 }
 
 // EnsureTopics creates those of spamgeo's topics that do not exist yet. Writes right after
@@ -65,6 +65,7 @@ func DefaultWriterOptions() WriterOptions {
 func (c Configuration) Writer(topic string, opts WriterOptions, logger *slog.Logger) *kafkago.Writer {
 	return &kafkago.Writer{
 		Addr:         kafkago.TCP(c.Brokers...),
+		Transport:    c.roundTripper(),
 		Topic:        topic,
 		Balancer:     &kafkago.Hash{},
 		RequiredAcks: kafkago.RequireAll,
@@ -83,6 +84,7 @@ func (c Configuration) consumerGroup(topic, group string, rebalanceTimeout time.
 	return kafkago.NewConsumerGroup(kafkago.ConsumerGroupConfig{
 		ID:      group,
 		Brokers: c.Brokers,
+		Dialer:  c.dialer,
 		Topics:  []string{topic},
 		// A member that dies without leaving (kill -9, a lost host) holds its partitions until
 		// the session times out; kafka-go's 30 s default stalls the group that long.
@@ -102,6 +104,7 @@ func (c Configuration) consumerGroup(topic, group string, rebalanceTimeout time.
 func (c Configuration) partitionReader(topic string, partition int, logger *slog.Logger) *kafkago.Reader {
 	return kafkago.NewReader(kafkago.ReaderConfig{
 		Brokers:       c.Brokers,
+		Dialer:        c.dialer,
 		Topic:         topic,
 		Partition:     partition,
 		MinBytes:      1,

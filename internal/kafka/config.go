@@ -4,7 +4,11 @@
 // wraps github.com/segmentio/kafka-go; stages never configure kafka-go themselves.
 package kafka
 
-import "time"
+import (
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+)
 
 // Configuration is where the brokers are and how spamgeo's topics are named and created.
 type Configuration struct {
@@ -20,6 +24,10 @@ type Configuration struct {
 	Partitions int
 	// ReplicationFactor of topics spamgeo creates.
 	ReplicationFactor int
+
+	// Set by Secure: the connections of a cluster that wants TLS or SASL.
+	transport *kafkago.Transport
+	dialer    *kafkago.Dialer
 }
 
 // DefaultConfiguration points at a local single broker.

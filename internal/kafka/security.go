@@ -1,0 +1,57 @@
+package kafka
+
+import (
+	"crypto/tls"
+	"fmt"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
+)
+
+// SASLMechanisms are the names SASLMechanism accepts; "none" turns SASL off.
+var SASLMechanisms = []string{"none", "plain", "scram-sha-256", "scram-sha-512"}
+
+// SASLMechanism returns the SASL mechanism called name, authenticating as username with
+// password; for "none" (or "") it returns nil.
+func SASLMechanism(name, username, password string) (sasl.Mechanism, error) {
+	switch name {
+	case "", "none":
+		return nil, nil
+	case "plain":
+		return plain.Mechanism{Username: username, Password: password}, nil
+	case "scram-sha-256":
+		return scram.Mechanism(scram.SHA256, username, password)
+	case "scram-sha-512":
+		return scram.Mechanism(scram.SHA512, username, password)
+	}
+	return nil, fmt.Errorf("unknown SASL mechanism %q (want one of %v)", name, SASLMechanisms)
+}
+
+// Secure returns c with every connection to the brokers encrypted with tlsConfig (when not nil)
+// and authenticated with mechanism (when not nil). All writers, readers, groups and admin
+// requests made from the result share one connection pool, as unsecured ones share kafka-go's
+// default transport.
+func (c Configuration) Secure(tlsConfig *tls.Config, mechanism sasl.Mechanism) Configuration {
+	if tlsConfig == nil && mechanism == nil {
+		c.transport, c.dialer = nil, nil
+		return c
+	}
+	c.transport = &kafkago.Transport{TLS: tlsConfig, SASL: mechanism}
+	c.dialer = &kafkago.Dialer{Timeout: 10 * time.Second, DualStack: true, TLS: tlsConfig, SASLMechanism: mechanism}
+	return c
+}
+
+// Dialer is what readers and consumer groups of c connect with; nil means kafka-go's default.
+func (c Configuration) Dialer() *kafkago.Dialer { return c.dialer }
+
+// roundTripper is the transport of c's writers and admin clients: nil (kafka-go's default)
+// unless c is secured. A nil *Transport in the interface would not count as nil.
+func (c Configuration) roundTripper() kafkago.RoundTripper {
+	if c.transport == nil {
+		return nil
+	}
+	return c.transport
+}
