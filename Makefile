@@ -14,10 +14,14 @@ FUZZ_TARGETS := ./schemas/event:FuzzDecodeRaw ./schemas/event:FuzzFastPathsAgree
 
 VENV := .local/venv
 
-.PHONY: build demo test unit modern fuzz lint bench soak servers stop status clean
+.PHONY: build demo test unit modern fuzz lint bench soak servers stop status clean docs
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/spamgeo
+
+## docs: regenerate docs/configuration.md from the code (a test fails when it is stale).
+docs:
+	$(GO) run ./cmd/spamgeo config-reference > docs/configuration.md
 
 ## demo: start the local servers, build, and run the main job end to end (see README).
 demo: build

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/alecthomas/kong"
 	kongyaml "github.com/alecthomas/kong-yaml"
+	"github.com/segmentio/kafka-go/sasl"
 	"golang.org/x/term"
 
 	"github.com/spamgeo/spamgeo/consumers/enrich"
@@ -23,6 +25,7 @@ import (
 	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/kafka"
+	"github.com/spamgeo/spamgeo/internal/tlsconfig"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -35,20 +38,81 @@ type Globals struct {
 	LogFormat string           `help:"Log format: text or json." enum:"text,json" default:"text"`
 	Version   kong.VersionFlag `help:"Print the version and exit." env:"-"`
 
-	KafkaBrokers       []string `help:"Kafka bootstrap brokers, host:port." default:"${kafka_brokers}" group:"Kafka"`
-	KafkaRawTopic      string   `help:"Topic of raw events." default:"${kafka_raw_topic}" group:"Kafka"`
-	KafkaEnrichedTopic string   `help:"Topic of enriched events." default:"${kafka_enriched_topic}" group:"Kafka"`
-	KafkaDLQTopic      string   `help:"Dead-letter topic: messages a stage refused, with the reason in headers." name:"kafka-dlq-topic" default:"${kafka_dlq_topic}" group:"Kafka"`
-	KafkaPartitions    int      `help:"Partitions of topics spamgeo creates." default:"${kafka_partitions}" group:"Kafka"`
-	KafkaReplication   int      `help:"Replication factor of topics spamgeo creates." default:"${kafka_replication}" group:"Kafka"`
+	KafkaBrokers          []string `help:"Kafka bootstrap brokers, host:port." default:"${kafka_brokers}" group:"Kafka"`
+	KafkaRawTopic         string   `help:"Topic of raw events." default:"${kafka_raw_topic}" group:"Kafka"`
+	KafkaEnrichedTopic    string   `help:"Topic of enriched events." default:"${kafka_enriched_topic}" group:"Kafka"`
+	KafkaDLQTopic         string   `help:"Dead-letter topic: messages a stage refused, with the reason in headers." name:"kafka-dlq-topic" default:"${kafka_dlq_topic}" group:"Kafka"`
+	KafkaPartitions       int      `help:"Partitions of topics spamgeo creates." default:"${kafka_partitions}" group:"Kafka"`
+	KafkaReplication      int      `help:"Replication factor of topics spamgeo creates." default:"${kafka_replication}" group:"Kafka"`
+	KafkaTLS              bool     `help:"Encrypt the connections to the brokers with TLS." name:"kafka-tls" group:"Kafka"`
+	KafkaTLSCA            string   `help:"PEM bundle of the authorities that sign the brokers' certificates (default: the system's); turns TLS on." name:"kafka-tls-ca" placeholder:"FILE" group:"Kafka"`
+	KafkaTLSCert          string   `help:"PEM client certificate, for brokers that ask for one; turns TLS on." name:"kafka-tls-cert" placeholder:"FILE" group:"Kafka"`
+	KafkaTLSKey           string   `help:"Key of --kafka-tls-cert (PEM)." name:"kafka-tls-key" placeholder:"FILE" group:"Kafka"`
+	KafkaSASLMechanism    string   `help:"SASL authentication to the brokers: none, plain, scram-sha-256 or scram-sha-512." name:"kafka-sasl-mechanism" enum:"${kafka_sasl_mechanisms}" default:"none" group:"Kafka"`
+	KafkaSASLUsername     string   `help:"SASL user name." name:"kafka-sasl-username" group:"Kafka"`
+	KafkaSASLPassword     string   `help:"SASL password. Prefer the environment variable or --kafka-sasl-password-file: other users of a machine can read a process's flags." name:"kafka-sasl-password" xor:"kafka-sasl-password" group:"Kafka"`
+	KafkaSASLPasswordFile string   `help:"File holding the SASL password (a mounted secret); one trailing newline is ignored." name:"kafka-sasl-password-file" placeholder:"FILE" xor:"kafka-sasl-password" group:"Kafka"`
 
-	ClickhouseAddr     []string `help:"ClickHouse native-protocol addresses, host:port." default:"${clickhouse_addr}" group:"ClickHouse"`
-	ClickhouseDatabase string   `help:"ClickHouse database of spamgeo's tables." default:"${clickhouse_database}" group:"ClickHouse"`
-	ClickhouseUser     string   `help:"ClickHouse user." default:"${clickhouse_user}" group:"ClickHouse"`
-	ClickhousePassword string   `help:"ClickHouse password." group:"ClickHouse"`
-	ClickhouseCluster  string   `help:"ClickHouse cluster (remote_servers) the schema spans: replicated *_local tables on every server and Distributed tables for reads; needs ZooKeeper. Empty for one server." group:"ClickHouse"`
+	ClickhouseAddr         []string `help:"ClickHouse native-protocol addresses, host:port (with TLS, the secure native port, 9440 by convention)." default:"${clickhouse_addr}" group:"ClickHouse"`
+	ClickhouseDatabase     string   `help:"ClickHouse database of spamgeo's tables." default:"${clickhouse_database}" group:"ClickHouse"`
+	ClickhouseUser         string   `help:"ClickHouse user." default:"${clickhouse_user}" group:"ClickHouse"`
+	ClickhousePassword     string   `help:"ClickHouse password. Prefer the environment variable or --clickhouse-password-file: other users of a machine can read a process's flags." xor:"clickhouse-password" group:"ClickHouse"`
+	ClickhousePasswordFile string   `help:"File holding the ClickHouse password (a mounted secret); one trailing newline is ignored." placeholder:"FILE" xor:"clickhouse-password" group:"ClickHouse"`
+	ClickhouseTLS          bool     `help:"Encrypt the connections to ClickHouse with TLS." name:"clickhouse-tls" group:"ClickHouse"`
+	ClickhouseTLSCA        string   `help:"PEM bundle of the authorities that sign the servers' certificates (default: the system's); turns TLS on." name:"clickhouse-tls-ca" placeholder:"FILE" group:"ClickHouse"`
+	ClickhouseTLSCert      string   `help:"PEM client certificate, for servers that ask for one; turns TLS on." name:"clickhouse-tls-cert" placeholder:"FILE" group:"ClickHouse"`
+	ClickhouseTLSKey       string   `help:"Key of --clickhouse-tls-cert (PEM)." name:"clickhouse-tls-key" placeholder:"FILE" group:"ClickHouse"`
+	ClickhouseCluster      string   `help:"ClickHouse cluster (remote_servers) the schema spans: replicated *_local tables on every server and Distributed tables for reads; needs ZooKeeper. Empty for one server." group:"ClickHouse"`
 
 	logger *slog.Logger
+	// Loaded once the settings are known (AfterApply), for every connection of the process.
+	kafkaTLS      *tls.Config
+	kafkaSASL     sasl.Mechanism
+	clickhouseTLS *tls.Config
+}
+
+// AfterApply reads the files the connection settings name, so a missing certificate or
+// secret fails the command before it starts.
+func (g *Globals) AfterApply() error {
+	var err error
+	if g.KafkaSASLPasswordFile != "" {
+		if g.KafkaSASLPassword, err = readSecret(g.KafkaSASLPasswordFile); err != nil {
+			return fmt.Errorf("--kafka-sasl-password-file: %w", err)
+		}
+	}
+	if g.ClickhousePasswordFile != "" {
+		if g.ClickhousePassword, err = readSecret(g.ClickhousePasswordFile); err != nil {
+			return fmt.Errorf("--clickhouse-password-file: %w", err)
+		}
+	}
+	if g.KafkaSASLMechanism != "none" && g.KafkaSASLUsername == "" {
+		return fmt.Errorf("--kafka-sasl-mechanism %s needs --kafka-sasl-username", g.KafkaSASLMechanism)
+	}
+	if g.kafkaSASL, err = kafka.SASLMechanism(g.KafkaSASLMechanism, g.KafkaSASLUsername, g.KafkaSASLPassword); err != nil {
+		return err
+	}
+	kafkaTLS := tlsconfig.Configuration{Enable: g.KafkaTLS, CAFile: g.KafkaTLSCA, CertFile: g.KafkaTLSCert, KeyFile: g.KafkaTLSKey}
+	if g.kafkaTLS, err = kafkaTLS.Load(); err != nil {
+		return fmt.Errorf("Kafka: %w", err)
+	}
+	clickhouseTLS := tlsconfig.Configuration{Enable: g.ClickhouseTLS, CAFile: g.ClickhouseTLSCA, CertFile: g.ClickhouseTLSCert, KeyFile: g.ClickhouseTLSKey}
+	if g.clickhouseTLS, err = clickhouseTLS.Load(); err != nil {
+		return fmt.Errorf("ClickHouse: %w", err)
+	}
+	return nil
+}
+
+// readSecret reads a password file, without the newline editors and `echo` leave at its end.
+func readSecret(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	s := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	if s == "" {
+		return "", fmt.Errorf("%s is empty", path)
+	}
+	return s, nil
 }
 
 // GeoIPFlags name the GeoIP files of the commands that place addresses.
@@ -78,6 +142,8 @@ type CLI struct {
 	Retention RetentionCmd `cmd:"" help:"Expire old data: table TTLs on current servers, dropped partitions on old ones."`
 	Campaigns CampaignsCmd `cmd:"" help:"List the top spam campaigns of a period: messages, sources, relay, hosting and domain countries."`
 	Evidence  EvidenceCmd  `cmd:"" help:"Build the evidence bundle of one campaign: raw messages, manifest with hashes, readable summary."`
+
+	ConfigReference ConfigReferenceCmd `cmd:"" name:"config-reference" help:"Print every setting with its flag, environment variable, YAML key and default, as Markdown."`
 }
 
 func (g *Globals) kafka() kafka.Configuration {
@@ -85,7 +151,7 @@ func (g *Globals) kafka() kafka.Configuration {
 	c.Brokers = g.KafkaBrokers
 	c.RawTopic, c.EnrichedTopic, c.DLQTopic = g.KafkaRawTopic, g.KafkaEnrichedTopic, g.KafkaDLQTopic
 	c.Partitions, c.ReplicationFactor = g.KafkaPartitions, g.KafkaReplication
-	return c
+	return c.Secure(g.kafkaTLS, g.kafkaSASL)
 }
 
 func (g *Globals) clickhouse() clickhousedb.Configuration {
@@ -93,6 +159,7 @@ func (g *Globals) clickhouse() clickhousedb.Configuration {
 	c.Addrs, c.Database = g.ClickhouseAddr, g.ClickhouseDatabase
 	c.Username, c.Password = g.ClickhouseUser, g.ClickhousePassword
 	c.Cluster = g.ClickhouseCluster
+	c.TLS = g.clickhouseTLS
 	return c
 }
 
@@ -108,20 +175,21 @@ func vars() kong.Vars {
 	k, c := kafka.DefaultConfiguration(), clickhousedb.DefaultConfiguration()
 	e, s := enrich.DefaultConfiguration(), sink.DefaultConfiguration()
 	return kong.Vars{
-		"enrich_batch_rows":    fmt.Sprint(e.Batch.MaxMessages),
-		"enrich_batch_wait":    e.Batch.MaxWait.String(),
-		"sink_batch_rows":      fmt.Sprint(s.Batch.MaxMessages),
-		"sink_batch_wait":      s.Batch.MaxWait.String(),
-		"version":              version,
-		"kafka_brokers":        strings.Join(k.Brokers, ","),
-		"kafka_raw_topic":      k.RawTopic,
-		"kafka_enriched_topic": k.EnrichedTopic,
-		"kafka_dlq_topic":      k.DLQTopic,
-		"kafka_partitions":     fmt.Sprint(k.Partitions),
-		"kafka_replication":    fmt.Sprint(k.ReplicationFactor),
-		"clickhouse_addr":      strings.Join(c.Addrs, ","),
-		"clickhouse_database":  c.Database,
-		"clickhouse_user":      c.Username,
+		"enrich_batch_rows":     fmt.Sprint(e.Batch.MaxMessages),
+		"enrich_batch_wait":     e.Batch.MaxWait.String(),
+		"sink_batch_rows":       fmt.Sprint(s.Batch.MaxMessages),
+		"sink_batch_wait":       s.Batch.MaxWait.String(),
+		"version":               version,
+		"kafka_brokers":         strings.Join(k.Brokers, ","),
+		"kafka_raw_topic":       k.RawTopic,
+		"kafka_enriched_topic":  k.EnrichedTopic,
+		"kafka_dlq_topic":       k.DLQTopic,
+		"kafka_partitions":      fmt.Sprint(k.Partitions),
+		"kafka_replication":     fmt.Sprint(k.ReplicationFactor),
+		"kafka_sasl_mechanisms": strings.Join(kafka.SASLMechanisms, ","),
+		"clickhouse_addr":       strings.Join(c.Addrs, ","),
+		"clickhouse_database":   c.Database,
+		"clickhouse_user":       c.Username,
 	}
 }
 
@@ -143,7 +211,11 @@ func parse(cli *CLI, args []string, stdout, stderr io.Writer) (*kong.Context, er
 	if err != nil {
 		return nil, err
 	}
-	return parser.Parse(args)
+	kctx, err := parser.Parse(args)
+	if err == nil && cli.Config != "" {
+		err = checkConfigKeys(parser.Model, string(cli.Config))
+	}
+	return kctx, err
 }
 
 // yamlBelowEnv loads a YAML configuration whose values give way to environment variables:
