@@ -93,11 +93,11 @@ func (g *Globals) AfterApply() error {
 	}
 	kafkaTLS := tlsconfig.Configuration{Enable: g.KafkaTLS, CAFile: g.KafkaTLSCA, CertFile: g.KafkaTLSCert, KeyFile: g.KafkaTLSKey}
 	if g.kafkaTLS, err = kafkaTLS.Load(); err != nil {
-		return fmt.Errorf("Kafka: %w", err)
+		return fmt.Errorf("kafka: %w", err)
 	}
 	clickhouseTLS := tlsconfig.Configuration{Enable: g.ClickhouseTLS, CAFile: g.ClickhouseTLSCA, CertFile: g.ClickhouseTLSCert, KeyFile: g.ClickhouseTLSKey}
 	if g.clickhouseTLS, err = clickhouseTLS.Load(); err != nil {
-		return fmt.Errorf("ClickHouse: %w", err)
+		return fmt.Errorf("clickhouse: %w", err)
 	}
 	return nil
 }
