@@ -66,3 +66,35 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
+
+# ensure_certs: a private authority and a server certificate for 127.0.0.1 and localhost, made
+# once under $SPAMGEO_LOCAL/certs/ and shared by the servers started in secure mode. Clients
+# trust ca.pem.
+CERTS=$SPAMGEO_LOCAL/certs
+ensure_certs() {
+  [ -f "$CERTS/server.pem" ] && return 0
+  command -v openssl >/dev/null || die "openssl is needed for secure mode"
+  mkdir -p "$CERTS"
+  local tmp; tmp=$(mktemp -d)
+  openssl genpkey -quiet -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$tmp/ca.key"
+  openssl req -x509 -new -key "$tmp/ca.key" -days 3650 -subj "/CN=spamgeo local CA" -out "$tmp/ca.pem"
+  openssl genpkey -quiet -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$tmp/server.key"
+  openssl req -new -key "$tmp/server.key" -subj "/CN=localhost" -out "$tmp/server.csr"
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' > "$tmp/ext"
+  openssl x509 -req -in "$tmp/server.csr" -CA "$tmp/ca.pem" -CAkey "$tmp/ca.key" -CAcreateserial \
+    -days 3650 -extfile "$tmp/ext" -out "$tmp/server.pem" 2>/dev/null
+  chmod 600 "$tmp"/*.key
+  mv "$tmp"/ca.pem "$tmp"/ca.key "$tmp"/server.key "$tmp"/server.pem "$CERTS/"
+  rm -rf "$tmp"
+  log "made a local CA and server certificate in $CERTS"
+}
+
+# ensure_secret NAME: prints the path of a random password kept in $SPAMGEO_LOCAL/secrets/NAME.
+ensure_secret() {
+  local file=$SPAMGEO_LOCAL/secrets/$1
+  if [ ! -s "$file" ]; then
+    mkdir -p "$(dirname "$file")"
+    (umask 077; openssl rand -hex 16 > "$file")
+  fi
+  echo "$file"
+}
