@@ -31,6 +31,11 @@ func (c Configuration) EnsureTopics(ctx context.Context) error {
 	}
 	resp, err := c.client().CreateTopics(ctx, &kafkago.CreateTopicsRequest{Topics: topics})
 	if err != nil {
+		// kafka-go's pooled transport reports a failed TLS or SASL handshake as an unavailable
+		// broker; a direct connection says what went wrong.
+		if cerr := c.connect(ctx); cerr != nil {
+			err = cerr
+		}
 		return fmt.Errorf("create topics on %v: %w", c.Brokers, err)
 	}
 	for topic, err := range resp.Errors {

@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"time"
@@ -54,4 +55,22 @@ func (c Configuration) roundTripper() kafkago.RoundTripper {
 		return nil
 	}
 	return c.transport
+}
+
+// connect opens and closes one connection to the first broker that accepts it, with c's TLS
+// and SASL, and returns why none did.
+func (c Configuration) connect(ctx context.Context) error {
+	d := c.dialer
+	if d == nil {
+		d = &kafkago.Dialer{Timeout: 10 * time.Second, DualStack: true}
+	}
+	var err error
+	for _, b := range c.Brokers {
+		var conn *kafkago.Conn
+		if conn, err = d.DialContext(ctx, "tcp", b); err == nil {
+			return conn.Close()
+		}
+		err = fmt.Errorf("connect to %s: %w", b, err)
+	}
+	return err
 }
