@@ -59,8 +59,8 @@ lint:
 	$(GO) tool staticcheck ./...
 
 ## bench: Go benchmarks of each stage (five runs each) and against peers (peers/: ClickHouse's own
-## Kafka engine, latency at 10,000 events/s, franz-go; three runs each); results in bench/results.txt, in the
-## format benchstat reads (see BENCHMARKS.md).
+## Kafka engine, latency at 10,000 events/s, franz-go, each role's peak resident memory as a child
+## process; three runs each); results in bench/results.txt, in the format benchstat reads (see BENCHMARKS.md).
 bench: servers
 	deploy/geoip.sh fetch
 	mkdir -p bench

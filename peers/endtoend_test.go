@@ -46,28 +46,15 @@ func BenchmarkEndToEnd(b *testing.B) {
 	if os.Getenv("SPAMGEO_INTEGRATION") != "1" {
 		b.Skip("runs the real servers; make bench sets SPAMGEO_INTEGRATION=1")
 	}
-	events := int64(300_000)
-	if v, err := strconv.ParseInt(os.Getenv("SPAMGEO_PEERS_EVENTS"), 10, 64); err == nil && v > 0 {
-		events = v
-	}
-	country := filepath.Join(local, "geoip", "dbip-country.mmdb")
-	asn := []string{filepath.Join(local, "geoip", "asn-ipv4.csv"), filepath.Join(local, "geoip", "asn-ipv6.csv")}
-	for _, f := range append([]string{country}, asn...) {
-		if _, err := os.Stat(f); err != nil {
-			b.Fatalf("%v: make bench fetches the GeoIP data (deploy/geoip.sh fetch)", err)
-		}
-	}
+	events := streamLength()
+	country, asn := geoipFiles(b)
 	ctx := context.Background()
 	start := time.Now()
 	loadDictionaries(b, country, asn)
 	b.Logf("ip_trie dictionaries written and loaded in %s (once; not counted below)", time.Since(start).Round(time.Millisecond))
 
 	kcfg := testenv.KafkaPartitions(b, 3)
-	scfg := synth.DefaultConfiguration()
-	scfg.Profile, scfg.Events, scfg.Seed, scfg.CountryDatabase, scfg.IPv6 = "sophos-2005-apr-sep", events, 2005, country, true
-	if _, err := synth.Run(ctx, scfg, synth.Dependencies{Kafka: kcfg, Registry: prometheus.NewRegistry(), Logger: testenv.Logger(b)}); err != nil {
-		b.Fatal(err)
-	}
+	publishRaw(b, kcfg, country, events)
 	procs := []int{readPID(b, filepath.Join(local, "clickhouse", "clickhouse.pid")), readPID(b, filepath.Join(local, "kafka", "kafka.pid"))}
 
 	var ours, theirs measure
@@ -118,6 +105,38 @@ func BenchmarkEndToEnd(b *testing.B) {
 	}
 }
 
+// streamLength is the number of raw events of the benchmarks that drain a stream:
+// SPAMGEO_PEERS_EVENTS, default 300,000.
+func streamLength() int64 {
+	if v, err := strconv.ParseInt(os.Getenv("SPAMGEO_PEERS_EVENTS"), 10, 64); err == nil && v > 0 {
+		return v
+	}
+	return 300_000
+}
+
+// geoipFiles are the real GeoIP data of make demo: the DB-IP country file and the
+// ip-location-db ASN ranges.
+func geoipFiles(b *testing.B) (country string, asn []string) {
+	country = filepath.Join(local, "geoip", "dbip-country.mmdb")
+	asn = []string{filepath.Join(local, "geoip", "asn-ipv4.csv"), filepath.Join(local, "geoip", "asn-ipv6.csv")}
+	for _, f := range append([]string{country}, asn...) {
+		if _, err := os.Stat(f); err != nil {
+			b.Fatalf("%v: make bench fetches the GeoIP data (deploy/geoip.sh fetch)", err)
+		}
+	}
+	return country, asn
+}
+
+// publishRaw publishes n synthetic raw events (the 2005 country mix, IPv4 and IPv6 sources drawn
+// from the country file) to kcfg's raw topic.
+func publishRaw(b *testing.B, kcfg kafka.Configuration, country string, n int64) {
+	scfg := synth.DefaultConfiguration()
+	scfg.Profile, scfg.Events, scfg.Seed, scfg.CountryDatabase, scfg.IPv6 = "sophos-2005-apr-sep", n, 2005, country, true
+	if _, err := synth.Run(context.Background(), scfg, synth.Dependencies{Kafka: kcfg, Registry: prometheus.NewRegistry(), Logger: testenv.Logger(b)}); err != nil {
+		b.Fatal(err)
+	}
+}
+
 // measure adds up the runs of one path.
 type measure struct {
 	runs int
@@ -147,12 +166,18 @@ func run(procs []int, f func()) measure {
 	return m
 }
 
-// prepare gives a path a database of its own with the current schema.
-func prepare(b *testing.B) (clickhousedb.Conn, string) {
+// migrated is a database of the benchmark's own with the current schema.
+func migrated(b *testing.B) clickhousedb.Configuration {
 	cfg := testenv.ClickHouse(b)
 	if _, err := migrations.New(cfg, testenv.Logger(b)).Apply(context.Background()); err != nil {
 		b.Fatal(err)
 	}
+	return cfg
+}
+
+// prepare gives a path a database of its own with the current schema.
+func prepare(b *testing.B) (clickhousedb.Conn, string) {
+	cfg := migrated(b)
 	conn, err := cfg.Open(context.Background())
 	if err != nil {
 		b.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -37,11 +36,10 @@ func BenchmarkLatency(b *testing.B) {
 		every    = 10 * time.Millisecond
 		perBatch = rate * int(every) / int(time.Second)
 	)
-	country := filepath.Join(local, "geoip", "dbip-country.mmdb")
-	asn := []string{filepath.Join(local, "geoip", "asn-ipv4.csv"), filepath.Join(local, "geoip", "asn-ipv6.csv")}
+	country, asn := geoipFiles(b)
 	nets, err := geoip.CountryNetworks(country, false)
 	if err != nil {
-		b.Fatalf("%v: make bench fetches the GeoIP data (deploy/geoip.sh fetch)", err)
+		b.Fatal(err)
 	}
 	var sources []netip.Addr
 	for _, list := range nets {

@@ -10,6 +10,8 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -91,6 +93,17 @@ func ClickHouse(t testing.TB) clickhousedb.Configuration {
 		}
 	})
 	return cfg
+}
+
+// BuildSpamgeo builds the spamgeo command into a directory of the test's and returns its path,
+// for tests that run it as a child process.
+func BuildSpamgeo(t testing.TB) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "spamgeo")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/spamgeo/spamgeo/cmd/spamgeo").CombinedOutput(); err != nil {
+		t.Fatalf("build spamgeo: %v\n%s", err, out)
+	}
+	return bin
 }
 
 // Logger returns a logger that writes through t.Log.

@@ -1,7 +1,6 @@
 package trap_test
 
 import (
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -14,21 +13,6 @@ import (
 	"github.com/spamgeo/spamgeo/producers/trap"
 	"github.com/spamgeo/spamgeo/producers/trap/traptest"
 )
-
-// benchMessages is what one smtp-source run sends; -s sessions run in parallel.
-const benchMessages, benchSessions = 4000, "100"
-
-// smtpSource sends benchMessages of 1 KiB to addr and returns the messages per second.
-func smtpSource(b *testing.B, addr string) float64 {
-	b.Helper()
-	start := time.Now()
-	cmd := exec.Command(requireTool(b, "smtp-source"), "-s", benchSessions, "-m", fmt.Sprint(benchMessages), "-l", "1024",
-		"-f", "bulk@sender.test", "-t", "victim@trap.example", addr)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("smtp-source: %v\n%s", err, out)
-	}
-	return benchMessages / time.Since(start).Seconds()
-}
 
 // The trap under Postfix's smtp-source, beside Postfix's smtp-sink (which accepts and discards
 // everything: the ceiling) in the same run. Each op is one smtp-source run; msgs/s is the figure
@@ -45,7 +29,7 @@ func BenchmarkSMTPSource(b *testing.B) {
 		if os.Geteuid() == 0 {
 			args = append([]string{"-u", "nobody"}, args...) // it refuses to run as root
 		}
-		sink := exec.Command(requireTool(b, "smtp-sink"), args...)
+		sink := exec.Command(traptest.Tool(b, "smtp-sink"), args...)
 		if err := sink.Start(); err != nil {
 			b.Fatal(err)
 		}
@@ -62,7 +46,7 @@ func BenchmarkSMTPSource(b *testing.B) {
 		}
 		var rate float64
 		for b.Loop() {
-			rate += smtpSource(b, addr)
+			rate += traptest.SMTPSource(b, addr)
 		}
 		b.ReportMetric(rate/float64(b.N), "msgs/s")
 	})
@@ -70,7 +54,7 @@ func BenchmarkSMTPSource(b *testing.B) {
 		r := startTrapB(b)
 		var rate float64
 		for b.Loop() {
-			rate += smtpSource(b, r)
+			rate += traptest.SMTPSource(b, r)
 		}
 		b.ReportMetric(rate/float64(b.N), "msgs/s")
 	})

@@ -37,23 +37,11 @@ func startTrap(t *testing.T, kcfg kafka.Configuration, change func(*trap.Configu
 	return &running{addr: traptest.Start(t, cfg, kcfg, reg), reg: reg, kcfg: kcfg}
 }
 
-func requireTool(t testing.TB, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		path, err = exec.LookPath("/usr/sbin/" + name)
-	}
-	if err != nil {
-		t.Fatalf("%s is not installed: deploy/smtp-tools.sh install (make test runs it)", name)
-	}
-	return path
-}
-
 // swaks runs one SMTP transaction and returns its transcript; ok is swaks' verdict.
 func swaks(t *testing.T, addr string, args ...string) (transcript string, ok bool) {
 	t.Helper()
 	host, port, _ := strings.Cut(addr, ":")
-	cmd := exec.Command(requireTool(t, "swaks"), append([]string{"--server", host, "--port", port,
+	cmd := exec.Command(traptest.Tool(t, "swaks"), append([]string{"--server", host, "--port", port,
 		"--helo", "spammer.test", "--from", "bulk@sender.test", "--timeout", "20"}, args...)...)
 	out, err := cmd.CombinedOutput()
 	if len(out) > 4000 { // keep failure messages readable
@@ -230,7 +218,7 @@ func TestVolumeWithSmtpSource(t *testing.T) {
 	r := startTrap(t, kcfg, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, requireTool(t, "smtp-source"), "-s", "10", "-m", fmt.Sprint(messages), "-l", "2048",
+	cmd := exec.CommandContext(ctx, traptest.Tool(t, "smtp-source"), "-s", "10", "-m", fmt.Sprint(messages), "-l", "2048",
 		"-f", "bulk@sender.test", "-t", "victim@trap.example", r.addr)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("smtp-source: %v\n%s", err, out)

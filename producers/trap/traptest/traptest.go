@@ -3,7 +3,10 @@ package traptest
 
 import (
 	"context"
+	"fmt"
+	"os/exec"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -29,4 +32,34 @@ func Start(t testing.TB, cfg trap.Configuration, kcfg kafka.Configuration, reg *
 	go func() { tr.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done; tr.Stop() })
 	return tr.Addrs()[0].String()
+}
+
+// Tool returns the path of an SMTP test tool (Postfix's smtp-source and smtp-sink, swaks),
+// failing the test when it is not installed.
+func Tool(t testing.TB, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		path, err = exec.LookPath("/usr/sbin/" + name)
+	}
+	if err != nil {
+		t.Fatalf("%s is not installed: deploy/smtp-tools.sh install (make test runs it)", name)
+	}
+	return path
+}
+
+// SourceMessages is what one SMTPSource run sends, from SourceSessions parallel sessions.
+const SourceMessages, SourceSessions = 4000, 100
+
+// SMTPSource is the trap benchmarks' load: Postfix's smtp-source sends SourceMessages messages
+// of 1 KiB to addr, one per connection. It returns the messages per second.
+func SMTPSource(t testing.TB, addr string) float64 {
+	t.Helper()
+	start := time.Now()
+	cmd := exec.Command(Tool(t, "smtp-source"), "-s", fmt.Sprint(SourceSessions), "-m", fmt.Sprint(SourceMessages), "-l", "1024",
+		"-f", "bulk@sender.test", "-t", "victim@trap.example", addr)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("smtp-source: %v\n%s", err, out)
+	}
+	return SourceMessages / time.Since(start).Seconds()
 }
