@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	"go4.org/netipx"
 )
@@ -102,8 +103,10 @@ func readRanges(r io.Reader) (*rangeTable, error) {
 		org, ok := orgIndex[rec[3]]
 		if !ok {
 			org = uint32(len(t.orgs))
-			t.orgs = append(t.orgs, rec[3])
-			orgIndex[rec[3]] = org
+			// A field shares its memory with the whole line: copied, only the name stays alive.
+			name := strings.Clone(rec[3])
+			t.orgs = append(t.orgs, name)
+			orgIndex[name] = org
 		}
 		if start.Is4() {
 			t.v4 = append(t.v4, rangeRow[uint32]{v4key(start), v4key(end), uint32(asn), org})
