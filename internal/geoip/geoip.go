@@ -73,6 +73,9 @@ type dated []*source
 // at returns the source current at t: the newest built at or before t, or the oldest when
 // every build is newer.
 func (d dated) at(t time.Time) (int, *source) {
+	if len(d) == 1 { // a single file: the usual case, on every lookup
+		return 0, d[0]
+	}
 	i, _ := slices.BinarySearchFunc(d, t, func(s *source, t time.Time) int {
 		if s.built.After(t) {
 			return 1

@@ -22,12 +22,35 @@ import (
 )
 
 // rangeTable is an ip-location-db ASN range file held in memory: rows "start,end,asn,organisation"
-// with IPv4 or IPv6 bounds, sorted by start and searched by bisection. Organisation names are
-// stored once each.
+// with IPv4 or IPv6 bounds, sorted by start and searched by bisection within the rows that share
+// the key's top 16 bits. Organisation names are stored once each.
 type rangeTable struct {
-	v4   []rangeRow[uint32]
-	v6   []rangeRow[uint128]
-	orgs []string
+	v4         []rangeRow[uint32]
+	v6         []rangeRow[uint128]
+	v4at, v6at *rangeIndex // nil when there are no rows of the family
+	orgs       []string
+}
+
+// rangeIndex narrows the bisection: at[h] is the number of rows starting below the keys whose
+// top 16 bits are h. Bisecting all 412,000 IPv4 rows of the real file missed the cache at
+// nearly every step; a bucket holds a few rows.
+type rangeIndex [1<<16 + 1]uint32
+
+func indexRows[T any](rows []rangeRow[T], ops keyOps[T]) *rangeIndex {
+	if len(rows) == 0 {
+		return nil
+	}
+	at := new(rangeIndex)
+	h := 0
+	for i, r := range rows {
+		for ; h <= int(ops.top(r.start)); h++ {
+			at[h] = uint32(i)
+		}
+	}
+	for ; h < len(at); h++ {
+		at[h] = uint32(len(rows))
+	}
+	return at
 }
 
 type uint128 struct{ hi, lo uint64 }
@@ -116,6 +139,7 @@ func readRanges(r io.Reader) (*rangeTable, error) {
 	}
 	t.v4 = flatten(t.v4, v4ops)
 	t.v6 = flatten(t.v6, v6ops)
+	t.v4at, t.v6at = indexRows(t.v4, v4ops), indexRows(t.v6, v6ops)
 	return t, nil
 }
 
@@ -124,12 +148,14 @@ type keyOps[T any] struct {
 	compare func(a, b T) int
 	next    func(T) (T, bool) // false when T is the largest key
 	prev    func(T) T
+	top     func(T) uint16 // the key's top 16 bits
 }
 
 var v4ops = keyOps[uint32]{
 	compare: cmp.Compare[uint32],
 	next:    func(k uint32) (uint32, bool) { return k + 1, k != math.MaxUint32 },
 	prev:    func(k uint32) uint32 { return k - 1 },
+	top:     func(k uint32) uint16 { return uint16(k >> 16) },
 }
 
 var v6ops = keyOps[uint128]{
@@ -146,6 +172,7 @@ var v6ops = keyOps[uint128]{
 		}
 		return uint128{k.hi - 1, math.MaxUint64}
 	},
+	top: func(k uint128) uint16 { return uint16(k.hi >> 48) },
 }
 
 // flatten turns ranges that may nest (routing data lists a more specific announcement inside
@@ -193,20 +220,27 @@ func flatten[T any](rows []rangeRow[T], ops keyOps[T]) []rangeRow[T] {
 
 func (t *rangeTable) asn(addr netip.Addr) (uint32, string, bool, error) {
 	if addr.Is4() {
-		return find(t, t.v4, v4key(addr), cmp.Compare[uint32])
+		return find(t, t.v4, t.v4at, v4key(addr), v4ops)
 	}
-	return find(t, t.v6, v6key(addr), uint128.compare)
+	return find(t, t.v6, t.v6at, v6key(addr), v6ops)
 }
 
-func find[T any](t *rangeTable, rows []rangeRow[T], k T, compare func(a, b T) int) (uint32, string, bool, error) {
-	// The last row starting at or before k is the only one that can hold it.
-	i, _ := slices.BinarySearchFunc(rows, k, func(r rangeRow[T], k T) int {
-		if compare(r.start, k) <= 0 {
+func find[T any](t *rangeTable, rows []rangeRow[T], at *rangeIndex, k T, ops keyOps[T]) (uint32, string, bool, error) {
+	if len(rows) == 0 {
+		return 0, "", false, nil
+	}
+	// The last row starting at or before k is the only one that can hold it: one of the rows
+	// sharing k's top bits, or else the row before them.
+	h := int(ops.top(k))
+	lo, hi := int(at[h]), int(at[h+1])
+	n, _ := slices.BinarySearchFunc(rows[lo:hi], k, func(r rangeRow[T], k T) int {
+		if ops.compare(r.start, k) <= 0 {
 			return -1
 		}
 		return 1
 	})
-	if i == 0 || compare(k, rows[i-1].end) > 0 {
+	i := lo + n
+	if i == 0 || ops.compare(k, rows[i-1].end) > 0 {
 		return 0, "", false, nil
 	}
 	r := rows[i-1]

@@ -3,9 +3,12 @@ package geoip
 import (
 	"bytes"
 	"encoding/csv"
+	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -73,6 +76,11 @@ func FuzzReadRanges(f *testing.F) {
 				if _, _, found, _ := table.asn(a); !found {
 					t.Fatalf("%s bounds an input range but is not found", a)
 				}
+				for _, b := range []netip.Addr{a, a.Prev(), a.Next()} {
+					if b.IsValid() {
+						checkAgainstBisection(t, table, b)
+					}
+				}
 			}
 		}
 	})
@@ -107,6 +115,63 @@ func TestASNNetworksAgreeWithLookup(t *testing.T) {
 		want, _, _, _ := table.asn(addr)
 		if got != want {
 			t.Errorf("%s: prefixes say AS%d, the table AS%d", a, got, want)
+		}
+	}
+}
+
+// checkAgainstBisection fails unless the indexed lookup of addr answers as a bisection of all
+// rows does.
+func checkAgainstBisection(t *testing.T, table *rangeTable, addr netip.Addr) {
+	t.Helper()
+	var want uint32
+	if addr.Is4() {
+		want = bisect(table.v4, v4key(addr), v4ops)
+	} else {
+		want = bisect(table.v6, v6key(addr), v6ops)
+	}
+	if got, _, _, _ := table.asn(addr); got != want {
+		t.Fatalf("%s: AS%d, bisecting every row gives AS%d", addr, got, want)
+	}
+}
+
+func bisect[T any](rows []rangeRow[T], k T, ops keyOps[T]) uint32 {
+	i, _ := slices.BinarySearchFunc(rows, k, func(r rangeRow[T], k T) int {
+		if ops.compare(r.start, k) <= 0 {
+			return -1
+		}
+		return 1
+	})
+	if i == 0 || ops.compare(k, rows[i-1].end) > 0 {
+		return 0
+	}
+	return rows[i-1].asn
+}
+
+// Ranges of every size, many crossing the 16-bit buckets of the index, with gaps between them.
+func TestIndexedLookupAgreesWithBisection(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var rows strings.Builder
+	for i := range 20_000 {
+		start := rng.Uint32()
+		end := start + rng.Uint32N(1<<uint(rng.IntN(24)))
+		if end < start {
+			end = start
+		}
+		fmt.Fprintf(&rows, "%s,%s,%d,org\n", v4addr(start), v4addr(end), i+1)
+		hi := uint64(0x2000+rng.IntN(16))<<48 | rng.Uint64()>>16
+		fmt.Fprintf(&rows, "%s,%s,%d,org\n", v6addr(uint128{hi, 0}), v6addr(uint128{hi + rng.Uint64N(1<<20), rng.Uint64()}), i+1)
+	}
+	table, err := readRanges(strings.NewReader(rows.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 200_000 {
+		checkAgainstBisection(t, table, v4addr(rng.Uint32()))
+		checkAgainstBisection(t, table, v6addr(uint128{uint64(0x2000+rng.IntN(16))<<48 | rng.Uint64()>>16, rng.Uint64()}))
+	}
+	for _, r := range table.v4 { // the edges of every segment
+		for _, k := range []uint32{r.start, r.start - 1, r.end, r.end + 1} {
+			checkAgainstBisection(t, table, v4addr(k))
 		}
 	}
 }
