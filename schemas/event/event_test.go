@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"net/netip"
 	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -451,5 +453,25 @@ func TestMailDetailsSurviveEnrichment(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got.Raw, r) {
 		t.Errorf("mail details changed on the way:\n got %+v\nwant %+v", got.Mail, r.Mail)
+	}
+}
+
+// Every single-byte change of a valid UUID is judged as the pattern of the schema judges it.
+func TestValidUUIDEveryByte(t *testing.T) {
+	pattern := regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	base := []byte("0f8fad5b-d9cb-469f-a165-70867728950e")
+	for i := range base {
+		for c := range 256 {
+			s := slices.Clone(base)
+			s[i] = byte(c)
+			if got, want := validUUID(string(s)), pattern.Match(s); got != want {
+				t.Fatalf("%q: validUUID says %v", s, got)
+			}
+		}
+	}
+	for _, s := range []string{"", string(base[:35]), string(base) + "0"} {
+		if validUUID(s) {
+			t.Errorf("%q passes", s)
+		}
 	}
 }
