@@ -475,3 +475,43 @@ func TestValidUUIDEveryByte(t *testing.T) {
 		}
 	}
 }
+
+// The eight-byte scan stops where a byte-by-byte scan stops, wherever the special byte sits.
+func TestPlainLenEveryPosition(t *testing.T) {
+	for n := range 20 {
+		for at := range n {
+			for c := range 256 {
+				s := bytes.Repeat([]byte{'a'}, n)
+				s[at] = byte(c)
+				want := 0
+				for want < n && !special[s[want]] {
+					want++
+				}
+				if got := plainLen(s); got != want {
+					t.Fatalf("%q: %d, want %d", s, got, want)
+				}
+				if got := plainLen(string(s)); got != want {
+					t.Fatalf("%q as a string: %d, want %d", s, got, want)
+				}
+			}
+		}
+	}
+}
+
+// Integers up to 18 digits are read without strconv; longer ones still are.
+func TestParserIntegerBounds(t *testing.T) {
+	for in, want := range map[string]int64{"0": 0, "-0": 0, "7": 7, "-12": -12, "999999999999999999": 999999999999999999,
+		"-999999999999999999": -999999999999999999, "1000000000000000000": 1000000000000000000,
+		"9223372036854775807": 9223372036854775807, "-9223372036854775808": -9223372036854775808} {
+		p := parser{b: []byte(in)}
+		if got, ok := p.integer(); !ok || got != want || p.i != len(in) {
+			t.Errorf("%s: %d %v", in, got, ok)
+		}
+	}
+	for _, in := range []string{"", "-", "01", "-01", "1.5", "1e3", "9223372036854775808", "-9223372036854775809"} {
+		p := parser{b: []byte(in)}
+		if got, ok := p.integer(); ok {
+			t.Errorf("%s: read as %d", in, got)
+		}
+	}
+}
