@@ -121,7 +121,9 @@ func (e *Enricher) Enrich(batch []kafka.Message) (out, dead []kafka.Message) {
 		g := event.Geo{CountryCode: r.Country, ContinentCode: r.Continent, ASN: r.ASN, ASOrg: r.ASOrg,
 			GeoIPBuild: r.Build, AddressClass: string(r.Class), City: r.City, Subdivision: r.Subdivision}
 		if r.HasLocation && !math.IsNaN(r.Latitude) && !math.IsNaN(r.Longitude) {
-			g.Latitude, g.Longitude = &r.Latitude, &r.Longitude
+			// Copies: pointers into r would move every event's whole Result to the heap.
+			lat, lon := r.Latitude, r.Longitude
+			g.Latitude, g.Longitude = &lat, &lon
 		}
 		e.buf = event.AppendEnrichedView(e.buf, &v, &g)
 		ends = append(ends, len(e.buf))

@@ -8,6 +8,8 @@ import (
 
 	"github.com/oschwald/geoip2-golang/v2"
 	"github.com/oschwald/maxminddb-golang/v2"
+
+	"github.com/spamgeo/spamgeo/internal/countries"
 )
 
 // openChecked opens an mmdb file and walks its whole search tree, decoding every distinct
@@ -127,7 +129,8 @@ func decodeFlat(res maxminddb.Result) (countryAnswer, error) {
 		CountryCode string `maxminddb:"country_code"`
 	}
 	err := res.Decode(&rec)
-	return countryAnswer{country: rec.CountryCode}, err
+	// Flat records carry no continent: derived here, it is cached with the record.
+	return countryAnswer{country: rec.CountryCode, continent: countries.Continent(rec.CountryCode)}, err
 }
 
 // openMMDBASN opens an ASN file in the GeoLite2-ASN layout (as also written by DB-IP and
