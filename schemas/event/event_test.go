@@ -515,3 +515,13 @@ func TestParserIntegerBounds(t *testing.T) {
 		}
 	}
 }
+
+func TestDaysIn(t *testing.T) {
+	for year := 1600; year <= 2400; year++ {
+		for m := time.January; m <= time.December; m++ {
+			if got, want := daysIn(m, year), time.Date(year, m+1, 0, 0, 0, 0, 0, time.UTC).Day(); got != want {
+				t.Fatalf("%d-%02d: %d days, want %d", year, m, got, want)
+			}
+		}
+	}
+}
