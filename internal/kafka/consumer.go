@@ -146,7 +146,7 @@ func (c *Consumer) consume(ctx, genCtx context.Context, gen *kafkago.Generation,
 		for _, m := range batch {
 			offsets[m.Partition] = max(offsets[m.Partition], m.Offset+1)
 		}
-		commit := func() error { return gen.CommitOffsets(map[string]map[int]int64{c.opts.Topic: offsets}) }
+		commit := func() error { return c.commit(work, gen, offsets) }
 		if !c.retry(work, "commit offsets", commit) {
 			c.metrics.uncommitted.Add(float64(len(batch)))
 			c.logger.Warn("a handled batch could not be committed in time; it will be delivered again", "messages", len(batch))
@@ -159,6 +159,31 @@ func (c *Consumer) consume(ctx, genCtx context.Context, gen *kafkago.Generation,
 			c.updateLag(ctx)
 		}
 	}
+}
+
+// commit commits offsets for gen. It finds the group's coordinator for every attempt rather than
+// use the generation's connection (kafka-go's Generation.CommitOffsets): when the coordinator's
+// broker dies that connection stays broken, while the broker that takes the group over accepts
+// the generation's commits until the group has rebalanced. Committing on the broken connection
+// until the grace period ran out left the batch to be handled again.
+func (c *Consumer) commit(ctx context.Context, gen *kafkago.Generation, offsets map[int]int64) error {
+	commits := make([]kafkago.OffsetCommit, 0, len(offsets))
+	for p, o := range offsets {
+		commits = append(commits, kafkago.OffsetCommit{Partition: p, Offset: o})
+	}
+	resp, err := c.cfg.client().OffsetCommit(ctx, &kafkago.OffsetCommitRequest{
+		GroupID: gen.GroupID, GenerationID: int(gen.ID), MemberID: gen.MemberID,
+		Topics: map[string][]kafkago.OffsetCommit{c.opts.Topic: commits},
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range resp.Topics[c.opts.Topic] {
+		if p.Error != nil {
+			return fmt.Errorf("partition %d: %w", p.Partition, p.Error)
+		}
+	}
+	return nil
 }
 
 // readPartition feeds msgs with one assigned partition, from the group's committed offset on,
