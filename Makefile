@@ -14,7 +14,7 @@ FUZZ_TARGETS := ./schemas/event:FuzzDecodeRaw ./schemas/event:FuzzFastPathsAgree
 
 VENV := .local/venv
 
-.PHONY: build demo test unit modern fuzz lint bench soak servers stop status clean docs
+.PHONY: build demo test unit modern deploy-check fuzz lint bench soak servers stop status clean docs
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/spamgeo
@@ -31,14 +31,21 @@ demo: build
 ## servers, the modern-engine lane, then short fuzz runs.
 test: lint servers $(VENV)/.installed
 	SPAMGEO_INTEGRATION=1 SPAMGEO_PYTHON=$(CURDIR)/$(VENV)/bin/python $(GO) test -race -count=1 -timeout 20m ./...
-	$(MAKE) --no-print-directory modern fuzz
+	$(MAKE) --no-print-directory modern deploy-check fuzz
 
 ## modern: the same DDL and queries in ClickHouse 26.x (chdb, in-process); see tests/modern.
 ## The venv also serves the Go tests: pyarrow reads export files, nbclient runs notebooks/.
 modern: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest -q tests/modern
 
-$(VENV)/.installed: tests/modern/requirements.txt notebooks/requirements.txt
+## deploy-check: deploy/compose, deploy/kubernetes and the Dockerfile checked without a container
+## engine or a cluster, by deploy/validate (a module of its own, so its libraries stay out of go.mod).
+deploy-check: $(VENV)/.installed
+	deploy/promtool.sh install
+	cd deploy/validate && $(GO) vet ./... && $$(cd ../.. && $(GO) tool -n staticcheck) ./...
+	cd deploy/validate && SPAMGEO_PYTHON=$(CURDIR)/$(VENV)/bin/python $(GO) test -count=1 ./...
+
+$(VENV)/.installed: tests/modern/requirements.txt notebooks/requirements.txt deploy/validate/requirements.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check $(addprefix -r ,$^)
 	touch $@
