@@ -58,11 +58,16 @@ type WriterOptions struct {
 	// of one second would add a second of latency to every quiet moment; stages hand the writer
 	// whole batches, so a short wait loses nothing.
 	BatchTimeout time.Duration
+	// WriteTimeout bounds each produce request; zero is kafka-go's 10 s. kafka-go gives the
+	// broker half of it to gather the in-sync replicas' acknowledgements, and a killed broker's
+	// replicas stay in sync until the broker is fenced (9 s by default): a request that times out
+	// before then is stored all the same, and retrying it stores its messages twice.
+	WriteTimeout time.Duration
 }
 
 // DefaultWriterOptions suit stages that write a batch of events at a time.
 func DefaultWriterOptions() WriterOptions {
-	return WriterOptions{BatchSize: 5000, BatchTimeout: 5 * time.Millisecond}
+	return WriterOptions{BatchSize: 5000, BatchTimeout: 5 * time.Millisecond, WriteTimeout: 30 * time.Second}
 }
 
 // Writer returns a writer to topic whose WriteMessages returns only once every in-sync replica
@@ -78,6 +83,7 @@ func (c Configuration) Writer(topic string, opts WriterOptions, logger *slog.Log
 		BatchBytes:   maxRequestBytes,
 		BatchTimeout: opts.BatchTimeout,
 		MaxAttempts:  3,
+		WriteTimeout: opts.WriteTimeout,
 		// Failed attempts are retried; Deliver logs what still fails after them.
 		ErrorLogger: kafkaLogger(logger, slog.LevelDebug, "writer", topic),
 	}
