@@ -71,17 +71,19 @@ func buildSpamgeo(t *testing.T) string {
 	return bin
 }
 
-// process is a spamgeo command running as a child, its log lines collected.
+// process is a spamgeo command running as a child, its log lines collected. One still running
+// when the test ends is killed.
 type process struct {
-	cmd  *exec.Cmd
-	done chan error
-	mu   sync.Mutex
-	log  []string
+	cmd    *exec.Cmd
+	done   chan error
+	exited chan struct{}
+	mu     sync.Mutex
+	log    []string
 }
 
 func start(t *testing.T, bin string, args ...string) *process {
 	t.Helper()
-	p := &process{cmd: exec.Command(bin, args...), done: make(chan error, 1)}
+	p := &process{cmd: exec.Command(bin, args...), done: make(chan error, 1), exited: make(chan struct{})}
 	stderr, _ := p.cmd.StderrPipe()
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -94,7 +96,16 @@ func start(t *testing.T, bin string, args ...string) *process {
 			p.mu.Unlock()
 		}
 		p.done <- p.cmd.Wait()
+		close(p.exited)
 	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.exited:
+		default:
+			_ = p.cmd.Process.Kill()
+			<-p.exited
+		}
+	})
 	return p
 }
 
