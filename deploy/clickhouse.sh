@@ -33,12 +33,7 @@ SERVER=/usr/sbin/clickhouse-server
 install_server() {
   [ -x "$SERVER" ] && command -v clickhouse-client >/dev/null && return 0
   log "installing Debian's clickhouse-server and clickhouse-client (first run only)"
-  export DEBIAN_FRONTEND=noninteractive
-  # A fresh machine has empty package lists; refresh them once.
-  if ! apt-cache policy clickhouse-server 2>/dev/null | grep -q Candidate:; then
-    as_root apt-get update -q >&2
-  fi
-  as_root apt-get install -y -q --no-install-recommends clickhouse-server clickhouse-client >&2
+  apt_install clickhouse-server clickhouse-client
 }
 
 # cluster_config prints the optional ZooKeeper, remote_servers and macros sections.

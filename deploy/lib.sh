@@ -59,6 +59,16 @@ stop_pid() {
   rm -f "$pidfile"
 }
 
+# apt_install PACKAGE...: installs Debian packages. A fresh machine has empty package lists, so
+# they are refreshed first when the first package has no candidate version.
+apt_install() {
+  export DEBIAN_FRONTEND=noninteractive
+  if ! apt-cache policy "$1" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+    as_root apt-get update -q >&2
+  fi
+  as_root apt-get install -y -q --no-install-recommends "$@" >&2
+}
+
 # port_open PORT: true when something accepts TCP connections on 127.0.0.1:PORT.
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 

@@ -9,11 +9,7 @@ NAME=promtool
 install_promtool() {
   command -v promtool >/dev/null && return 0
   log "installing Debian's prometheus package for promtool (first run only)"
-  export DEBIAN_FRONTEND=noninteractive
-  if ! apt-cache policy prometheus 2>/dev/null | grep -q 'Candidate: [0-9]'; then
-    as_root apt-get update -q >&2
-  fi
-  as_root apt-get install -y -q --no-install-recommends prometheus >&2
+  apt_install prometheus
 }
 
 case "${1:-}" in

@@ -12,12 +12,8 @@ install_tools() {
     return 0
   fi
   log "installing swaks and postfix (for smtp-source and smtp-sink; first run only)"
-  export DEBIAN_FRONTEND=noninteractive
   echo "postfix postfix/main_mailer_type select No configuration" | as_root debconf-set-selections
-  if ! apt-cache policy swaks 2>/dev/null | grep -q 'Candidate: [0-9]'; then
-    as_root apt-get update -q >&2
-  fi
-  as_root apt-get install -y -q --no-install-recommends swaks libnet-ssleay-perl postfix >&2
+  apt_install swaks libnet-ssleay-perl postfix
 }
 
 case "${1:-}" in
