@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"slices"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -36,11 +35,10 @@ func TestTwoEnrichersOnRealBroker(t *testing.T) {
 	}
 	input := testenv.ReadAll(t, kcfg, kcfg.RawTopic, events)
 
-	bin := buildSpamgeo(t)
-	args := []string{"--log-format", "json", "--kafka-brokers", strings.Join(kcfg.Brokers, ","),
-		"--kafka-raw-topic", kcfg.RawTopic, "--kafka-enriched-topic", kcfg.EnrichedTopic, "--kafka-dlq-topic", kcfg.DLQTopic,
+	bin := testenv.BuildSpamgeo(t)
+	args := slices.Concat([]string{"--log-format", "json"}, testenv.KafkaFlags(kcfg), []string{
 		"enrich", "--metrics-listen", "", "--geoip-country", country, "--geoip-asn", asn,
-		"--group", "two-" + testenv.Suffix(), "--batch-rows", "20"} // small batches: the hand-over happens mid-run
+		"--group", "two-" + testenv.Suffix(), "--batch-rows", "20"}) // small batches: the hand-over happens mid-run
 	first, second := start(t, bin, args...), start(t, bin, args...)
 	for testenv.TopicCount(t, kcfg, kcfg.EnrichedTopic) < events/4 {
 		time.Sleep(50 * time.Millisecond)

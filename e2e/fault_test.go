@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,15 +58,6 @@ func runScript(t *testing.T, env []string, script, action string) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s %s: %v\n%s", script, action, err, out)
 	}
-}
-
-func buildSpamgeo(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "spamgeo")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/spamgeo").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // process is a spamgeo command running as a child, its log lines collected. One still running
@@ -148,12 +138,9 @@ func TestSinkFaultsOnRealServers(t *testing.T) {
 	if _, err := migrations.New(ch.cfg, testenv.Logger(t)).Apply(ctx); err != nil {
 		t.Fatal(err)
 	}
-	bin := buildSpamgeo(t)
+	bin := testenv.BuildSpamgeo(t)
 	country, asn := geoiptest.Files(t)
-	common := []string{"--log-format", "json",
-		"--kafka-brokers", strings.Join(kcfg.Brokers, ","), "--kafka-raw-topic", kcfg.RawTopic,
-		"--kafka-enriched-topic", kcfg.EnrichedTopic, "--kafka-dlq-topic", kcfg.DLQTopic, "--kafka-partitions", "3",
-		"--clickhouse-addr", ch.cfg.Addrs[0], "--clickhouse-database", ch.cfg.Database}
+	common := slices.Concat([]string{"--log-format", "json"}, testenv.KafkaFlags(kcfg), testenv.ClickHouseFlags(ch.cfg))
 
 	scfg := synth.DefaultConfiguration()
 	scfg.Profile, scfg.Events, scfg.Seed, scfg.CountryDatabase = "sophos-2005-apr-sep", events, seed, country

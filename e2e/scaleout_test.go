@@ -238,10 +238,8 @@ func TestScaleOutOnThreeBrokers(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	bin := buildSpamgeo(t)
-	common := []string{"--log-format", "json", "--kafka-brokers", strings.Join(kcfg.Brokers, ","),
-		"--kafka-partitions", "6", "--kafka-replication", "3",
-		"--clickhouse-addr", chcfg.Addrs[0], "--clickhouse-database", chcfg.Database}
+	bin := testenv.BuildSpamgeo(t)
+	common := slices.Concat([]string{"--log-format", "json"}, testenv.KafkaFlags(kcfg), testenv.ClickHouseFlags(chcfg))
 	const enrichGroup, sinkGroup = "scaleout-enrich", "scaleout-sink"
 	enrichArgs := append(slices.Clone(common), "enrich", "--metrics-listen", "", "--group", enrichGroup,
 		"--geoip-country", country, "--geoip-asn", asn, "--batch-rows", "1000")

@@ -66,8 +66,8 @@ clickhouse:
 `, raw, enriched, ca, kafkaPassword, clickhousePassword, ca), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	bin := buildSpamgeo(t)
-	if out, err := runBinary(bin, "--config", config, "migrate"); err != nil {
+	bin := testenv.BuildSpamgeo(t)
+	if out, err := exec.Command(bin, "--config", config, "migrate").CombinedOutput(); err != nil {
 		t.Fatalf("migrate: %v\n%s", err, out)
 	}
 
@@ -147,10 +147,6 @@ clickhouse:
 			c.Close()
 		}
 	}
-}
-
-func runBinary(bin string, args ...string) ([]byte, error) {
-	return exec.Command(bin, args...).CombinedOutput()
 }
 
 func readFile(t *testing.T, path string) string {

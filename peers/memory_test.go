@@ -69,7 +69,7 @@ func BenchmarkResidentMemory(b *testing.B) {
 		if err := k.EnsureTopics(context.Background()); err != nil {
 			b.Fatal(err)
 		}
-		c := startChild(b, bin, true, append(append([]string{"enrich", "--drain", "--group", "memory-" + testenv.Suffix()}, geo...), kafkaArgs(k)...)...)
+		c := startChild(b, bin, true, append(append([]string{"enrich", "--drain", "--group", "memory-" + testenv.Suffix()}, geo...), testenv.KafkaFlags(k)...)...)
 		c.wait(b, 5*time.Minute)
 		if n := testenv.TopicCount(b, k, k.EnrichedTopic); n != events {
 			b.Fatalf("enrich published %d enriched events of %d", n, events)
@@ -94,7 +94,7 @@ func BenchmarkResidentMemory(b *testing.B) {
 		for b.Loop() {
 			ch := migrated(b)
 			c := startChild(b, bin, true, append(append([]string{"sink", "--drain", "--group", "memory-" + testenv.Suffix()},
-				kafkaArgs(*enriched)...), clickhouseArgs(ch)...)...)
+				testenv.KafkaFlags(*enriched)...), testenv.ClickHouseFlags(ch)...)...)
 			c.wait(b, 5*time.Minute)
 			if n := count(b, ch, "SELECT count() FROM events"); n != uint64(events) {
 				b.Fatalf("sink stored %d events of %d", n, events)
@@ -108,7 +108,7 @@ func BenchmarkResidentMemory(b *testing.B) {
 		for b.Loop() {
 			k := testenv.Kafka(b)
 			addr := freeAddr(b)
-			c := startChild(b, bin, true, append([]string{"trap", "--listen", addr, "--no-tls", "--max-connections-per-ip", "1000"}, kafkaArgs(k)...)...)
+			c := startChild(b, bin, true, append([]string{"trap", "--listen", addr, "--no-tls", "--max-connections-per-ip", "1000"}, testenv.KafkaFlags(k)...)...)
 			c.listening(b, addr)
 			b.ReportMetric(traptest.SMTPSource(b, addr), "msgs/s")
 			c.stop(b)
@@ -125,7 +125,7 @@ func BenchmarkResidentMemory(b *testing.B) {
 		for b.Loop() {
 			addr := freeAddr(b)
 			// Requests queue in ClickHouse on two cores: the default 10 s per request can run out.
-			c := startChild(b, bin, true, append([]string{"serve", "--listen", addr, "--query-timeout", "1m"}, clickhouseArgs(ch)...)...)
+			c := startChild(b, bin, true, append([]string{"serve", "--listen", addr, "--query-timeout", "1m"}, testenv.ClickHouseFlags(ch)...)...)
 			c.listening(b, addr)
 			start := time.Now()
 			requests := serveLoad(b, "http://"+addr)
@@ -141,7 +141,7 @@ func BenchmarkResidentMemory(b *testing.B) {
 		for b.Loop() {
 			out := filepath.Join(b.TempDir(), "report.html")
 			c := startChild(b, bin, false, append([]string{"report", "--period", "2005", "--compare", "previous",
-				"--publisher", "sophos", "--format", "html", "-o", out}, clickhouseArgs(ch)...)...)
+				"--publisher", "sophos", "--format", "html", "-o", out}, testenv.ClickHouseFlags(ch)...)...)
 			c.wait(b, time.Minute)
 			if fi, err := os.Stat(out); err != nil || fi.Size() == 0 {
 				b.Fatalf("no report written: %v", err)
@@ -155,7 +155,7 @@ func BenchmarkResidentMemory(b *testing.B) {
 		var peak peaks
 		for b.Loop() {
 			out := filepath.Join(b.TempDir(), "january.parquet")
-			c := startChild(b, bin, false, append([]string{"export", "--period", "2005-01", "-o", out}, clickhouseArgs(ch)...)...)
+			c := startChild(b, bin, false, append([]string{"export", "--period", "2005-01", "-o", out}, testenv.ClickHouseFlags(ch)...)...)
 			c.wait(b, 5*time.Minute)
 			if fi, err := os.Stat(out); err != nil || fi.Size() < 1<<20 {
 				b.Fatalf("no export written: %v", err)
@@ -382,15 +382,6 @@ func freeAddr(b *testing.B) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-func kafkaArgs(k kafka.Configuration) []string {
-	return []string{"--kafka-brokers", strings.Join(k.Brokers, ","), "--kafka-raw-topic", k.RawTopic,
-		"--kafka-enriched-topic", k.EnrichedTopic, "--kafka-dlq-topic", k.DLQTopic}
-}
-
-func clickhouseArgs(ch clickhousedb.Configuration) []string {
-	return []string{"--clickhouse-addr", strings.Join(ch.Addrs, ","), "--clickhouse-database", ch.Database}
 }
 
 func count(b *testing.B, ch clickhousedb.Configuration, q string) uint64 {

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -38,15 +39,7 @@ func runErr(env pipelineEnv, args ...string) error {
 
 func runWith(env pipelineEnv, args ...string) (string, error) {
 	var stdout, stderr bytes.Buffer
-	all := append([]string{
-		"--kafka-brokers", strings.Join(env.kafka.Brokers, ","),
-		"--kafka-raw-topic", env.kafka.RawTopic,
-		"--kafka-enriched-topic", env.kafka.EnrichedTopic,
-		"--kafka-dlq-topic", env.kafka.DLQTopic,
-		"--kafka-partitions", "3",
-		"--clickhouse-addr", strings.Join(env.clickhouse.Addrs, ","),
-		"--clickhouse-database", env.clickhouse.Database,
-	}, args...)
+	all := slices.Concat(testenv.KafkaFlags(env.kafka), testenv.ClickHouseFlags(env.clickhouse), args)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := run(ctx, all, &stdout, &stderr); err != nil {

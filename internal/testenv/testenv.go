@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -104,6 +105,18 @@ func BuildSpamgeo(t testing.TB) string {
 		t.Fatalf("build spamgeo: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// KafkaFlags are the spamgeo flags that point a command at k's brokers and topics.
+func KafkaFlags(k kafka.Configuration) []string {
+	return []string{"--kafka-brokers", strings.Join(k.Brokers, ","), "--kafka-raw-topic", k.RawTopic,
+		"--kafka-enriched-topic", k.EnrichedTopic, "--kafka-dlq-topic", k.DLQTopic,
+		"--kafka-partitions", fmt.Sprint(k.Partitions), "--kafka-replication", fmt.Sprint(k.ReplicationFactor)}
+}
+
+// ClickHouseFlags are the spamgeo flags that point a command at ch's servers and database.
+func ClickHouseFlags(ch clickhousedb.Configuration) []string {
+	return []string{"--clickhouse-addr", strings.Join(ch.Addrs, ","), "--clickhouse-database", ch.Database}
 }
 
 // Logger returns a logger that writes through t.Log.
