@@ -54,6 +54,11 @@ install_jars() {
 # listener: the protocol of the client and inter-broker listener.
 listener() { if [ "$KAFKA_SECURE" = 1 ]; then echo SASL_SSL; else echo PLAINTEXT; fi; }
 
+# admin_jaas: the JAAS login of the admin user, with which brokers and admin tools authenticate.
+admin_jaas() {
+  echo "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"admin\" password=\"$(cat "$(ensure_secret kafka-admin)")\";"
+}
+
 # secure_config prints the TLS and SASL settings of secure mode; the broker's PEM key store is
 # its key followed by its certificate.
 secure_config() {
@@ -61,8 +66,7 @@ secure_config() {
   ensure_certs
   cat "$CERTS/server.key" "$CERTS/server.pem" > "$DIR/keystore.pem"
   chmod 600 "$DIR/keystore.pem"
-  local jaas
-  jaas="org.apache.kafka.common.security.scram.ScramLoginModule required username=\"admin\" password=\"$(cat "$(ensure_secret kafka-admin)")\";"
+  local jaas; jaas=$(admin_jaas)
   cat <<PROPS
 ssl.keystore.type=PEM
 ssl.keystore.location=$DIR/keystore.pem
@@ -81,7 +85,7 @@ client_config() {
   cat > "$file" <<PROPS
 security.protocol=SASL_SSL
 sasl.mechanism=SCRAM-SHA-512
-sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$(cat "$(ensure_secret kafka-admin)")";
+sasl.jaas.config=$(admin_jaas)
 ssl.truststore.type=PEM
 ssl.truststore.location=$CERTS/ca.pem
 PROPS

@@ -78,6 +78,7 @@ func TestSecretsFromFiles(t *testing.T) {
 		{"--clickhouse-password-file", writeFile(t, "empty", "\n"), "sink"},
 		{"--clickhouse-password", "x", "--clickhouse-password-file", chFile, "sink"},
 		{"--kafka-tls-cert", chFile, "sink"},
+		{"--kafka-sasl-mechanism", "plain", "sink"},
 	} {
 		if _, err := parse(&CLI{}, args, &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
 			t.Errorf("%v: accepted", args)

@@ -85,11 +85,8 @@ func (g *Globals) AfterApply() error {
 			return fmt.Errorf("--clickhouse-password-file: %w", err)
 		}
 	}
-	if g.KafkaSASLMechanism != "none" && g.KafkaSASLUsername == "" {
-		return fmt.Errorf("--kafka-sasl-mechanism %s needs --kafka-sasl-username", g.KafkaSASLMechanism)
-	}
 	if g.kafkaSASL, err = kafka.SASLMechanism(g.KafkaSASLMechanism, g.KafkaSASLUsername, g.KafkaSASLPassword); err != nil {
-		return err
+		return fmt.Errorf("--kafka-sasl-mechanism (with --kafka-sasl-username): %w", err)
 	}
 	kafkaTLS := tlsconfig.Configuration{Enable: g.KafkaTLS, CAFile: g.KafkaTLSCA, CertFile: g.KafkaTLSCert, KeyFile: g.KafkaTLSKey}
 	if g.kafkaTLS, err = kafkaTLS.Load(); err != nil {

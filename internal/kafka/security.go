@@ -18,6 +18,9 @@ var SASLMechanisms = []string{"none", "plain", "scram-sha-256", "scram-sha-512"}
 // SASLMechanism returns the SASL mechanism called name, authenticating as username with
 // password; for "none" (or "") it returns nil.
 func SASLMechanism(name, username, password string) (sasl.Mechanism, error) {
+	if name != "" && name != "none" && username == "" {
+		return nil, fmt.Errorf("SASL %s needs a user name", name)
+	}
 	switch name {
 	case "", "none":
 		return nil, nil
@@ -44,9 +47,6 @@ func (c Configuration) Secure(tlsConfig *tls.Config, mechanism sasl.Mechanism) C
 	c.dialer = &kafkago.Dialer{Timeout: 10 * time.Second, DualStack: true, TLS: tlsConfig, SASLMechanism: mechanism}
 	return c
 }
-
-// Dialer is what readers and consumer groups of c connect with; nil means kafka-go's default.
-func (c Configuration) Dialer() *kafkago.Dialer { return c.dialer }
 
 // roundTripper is the transport of c's writers and admin clients: nil (kafka-go's default)
 // unless c is secured. A nil *Transport in the interface would not count as nil.
