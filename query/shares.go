@@ -30,6 +30,10 @@ type Table struct {
 	Rest     Row
 }
 
+// Compared says whether the rows carry a comparison: one was asked for and its period had
+// messages. A comparison period without messages leaves the rows' comparison fields zero.
+func (t Table) Compared() bool { return t.Previous != nil && t.Previous.Total.Messages > 0 }
+
 // z95 is the standard normal quantile of a two-sided 95% interval.
 const z95 = 1.959963984540054
 
@@ -69,9 +73,10 @@ func ranks(groups []Count) []int {
 // groups' (exact when groups share no address, as countries and networks do).
 func Compare(current Counts, previous *Counts, n int) Table {
 	t := Table{Current: current, Previous: previous}
+	compared := t.Compared()
 	prevRank := map[string]int{}
 	prevCount := map[string]uint64{}
-	if previous != nil {
+	if compared {
 		for i, r := range ranks(previous.Groups) {
 			prevRank[previous.Groups[i].Key] = r
 			prevCount[previous.Groups[i].Key] = previous.Groups[i].Messages
@@ -87,7 +92,7 @@ func Compare(current Counts, previous *Counts, n int) Table {
 		row := Row{Key: g.Key, Name: g.Name, Rank: rank, Messages: g.Messages, Sources: g.Sources,
 			Share: percent(g.Messages, tot.Messages), SourceShare: percent(g.Sources, tot.Sources)}
 		row.Low, row.High = Wilson(g.Messages, tot.Messages)
-		if previous != nil {
+		if compared {
 			row.PreviousRank, row.PreviousMessages = prevRank[g.Key], prevCount[g.Key]
 			row.PreviousShare = percent(row.PreviousMessages, previous.Total.Messages)
 			row.ChangePP = row.Share - row.PreviousShare
@@ -107,7 +112,7 @@ func Compare(current Counts, previous *Counts, n int) Table {
 	}
 	rest.Share, rest.SourceShare = percent(rest.Messages, tot.Messages), percent(rest.Sources, tot.Sources)
 	rest.Low, rest.High = Wilson(rest.Messages, tot.Messages)
-	if previous != nil {
+	if compared {
 		rest.PreviousMessages = previous.Total.Messages - topPrevious
 		rest.PreviousShare = percent(rest.PreviousMessages, previous.Total.Messages)
 		rest.ChangePP = rest.Share - rest.PreviousShare

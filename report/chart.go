@@ -36,7 +36,9 @@ func WriteBarChart(w io.Writer, r Report, f Format) error {
 		}
 		names = append(names, shortName(l))
 		now = append(now, l.Share)
-		before = append(before, l.PreviousShare)
+		if l.PreviousShare != nil {
+			before = append(before, *l.PreviousShare)
+		}
 	}
 	if len(names) == 0 {
 		names, now, before = []string{"(no messages)"}, plotter.Values{0}, plotter.Values{0}
@@ -49,7 +51,7 @@ func WriteBarChart(w io.Writer, r Report, f Format) error {
 	bars.Color, bars.LineStyle.Width = Palette[0], 0
 	p.Add(bars)
 	p.Legend.Add(r.Period, bars)
-	if r.Compare != "" {
+	if r.Compared() {
 		prev, err := plotter.NewBarChart(before, width)
 		if err != nil {
 			return err

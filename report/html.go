@@ -27,15 +27,16 @@ figure img { max-width: 100%; height: auto; }
 </head>
 <body>
 <h1>{{.R.Title}}</h1>
-<p>{{.R.Period}} ({{n .R.Messages}} messages{{if .R.Compare}}), compared with {{.R.Compare}} ({{n .R.CompareTotal}} messages{{end}}).</p>
+<p>{{.R.Period}} ({{n .R.Messages}} messages{{if .R.CompareTotal}}), compared with {{.R.Compare}} ({{n .R.CompareTotal}} messages{{end}}).</p>
 <table>
-<thead><tr><th class="num">#</th><th>Name</th><th>Code</th><th class="num">Share</th><th class="num">95% interval</th><th class="num">Sources</th>{{if .R.Compare}}<th class="num">Before</th><th class="num">Change</th><th>Rank</th>{{end}}<th class="num">Messages</th></tr></thead>
+<thead><tr><th class="num">#</th><th>Name</th><th>Code</th><th class="num">Share</th><th class="num">95% interval</th><th class="num">Sources</th>{{if .R.Compared}}<th class="num">Before</th><th class="num">Change</th><th>Rank</th>{{end}}<th class="num">Messages</th></tr></thead>
 <tbody>
-{{range .R.Rows}}<tr><td class="num">{{if .Rank}}{{.Rank}}{{end}}</td><td>{{.Name}}</td><td>{{.Code}}</td><td class="num">{{pct .Share}}</td><td class="num">{{printf "%.2f–%.2f" .Low .High}}</td><td class="num">{{pct .SourceShare}}</td>{{if $.R.Compare}}<td class="num">{{pct .PreviousShare}}</td><td class="num">{{pp .ChangePP}}</td><td>{{move .}}</td>{{end}}<td class="num">{{n .Messages}}</td></tr>
+{{range .R.Rows}}<tr><td class="num">{{if .Rank}}{{.Rank}}{{end}}</td><td>{{.Name}}</td><td>{{.Code}}</td><td class="num">{{pct .Share}}</td><td class="num">{{printf "%.2f–%.2f" .Low .High}}</td><td class="num">{{pct .SourceShare}}</td>{{if $.R.Compared}}<td class="num">{{pct .PreviousShare}}</td><td class="num">{{pp .ChangePP}}</td><td>{{move .}}</td>{{end}}<td class="num">{{n .Messages}}</td></tr>
 {{end}}</tbody>
-<tfoot><tr><td></td><td>All messages</td><td></td><td class="num">{{if .R.Messages}}100.00%{{else}}–{{end}}</td><td></td><td class="num">{{if .R.Messages}}100.00%{{else}}–{{end}}</td>{{if .R.Compare}}<td></td><td></td><td></td>{{end}}<td class="num">{{n .R.Messages}}</td></tr></tfoot>
+<tfoot><tr><td></td><td>All messages</td><td></td><td class="num">{{if .R.Messages}}100.00%{{else}}–{{end}}</td><td></td><td class="num">{{if .R.Messages}}100.00%{{else}}–{{end}}</td>{{if .R.Compared}}<td></td><td></td><td></td>{{end}}<td class="num">{{n .R.Messages}}</td></tr></tfoot>
 </table>
 {{range .R.Sentences}}<p>{{.}}</p>
+{{end}}{{range .R.Notes}}<p class="note">Note: {{.}}</p>
 {{end}}<figure><img src="{{.Bars}}" alt="Bar chart: share of trapped spam by relaying country"></figure>
 {{if .Time}}<figure><img src="{{.Time}}" alt="Line chart: share of trapped spam over time"></figure>{{end}}
 <p class="caveat">{{.R.Caveat}}</p>

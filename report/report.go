@@ -26,28 +26,37 @@ type Report struct {
 	Sources      uint64        `json:"unique_sources"`
 	Compare      string        `json:"compare_period,omitempty"`
 	CompareText  string        `json:"compare_text,omitempty"`
-	CompareTotal uint64        `json:"compare_messages,omitempty"`
+	CompareTotal *uint64       `json:"compare_messages,omitempty"` // nil without a comparison
 	Rows         []Line        `json:"rows"`
 	Sentences    []string      `json:"sentences"`
+	Notes        []string      `json:"notes"` // what the reader must know, e.g. an empty comparison period
 	Caveat       string        `json:"caveat"`
 	Series       *query.Series `json:"-"`
 }
 
-// Line is one row: a group, or the rest of the world (Code "").
+// Compared says whether the rows carry a comparison: one was asked for and its period had
+// messages. Without one the comparison fields of every Line are nil.
+func (r Report) Compared() bool { return r.CompareTotal != nil && *r.CompareTotal > 0 }
+
+// Line is one row: a group, or the rest of the world (Code ""). The comparison fields are nil
+// without a usable comparison (Report.Compared); with one, a group the comparison period did not
+// see has Movement "new", a zero PreviousShare and no PreviousRank or RankChange, and the rest
+// of the world has a PreviousShare and ChangePP but no rank or Movement.
 type Line struct {
-	Rank          int     `json:"rank,omitempty"`
-	Code          string  `json:"code"`
-	Name          string  `json:"name"`
-	Messages      uint64  `json:"messages"`
-	Share         float64 `json:"share_pct"`
-	Low           float64 `json:"share_low_pct"`
-	High          float64 `json:"share_high_pct"`
-	Sources       uint64  `json:"unique_sources"`
-	SourceShare   float64 `json:"unique_sources_pct"`
-	PreviousRank  int     `json:"compare_rank,omitempty"`
-	PreviousShare float64 `json:"compare_share_pct"`
-	ChangePP      float64 `json:"change_pp"`
-	RankChange    int     `json:"rank_change"`
+	Rank          int      `json:"rank,omitempty"`
+	Code          string   `json:"code"`
+	Name          string   `json:"name"`
+	Messages      uint64   `json:"messages"`
+	Share         float64  `json:"share_pct"`
+	Low           float64  `json:"share_low_pct"`
+	High          float64  `json:"share_high_pct"`
+	Sources       uint64   `json:"unique_sources"`
+	SourceShare   float64  `json:"unique_sources_pct"`
+	PreviousRank  *int     `json:"compare_rank,omitempty"`
+	PreviousShare *float64 `json:"compare_share_pct,omitempty"`
+	ChangePP      *float64 `json:"change_pp,omitempty"`
+	RankChange    *int     `json:"rank_change,omitempty"` // positive: it climbed
+	Movement      string   `json:"movement,omitempty"`    // new, up N, down N or same
 }
 
 // Namer names group codes: countries and continents from CLDR, networks by organisation, and a
@@ -93,22 +102,30 @@ func New(t query.Table, names Namer, series *query.Series) Report {
 		PeriodText: PeriodText(t.Current.Period),
 		Messages:   t.Current.Total.Messages,
 		Sources:    t.Current.Total.Sources,
+		Rows:       []Line{},
+		Notes:      []string{},
 		Caveat:     Caveat,
 		Series:     series,
 	}
 	if t.Previous != nil {
-		r.Compare, r.CompareTotal = t.Previous.Period.String(), t.Previous.Total.Messages
+		total := t.Previous.Total.Messages
+		r.Compare, r.CompareTotal = t.Previous.Period.String(), &total
 		r.CompareText = CompareText(t.Current.Period, t.Previous.Period)
+		if total == 0 {
+			r.Notes = append(r.Notes, fmt.Sprintf("Our traps caught no spam %s, the comparison period: no changes are shown.",
+				PeriodText(t.Previous.Period)))
+		}
 	}
+	compared := t.Compared()
 	for _, row := range t.Top {
 		code := row.Key
 		if g == query.ByASN {
 			code = "AS" + row.Key
 		}
-		r.Rows = append(r.Rows, line(row, code, names.Name(g, row.Key, row.Name)))
+		r.Rows = append(r.Rows, line(row, code, names.Name(g, row.Key, row.Name), compared))
 	}
 	if r.Messages > 0 {
-		rest := line(t.Rest, "", "Rest of the world")
+		rest := line(t.Rest, "", "Rest of the world", compared)
 		rest.Rank = 0
 		r.Rows = append(r.Rows, rest)
 	}
@@ -116,10 +133,33 @@ func New(t query.Table, names Namer, series *query.Series) Report {
 	return r
 }
 
-func line(row query.Row, code, name string) Line {
-	return Line{Rank: row.Rank, Code: code, Name: name, Messages: row.Messages, Share: row.Share, Low: row.Low,
-		High: row.High, Sources: row.Sources, SourceShare: row.SourceShare, PreviousRank: row.PreviousRank,
-		PreviousShare: row.PreviousShare, ChangePP: row.ChangePP, RankChange: row.RankChange}
+func line(row query.Row, code, name string, compared bool) Line {
+	l := Line{Rank: row.Rank, Code: code, Name: name, Messages: row.Messages, Share: row.Share, Low: row.Low,
+		High: row.High, Sources: row.Sources, SourceShare: row.SourceShare}
+	if !compared {
+		return l
+	}
+	l.PreviousShare, l.ChangePP = &row.PreviousShare, &row.ChangePP
+	switch {
+	case code == "":
+	case row.PreviousRank == 0:
+		l.Movement = "new"
+	default:
+		l.PreviousRank, l.RankChange = &row.PreviousRank, &row.RankChange
+		l.Movement = movementOf(row.RankChange)
+	}
+	return l
+}
+
+// movementOf names a change of rank: "up 2", "down 1", "same".
+func movementOf(places int) string {
+	switch {
+	case places > 0:
+		return fmt.Sprintf("up %d", places)
+	case places < 0:
+		return fmt.Sprintf("down %d", -places)
+	}
+	return "same"
 }
 
 // quoted writes a share as a press release does: 26.5%, 15.42%, 9%.

@@ -2,6 +2,8 @@ package report
 
 import (
 	"bytes"
+	"encoding/csv"
+	"encoding/json"
 	"encoding/xml"
 	"flag"
 	"image/png"
@@ -52,16 +54,25 @@ func spread(groups []query.Count, n uint64) []query.Count {
 	return groups
 }
 
+func sampleCounts(t *testing.T) query.Counts {
+	return counts(period(t, "2005-04-01..2005-09-30"), query.ByCountry, 5000, spread([]query.Count{
+		cc("US", 2650, 1400), cc("CN", 2230, 1100), cc("KR", 970, 600), cc("FR", 500, 300), cc("JP", 200, 150),
+		cc("PL", 200, 140), cc("ZZ", 40, 30), cc("XR", 10, 8)}, 190)...)
+}
+
 // sample is 2005H2-like traffic compared with a year earlier, with a tie, a newcomer, unknown
 // and reserved sources.
 func sample(t *testing.T) Report {
-	cur := counts(period(t, "2005-04-01..2005-09-30"), query.ByCountry, 5000, spread([]query.Count{
-		cc("US", 2650, 1400), cc("CN", 2230, 1100), cc("KR", 970, 600), cc("FR", 500, 300), cc("JP", 200, 150),
-		cc("PL", 200, 140), cc("ZZ", 40, 30), cc("XR", 10, 8)}, 190)...)
 	prev := counts(period(t, "2004-04-01..2004-09-30"), query.ByCountry, 4000, spread([]query.Count{
 		cc("US", 4150, 2000), cc("KR", 1542, 700), cc("CN", 1162, 500), cc("JP", 287, 100), cc("FR", 124, 60)}, 110)...)
 	sophos, _ := query.LoadPublisher("sophos")
-	return New(query.Compare(cur, &prev, 6), Namer{Publisher: sophos}, nil)
+	return New(query.Compare(sampleCounts(t), &prev, 6), Namer{Publisher: sophos}, nil)
+}
+
+// emptyComparison is the sample's period against a comparison period without messages.
+func emptyComparison(t *testing.T) Report {
+	prev := counts(period(t, "2004-10-01..2005-03-31"), query.ByCountry, 0)
+	return New(query.Compare(sampleCounts(t), &prev, 6), Namer{}, nil)
 }
 
 func golden(t *testing.T, name string, got []byte) {
@@ -89,6 +100,11 @@ func TestGoldenOutputs(t *testing.T) {
 			t.Fatal(err)
 		}
 		golden(t, "sample."+string(f), b.Bytes())
+		b.Reset()
+		if err := Write(&b, emptyComparison(t), f); err != nil {
+			t.Fatal(err)
+		}
+		golden(t, "empty-comparison."+string(f), b.Bytes())
 	}
 	var b bytes.Buffer
 	empty := New(query.Compare(counts(period(t, "2006-01"), query.ByCountry, 0), nil, 12), Namer{}, nil)
@@ -96,6 +112,74 @@ func TestGoldenOutputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "empty.text", b.Bytes())
+}
+
+// Without a usable comparison (none asked for, or a comparison period without messages) no row
+// carries comparison fields, in JSON, CSV or the tables; an empty comparison period is noted.
+func TestNoComparison(t *testing.T) {
+	none := New(query.Compare(sampleCounts(t), nil, 6), Namer{}, nil)
+	for name, r := range map[string]Report{"no comparison": none, "empty comparison period": emptyComparison(t)} {
+		var j, c, tx bytes.Buffer
+		for f, b := range map[Format]*bytes.Buffer{JSON: &j, CSV: &c, Text: &tx} {
+			if err := Write(b, r, f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var doc struct{ Rows []map[string]any }
+		if err := json.Unmarshal(j.Bytes(), &doc); err != nil {
+			t.Fatal(err)
+		}
+		for _, row := range doc.Rows {
+			for _, k := range []string{"compare_rank", "compare_share_pct", "change_pp", "rank_change", "movement"} {
+				if _, ok := row[k]; ok {
+					t.Errorf("%s: JSON row %v has %s", name, row["code"], k)
+				}
+			}
+		}
+		for _, line := range strings.Split(strings.TrimSpace(c.String()), "\n")[1:] {
+			if !strings.HasSuffix(line, ",,,,,") {
+				t.Errorf("%s: CSV row has comparison cells: %s", name, line)
+			}
+		}
+		if strings.Contains(tx.String(), "Before") || strings.Contains(tx.String(), " pp ") {
+			t.Errorf("%s: the table has comparison columns:\n%s", name, tx.String())
+		}
+	}
+	if len(none.Notes) != 0 || none.Notes == nil {
+		t.Errorf("notes without a comparison: %#v", none.Notes)
+	}
+	if got := emptyComparison(t).Notes; len(got) != 1 || got[0] != "Our traps caught no spam between October 2004 and March 2005, the comparison period: no changes are shown." {
+		t.Errorf("notes with an empty comparison period: %q", got)
+	}
+	empty := New(query.Compare(counts(period(t, "2003"), query.ByCountry, 0), nil, 12), Namer{}, nil)
+	var b bytes.Buffer
+	if err := Write(&b, empty, JSON); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), `"rows": [],`) {
+		t.Errorf("an empty period's rows are not an empty array:\n%s", b.String())
+	}
+}
+
+// The CSV movement column tells a newcomer from an unchanged rank, which rank_change 0 did not.
+func TestCSVMovement(t *testing.T) {
+	var b bytes.Buffer
+	if err := Write(&b, sample(t), CSV); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&b).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][2]string{}
+	for _, r := range rows[1:] {
+		got[r[3]] = [2]string{r[14], r[15]}
+	}
+	for code, want := range map[string][2]string{"US": {"0", "same"}, "PL": {"", "new"}, "KR": {"-1", "down 1"}, "CN": {"1", "up 1"}, "": {"", ""}} {
+		if got[code] != want {
+			t.Errorf("%q: rank_change, movement = %q, want %q", code, got[code], want)
+		}
+	}
 }
 
 func TestSentences(t *testing.T) {

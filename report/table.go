@@ -54,7 +54,7 @@ func Write(w io.Writer, r Report, f Format) error {
 func grid(r Report) table.Writer {
 	t := table.NewWriter()
 	header := table.Row{"#", "Name", "Code", "Share", "95% interval", "Sources"}
-	if r.Compare != "" {
+	if r.Compared() {
 		header = append(header, "Before", "Change", "Rank")
 	}
 	header = append(header, "Messages")
@@ -65,8 +65,8 @@ func grid(r Report) table.Writer {
 			rank = strconv.Itoa(l.Rank)
 		}
 		row := table.Row{rank, l.Name, l.Code, percent(l.Share), fmt.Sprintf("%.2f–%.2f", l.Low, l.High), percent(l.SourceShare)}
-		if r.Compare != "" {
-			row = append(row, percent(l.PreviousShare), points(l.ChangePP), rankMove(l))
+		if r.Compared() {
+			row = append(row, percent(*l.PreviousShare), points(*l.ChangePP), rankMove(l))
 		}
 		row = append(row, thousands(l.Messages))
 		t.AppendRow(row)
@@ -76,7 +76,7 @@ func grid(r Report) table.Writer {
 		all = "–"
 	}
 	footer := table.Row{"", "All messages", "", all, "", all}
-	if r.Compare != "" {
+	if r.Compared() {
 		footer = append(footer, "", "", "")
 	}
 	t.AppendFooter(append(footer, thousands(r.Messages)))
@@ -92,22 +92,22 @@ func grid(r Report) table.Writer {
 // rankMove says how a row's rank moved: "▲2", "▼1", "=", "new".
 func rankMove(l Line) string {
 	switch {
-	case l.Code == "":
-		return ""
-	case l.PreviousRank == 0:
+	case l.Movement == "new":
 		return "new"
-	case l.RankChange > 0:
-		return fmt.Sprintf("▲%d", l.RankChange)
-	case l.RankChange < 0:
-		return fmt.Sprintf("▼%d", -l.RankChange)
+	case l.RankChange == nil:
+		return ""
+	case *l.RankChange > 0:
+		return fmt.Sprintf("▲%d", *l.RankChange)
+	case *l.RankChange < 0:
+		return fmt.Sprintf("▼%d", -*l.RankChange)
 	}
 	return "="
 }
 
 func heading(r Report) string {
 	s := fmt.Sprintf("%s, %s (%s messages)", r.Title, r.Period, thousands(r.Messages))
-	if r.Compare != "" {
-		s += fmt.Sprintf(", compared with %s (%s messages)", r.Compare, thousands(r.CompareTotal))
+	if r.CompareTotal != nil {
+		s += fmt.Sprintf(", compared with %s (%s messages)", r.Compare, thousands(*r.CompareTotal))
 	}
 	return s
 }
@@ -121,6 +121,9 @@ func writeText(w io.Writer, r Report) error {
 	for _, s := range r.Sentences {
 		fmt.Fprintln(w, s)
 	}
+	for _, s := range r.Notes {
+		fmt.Fprintf(w, "\nNote: %s\n", s)
+	}
 	fmt.Fprintf(w, "\n%s\n", r.Caveat)
 	return err
 }
@@ -131,20 +134,41 @@ func writeMarkdown(w io.Writer, r Report) error {
 	for _, s := range r.Sentences {
 		fmt.Fprintf(w, "- %s\n", s)
 	}
+	for _, s := range r.Notes {
+		fmt.Fprintf(w, "\n**Note:** %s\n", s)
+	}
 	fmt.Fprintf(w, "\n*%s*\n", r.Caveat)
 	return err
 }
 
-// writeCSV writes one row per line with plain numbers, for spreadsheets.
+// writeCSV writes one row per line with plain numbers, for spreadsheets. Cells the row does not
+// have (no rank for the rest of the world, no comparison) are empty, as in the JSON they are absent.
 func writeCSV(w io.Writer, r Report) error {
 	c := csv.NewWriter(w)
 	_ = c.Write([]string{"period", "compare_period", "rank", "code", "name", "messages", "share_pct", "share_low_pct",
-		"share_high_pct", "unique_sources", "unique_sources_pct", "compare_rank", "compare_share_pct", "change_pp", "rank_change"})
+		"share_high_pct", "unique_sources", "unique_sources_pct", "compare_rank", "compare_share_pct", "change_pp",
+		"rank_change", "movement"})
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) }
+	fp := func(v *float64) string {
+		if v == nil {
+			return ""
+		}
+		return f(*v)
+	}
+	ip := func(v *int) string {
+		if v == nil {
+			return ""
+		}
+		return strconv.Itoa(*v)
+	}
 	for _, l := range r.Rows {
-		_ = c.Write([]string{r.Period, r.Compare, strconv.Itoa(l.Rank), l.Code, l.Name, strconv.FormatUint(l.Messages, 10),
+		rank := ""
+		if l.Rank > 0 {
+			rank = strconv.Itoa(l.Rank)
+		}
+		_ = c.Write([]string{r.Period, r.Compare, rank, l.Code, l.Name, strconv.FormatUint(l.Messages, 10),
 			f(l.Share), f(l.Low), f(l.High), strconv.FormatUint(l.Sources, 10), f(l.SourceShare),
-			strconv.Itoa(l.PreviousRank), f(l.PreviousShare), f(l.ChangePP), strconv.Itoa(l.RankChange)})
+			ip(l.PreviousRank), fp(l.PreviousShare), fp(l.ChangePP), ip(l.RankChange), l.Movement})
 	}
 	c.Flush()
 	return c.Error()

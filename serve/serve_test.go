@@ -138,6 +138,28 @@ func TestReportAPIOnRealServer(t *testing.T) {
 	if cn := shares["CN"].([]any); len(cn) != 31 || cn[0] != nil || cn[2] != 100.0 {
 		t.Errorf("CN's daily series (a day without mail is null): %v", cn)
 	}
+	if first["movement"] != "up 1" || body["notes"] == nil || len(body["notes"].([]any)) != 0 {
+		t.Errorf("a usable comparison: movement %v, notes %v", first["movement"], body["notes"])
+	}
+
+	// No comparison, or one whose period had no messages: no row has comparison fields, and an
+	// empty comparison period is noted. A period without messages has rows [], not null.
+	for url, notes := range map[string]int{"/api/v1/report?period=2005-05": 0, "/api/v1/report?period=2005-05&compare=previous": 1} {
+		_, body := get(s, url)
+		for _, row := range body["rows"].([]any) {
+			for _, k := range []string{"compare_rank", "compare_share_pct", "change_pp", "rank_change", "movement"} {
+				if v, ok := row.(map[string]any)[k]; ok {
+					t.Errorf("%s: a row has %s: %v", url, k, v)
+				}
+			}
+		}
+		if n, ok := body["notes"].([]any); !ok || len(n) != notes {
+			t.Errorf("%s: notes %v, want %d", url, body["notes"], notes)
+		}
+	}
+	if _, body := get(s, "/api/v1/report?period=2003"); body["rows"] == nil || len(body["rows"].([]any)) != 0 {
+		t.Errorf("an empty period's rows: %v", body["rows"])
+	}
 
 	for url, want := range map[string]string{
 		"/api/v1/report":                                   "give the period",

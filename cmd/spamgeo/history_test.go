@@ -106,6 +106,17 @@ func TestReportEdgeCasesOnRealServers(t *testing.T) {
 			t.Errorf("unknown-only period lacks %q:\n%s", want, out)
 		}
 	}
+	// February 2006 is empty: the comparison shows no Before or Change, and says why.
+	out = spamgeo(t, env, "report", "--period", "2006-03", "--compare", "previous")
+	if strings.Contains(out, "Before") || strings.Contains(out, "new") || !strings.Contains(out, "Note: Our traps caught no spam in February 2006, the comparison period: no changes are shown.") {
+		t.Errorf("a comparison with an empty period:\n%s", out)
+	}
+	for _, args := range [][]string{{"--period", "2006-03"}, {"--period", "2006-03", "--compare", "previous"}} {
+		out := spamgeo(t, env, append(append([]string{"report"}, args...), "--format", "json")...)
+		if strings.Contains(out, "compare_share_pct") || strings.Contains(out, "change_pp") || strings.Contains(out, "rank_change") {
+			t.Errorf("report %v without a usable comparison has comparison fields:\n%s", args, out)
+		}
+	}
 	for _, bad := range [][]string{
 		{"--period", "2006-03-31..2006-03-01"}, {"--period", "2006Q5"}, {"--last", "0d"},
 		{"--period", "2006", "--last", "30d"}, {"--from", "2006-01-01"}, {"--period", "2006", "--by", "trap", "--publisher", "sophos"},
