@@ -107,7 +107,9 @@ func Compare(current Counts, previous *Counts, n int) Table {
 	}
 	rest := &t.Rest
 	rest.Messages = tot.Messages - topMessages
-	if tot.Sources > topSources {
+	// Unique counts are approximate per group and overall: with no group beyond n, the
+	// difference is that error, not sources of the rest.
+	if len(current.Groups) > n && tot.Sources > topSources {
 		rest.Sources = tot.Sources - topSources
 	}
 	rest.Share, rest.SourceShare = percent(rest.Messages, tot.Messages), percent(rest.Sources, tot.Sources)

@@ -38,7 +38,8 @@ type Report struct {
 // messages. Without one the comparison fields of every Line are nil.
 func (r Report) Compared() bool { return r.CompareTotal != nil && *r.CompareTotal > 0 }
 
-// Line is one row: a group, or the rest of the world (Code ""). The comparison fields are nil
+// Line is one row: a group, or the rest of the world (Code "", named "All other countries",
+// "All other networks"…; absent when the top rows hold every message). The comparison fields are nil
 // without a usable comparison (Report.Compared); with one, a group the comparison period did not
 // see has Movement "new", a zero PreviousShare and no PreviousRank or RankChange, and the rest
 // of the world has a PreviousShare and ChangePP but no rank or Movement.
@@ -124,8 +125,9 @@ func New(t query.Table, names Namer, series *query.Series) Report {
 		}
 		r.Rows = append(r.Rows, line(row, code, names.Name(g, row.Key, row.Name), compared))
 	}
-	if r.Messages > 0 {
-		rest := line(t.Rest, "", "Rest of the world", compared)
+	if t.Rest.Messages > 0 {
+		rest := line(t.Rest, "", "All other "+map[query.Grouping]string{query.ByCountry: "countries",
+			query.ByContinent: "continents", query.ByASN: "networks", query.ByTrap: "traps"}[g], compared)
 		rest.Rank = 0
 		r.Rows = append(r.Rows, rest)
 	}
@@ -162,9 +164,9 @@ func movementOf(places int) string {
 	return "same"
 }
 
-// quoted writes a share as a press release does: 26.5%, 15.42%, 9%.
+// quoted writes a share as a press release does, with one decimal: 26.5%, 15.4%, 9.0%.
 func quoted(p float64) string {
-	return strconv.FormatFloat(roundTo(p, 2), 'f', -1, 64) + "%"
+	return strconv.FormatFloat(roundTo(p, 1), 'f', 1, 64) + "%"
 }
 
 func roundTo(v float64, decimals int) float64 {

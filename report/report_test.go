@@ -161,6 +161,22 @@ func TestNoComparison(t *testing.T) {
 	}
 }
 
+// The remainder row is named for the grouping, and absent with its sources when the top rows
+// hold every group (continents: approximate unique counts left 0.15% of sources to a row of 0
+// messages).
+func TestRemainder(t *testing.T) {
+	all := counts(period(t, "2005"), query.ByContinent, 1000, cc("AS", 60, 500), cc("NA", 40, 480))
+	if r := New(query.Compare(all, nil, 12), Namer{}, nil); len(r.Rows) != 2 {
+		t.Errorf("every continent listed: %+v", r.Rows)
+	}
+	for g, want := range map[query.Grouping]string{query.ByContinent: "All other continents", query.ByASN: "All other networks", query.ByTrap: "All other traps", query.ByCountry: "All other countries"} {
+		c := counts(period(t, "2005"), g, 1000, cc("1", 60, 500), cc("2", 40, 480))
+		if r := New(query.Compare(c, nil, 1), Namer{}, nil); r.Rows[1].Name != want || r.Rows[1].Sources != 500 {
+			t.Errorf("%s: the remainder is %+v, want %s", g, r.Rows[1], want)
+		}
+	}
+}
+
 // The CSV movement column tells a newcomer from an unchanged rank, which rank_change 0 did not.
 func TestCSVMovement(t *testing.T) {
 	var b bytes.Buffer
@@ -186,17 +202,21 @@ func TestSentences(t *testing.T) {
 	r := sample(t)
 	want := []string{
 		"Between April and September 2005 the United States relayed 26.5% of the spam caught by our traps, down from 41.5% a year earlier; China (incl Hong Kong) was second with 22.3%.",
-		"The biggest rise among the top 6 was China (incl Hong Kong)'s, to 22.3% from 11.62% (+10.68 points).",
-		"The biggest fall was South Korea's, to 9.7% from 15.42% (−5.72 points).",
-		"Japan and Poland tied for fifth place with 2% each.",
-		"The traps received 10,000 messages from about 5,000 distinct addresses; 28% of those addresses were in the United States.",
+		"The biggest rise among the top 6 was for China (incl Hong Kong), to 22.3% from 11.6% (+10.7 points).",
+		"The biggest fall was for South Korea, to 9.7% from 15.4% (−5.7 points).",
+		"Japan and Poland tied for fifth place with 2.0% each.",
+		"The traps received 10,000 messages from about 5,000 distinct addresses; 28.0% of those addresses were in the United States.",
 	}
 	if strings.Join(r.Sentences, "\n") != strings.Join(want, "\n") {
 		t.Errorf("sentences:\n%s\nwant\n%s", strings.Join(r.Sentences, "\n"), strings.Join(want, "\n"))
 	}
 	tie := New(query.Compare(counts(period(t, "2005Q2"), query.ByCountry, 0, cc("US", 5, 0), cc("CN", 5, 0)), nil, 12), Namer{}, nil)
-	if got := tie.Sentences[0]; got != "In the second quarter of 2005 the United States relayed 50% of the spam caught by our traps; China tied with it for first place." {
+	if got := tie.Sentences[0]; got != "In the second quarter of 2005 the United States relayed 50.0% of the spam caught by our traps; China tied with it for first place." {
 		t.Errorf("tie at the top: %q", got)
+	}
+	trap := New(query.Compare(counts(period(t, "2005"), query.ByTrap, 1, cc("trap", 4, 1)), nil, 12), Namer{}, nil)
+	if got := trap.Sentences[0]; got != "In 2005 the trap “trap” caught 100.0% of the spam." {
+		t.Errorf("trap: %q", got)
 	}
 	none := New(query.Compare(counts(period(t, "2005"), query.ByCountry, 0), nil, 12), Namer{}, nil)
 	if got := none.Sentences[0]; got != "Our traps caught no spam in 2005." {

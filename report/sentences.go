@@ -89,7 +89,7 @@ func CompareText(current, previous query.Period) string {
 func the(name string) string {
 	for _, prefix := range []string{"United ", "Netherlands", "Philippines", "Dominican Republic", "Bahamas",
 		"Czech Republic", "Central African Republic", "Gambia", "Maldives", "Marshall Islands", "Solomon Islands",
-		"Seychelles", "Comoros", "Rest of the world"} {
+		"Seychelles", "Comoros"} {
 		if strings.HasPrefix(name, prefix) {
 			return "the " + name
 		}
@@ -110,9 +110,9 @@ func movement(row query.Row, when string) string {
 	switch {
 	case row.PreviousMessages == 0:
 		return fmt.Sprintf("having relayed none %s", when)
-	case roundTo(row.ChangePP, 2) < 0:
+	case roundTo(row.ChangePP, 1) < 0:
 		return fmt.Sprintf("down from %s %s", prev, when)
-	case roundTo(row.ChangePP, 2) > 0:
+	case roundTo(row.ChangePP, 1) > 0:
 		return fmt.Sprintf("up from %s %s", prev, when)
 	}
 	return fmt.Sprintf("unchanged from %s", when)
@@ -137,7 +137,7 @@ func Sentences(t query.Table, names Namer) []string {
 	s := fmt.Sprintf("%s %s %s %s of the spam caught by our traps", capitalize(PeriodText(t.Current.Period)),
 		the(name(top)), what, quoted(top.Share))
 	if g == query.ByTrap {
-		s = fmt.Sprintf("%s trap %s caught %s of the spam", capitalize(PeriodText(t.Current.Period)), name(top), quoted(top.Share))
+		s = fmt.Sprintf("%s the trap “%s” caught %s of the spam", capitalize(PeriodText(t.Current.Period)), name(top), quoted(top.Share))
 	}
 	if t.Previous != nil && t.Previous.Total.Messages > 0 {
 		s += ", " + movement(top, when)
@@ -168,11 +168,11 @@ func Sentences(t query.Table, names Namer) []string {
 			}
 		}
 		if rise != nil {
-			out = append(out, fmt.Sprintf("The biggest rise among the top %d was %s's, to %s from %s (%s points).",
+			out = append(out, fmt.Sprintf("The biggest rise among the top %d was for %s, to %s from %s (%s points).",
 				len(t.Top), the(name(*rise)), quoted(rise.Share), quoted(rise.PreviousShare), signed(rise.ChangePP)))
 		}
 		if fall != nil {
-			out = append(out, fmt.Sprintf("The biggest fall was %s's, to %s from %s (%s points).",
+			out = append(out, fmt.Sprintf("The biggest fall was for %s, to %s from %s (%s points).",
 				the(name(*fall)), quoted(fall.Share), quoted(fall.PreviousShare), signed(fall.ChangePP)))
 		}
 	}
@@ -209,10 +209,9 @@ func tiedWith(rows []query.Row, i int) []query.Row {
 }
 
 func signed(pp float64) string {
-	v := roundTo(math.Abs(pp), 2)
 	sign := "+"
 	if pp < 0 {
 		sign = "−"
 	}
-	return sign + strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", v), "0"), ".")
+	return sign + fmt.Sprintf("%.1f", roundTo(math.Abs(pp), 1))
 }

@@ -59,7 +59,7 @@ func TestHistoryReportsOnRealServers(t *testing.T) {
 	}
 	// Q4 2005 published Poland and Japan tied at 2.0% for tenth place.
 	out := spamgeo(t, env, "report", "--period", "2005Q4", "--publisher", "sophos")
-	if !strings.Contains(out, "Japan and Poland tied for tenth place with 2% each.") {
+	if !strings.Contains(out, "Japan and Poland tied for tenth place with 2.0% each.") {
 		t.Errorf("Q4 2005 report does not report the tie:\n%s", out)
 	}
 	// The year 2004 from month rollups, against the same year from day rollups (a day-range

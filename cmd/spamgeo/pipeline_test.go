@@ -157,7 +157,7 @@ func TestPipelineOnRealServers(t *testing.T) {
 		t.Errorf("headline: %q", rep.Sentences[0])
 	}
 	out = spamgeo(t, env, "report", "--period", "2004-04-01..2004-09-30")
-	for _, want := range []string{`12 │ Taiwan\s+│ TW\s+│\s+0\.91%`, `Rest of the world\s+│\s+│\s+12\.79%`} {
+	for _, want := range []string{`12 │ Taiwan\s+│ TW\s+│\s+0\.91%`, `All other countries\s+│\s+│\s+12\.79%`} {
 		if !regexp.MustCompile(want).MatchString(out) {
 			t.Errorf("2004 report does not match %q:\n%s", want, out)
 		}
