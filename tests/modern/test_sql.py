@@ -293,7 +293,8 @@ def test_sink_known_replayed_events(db):
 # columns the panel uses; every Prometheus panel names metrics the Go code registers.
 GRAFANA_FROM, GRAFANA_TO = 1109635200, 1130803200  # 2005-03-01 .. 2005-11-01 UTC
 GRAFANA_COLUMNS = {  # name and type of each column a panel uses (time series: time first, then numbers)
-    "Share of spam over time, top countries": [("time", "DateTime"), ("key", "String"), ("messages", "UInt64")],
+    "Share of all spam over time by ${grouping:text}: the top 8 and all others": [
+        ("time", "DateTime"), ("key", "String"), ("share", "Float64")],
     "Share of spam by country": [("country_code", "String"), ("messages", "UInt64"), ("share", "Float64")],
     "Top networks": [("asn", "UInt32"), ("organisation", "String"), ("country_code", "String"), ("messages", "UInt64")],
     "This period against the one before": [("country_code", "String"), ("share_now", "Float64"),
@@ -347,5 +348,10 @@ def test_grafana_panels(db):
                            for c in doc["meta"]]
                     assert got == GRAFANA_COLUMNS[panel["title"]], (panel["title"], got)
                     assert doc["data"], f"{panel['title']} answered nothing"
+                    if panel["type"] == "timeseries":  # shares of all messages: each bucket stacks to 100%
+                        buckets = {}
+                        for row in doc["data"]:
+                            buckets[row["time"]] = buckets.get(row["time"], 0) + row["share"]
+                        assert all(abs(v - 100) < 1e-6 for v in buckets.values()), (panel["title"], buckets)
                     checked.add(panel["title"])
     assert checked == set(GRAFANA_COLUMNS)
