@@ -218,6 +218,31 @@ func TestSentences(t *testing.T) {
 	if got := trap.Sentences[0]; got != "In 2005 the trap “trap” caught 100.0% of the spam." {
 		t.Errorf("trap: %q", got)
 	}
+	// Rows no GeoIP data placed never lead a sentence: they are named once, as not ranked.
+	for _, c := range []struct {
+		g     query.Grouping
+		rows  []query.Count
+		first string
+		last  string
+	}{
+		{query.ByCountry, []query.Count{cc("ZZ", 50, 0), cc("US", 30, 0), cc("XR", 15, 0), cc("CN", 5, 0)},
+			"In 2005 the United States relayed 30.0% of the spam caught by our traps; China was fourth with 5.0%.",
+			"Not ranked, because they cannot be placed in a country: Unknown (50.0%) and Reserved address (15.0%)."},
+		{query.ByASN, []query.Count{{Key: "0", Messages: 60}, {Key: "4134", Name: "Chinanet", Messages: 40}},
+			"In 2005 Chinanet relayed 40.0% of the spam caught by our traps.",
+			"Not ranked, because they cannot be placed in a network: Unknown network (60.0%)."},
+		{query.ByContinent, []query.Count{{Key: "", Messages: 9}, {Key: "EU", Messages: 1}},
+			"In 2005 Europe relayed 10.0% of the spam caught by our traps.",
+			"Not ranked, because they cannot be placed in a continent: Unknown or reserved (90.0%)."},
+		{query.ByCountry, []query.Count{cc("XR", 4, 0)},
+			"In 2005 our traps caught spam only from senders that cannot be placed in a country: Reserved address (100.0%).",
+			"In 2005 our traps caught spam only from senders that cannot be placed in a country: Reserved address (100.0%)."},
+	} {
+		r := New(query.Compare(counts(period(t, "2005"), c.g, 0, c.rows...), nil, 12), Namer{}, nil)
+		if r.Sentences[0] != c.first || r.Sentences[len(r.Sentences)-1] != c.last {
+			t.Errorf("%s: sentences\n%s\nwant first %q and last %q", c.g, strings.Join(r.Sentences, "\n"), c.first, c.last)
+		}
+	}
 	none := New(query.Compare(counts(period(t, "2005"), query.ByCountry, 0), nil, 12), Namer{}, nil)
 	if got := none.Sentences[0]; got != "Our traps caught no spam in 2005." {
 		t.Errorf("empty period: %q", got)

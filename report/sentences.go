@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spamgeo/spamgeo/internal/countries"
 	"github.com/spamgeo/spamgeo/query"
 )
 
@@ -132,8 +133,13 @@ func Sentences(t query.Table, names Namer) []string {
 	if t.Previous != nil {
 		when = CompareText(t.Current.Period, t.Previous.Period)
 	}
+	placed, unplaced := splitPlaced(g, t.Top)
+	if len(placed) == 0 {
+		return []string{fmt.Sprintf("%s our traps caught spam only from senders that cannot be placed in a %s: %s.",
+			capitalize(PeriodText(t.Current.Period)), groupNoun[g], shareList(unplaced, name))}
+	}
 	var out []string
-	top := t.Top[0]
+	top := placed[0]
 	s := fmt.Sprintf("%s %s %s %s of the spam caught by our traps", capitalize(PeriodText(t.Current.Period)),
 		the(name(top)), what, quoted(top.Share))
 	if g == query.ByTrap {
@@ -142,15 +148,15 @@ func Sentences(t query.Table, names Namer) []string {
 	if t.Previous != nil && t.Previous.Total.Messages > 0 {
 		s += ", " + movement(top, when)
 	}
-	tied := tiedWith(t.Top, 0)
+	tied := tiedWith(placed, 0)
 	if len(tied) > 1 {
 		var others []string
 		for _, r := range tied[1:] {
 			others = append(others, the(name(r)))
 		}
-		s += fmt.Sprintf("; %s tied with it for first place", strings.Join(others, " and "))
-	} else if len(t.Top) > 1 {
-		second := t.Top[1]
+		s += fmt.Sprintf("; %s tied with it for %s place", strings.Join(others, " and "), ordinal(top.Rank))
+	} else if len(placed) > 1 {
+		second := placed[1]
 		s += fmt.Sprintf("; %s was %s with %s", the(name(second)), ordinal(second.Rank), quoted(second.Share))
 	}
 	out = append(out, s+".")
@@ -158,8 +164,8 @@ func Sentences(t query.Table, names Namer) []string {
 	if t.Previous != nil && t.Previous.Total.Messages > 0 {
 		// The leader's move is in the first sentence already.
 		var rise, fall *query.Row
-		for i := 1; i < len(t.Top); i++ {
-			r := &t.Top[i]
+		for i := 1; i < len(placed); i++ {
+			r := &placed[i]
 			if r.ChangePP > 0 && (rise == nil || r.ChangePP > rise.ChangePP) {
 				rise = r
 			}
@@ -176,9 +182,9 @@ func Sentences(t query.Table, names Namer) []string {
 				the(name(*fall)), quoted(fall.Share), quoted(fall.PreviousShare), signed(fall.ChangePP)))
 		}
 	}
-	for i := 1; i < len(t.Top); i++ {
-		group := tiedWith(t.Top, i)
-		if len(group) < 2 || t.Top[i-1].Rank == t.Top[i].Rank || t.Top[i].Rank == 1 {
+	for i := 1; i < len(placed); i++ {
+		group := tiedWith(placed, i)
+		if len(group) < 2 || placed[i-1].Rank == placed[i].Rank || placed[i].Rank == top.Rank {
 			continue
 		}
 		var who []string
@@ -187,6 +193,9 @@ func Sentences(t query.Table, names Namer) []string {
 		}
 		out = append(out, fmt.Sprintf("%s tied for %s place with %s each.",
 			capitalize(strings.Join(who, " and ")), ordinal(group[0].Rank), quoted(group[0].Share)))
+	}
+	if len(unplaced) > 0 {
+		out = append(out, fmt.Sprintf("Not ranked, because they cannot be placed in a %s: %s.", groupNoun[g], shareList(unplaced, name)))
 	}
 	switch {
 	case t.Current.Total.Sources == 1:
@@ -197,6 +206,45 @@ func Sentences(t query.Table, names Namer) []string {
 			thousands(t.Current.Total.Messages), thousands(t.Current.Total.Sources), quoted(top.SourceShare), the(name(top))))
 	}
 	return out
+}
+
+// groupNoun names what a grouping places senders in.
+var groupNoun = map[query.Grouping]string{query.ByCountry: "country", query.ByContinent: "continent",
+	query.ByASN: "network", query.ByTrap: "trap"}
+
+// splitPlaced separates the rows a sentence may rank from those no GeoIP data placed (unknown
+// countries, continents and networks) or that are not public addresses: a headline never leads
+// with them, and a sentence of their own says they were left out of the ranking.
+func splitPlaced(g query.Grouping, rows []query.Row) (placed, unplaced []query.Row) {
+	for _, r := range rows {
+		if isUnplaced(g, r.Key) {
+			unplaced = append(unplaced, r)
+		} else {
+			placed = append(placed, r)
+		}
+	}
+	return placed, unplaced
+}
+
+func isUnplaced(g query.Grouping, key string) bool {
+	switch g {
+	case query.ByCountry:
+		return key == countries.Unknown || key == countries.Reserved
+	case query.ByContinent:
+		return key == ""
+	case query.ByASN:
+		return key == "0"
+	}
+	return false
+}
+
+// shareList writes rows as "Unknown (9.3%) and Reserved address (0.1%)".
+func shareList(rows []query.Row, name func(query.Row) string) string {
+	var parts []string
+	for _, r := range rows {
+		parts = append(parts, fmt.Sprintf("%s (%s)", name(r), quoted(r.Share)))
+	}
+	return strings.Join(parts, " and ")
 }
 
 // tiedWith returns the rows sharing the rank of rows[i], starting with it.
