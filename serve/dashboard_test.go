@@ -75,6 +75,28 @@ func TestDashboardInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// An empty period clears the map, the table and the chart, without a JavaScript error.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.errs = []; addEventListener("error", (e) => errs.push(e.message));
+		addEventListener("unhandledrejection", (e) => errs.push(String(e.reason))); true`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.SetValue(css(`#compare`), "previous"), chromedp.SetValue(css(`#period`), "2003"), chromedp.Click(css(`#show`)),
+		chromedp.WaitVisible(css(`body[data-period="2003-01-01..2003-12-31"]`))); err != nil {
+		t.Fatal(err)
+	}
+	empty, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify([document.querySelectorAll("#map path[data-share]").length,
+		document.querySelectorAll("#table tbody tr").length, document.querySelectorAll("#chart canvas").length, errs, location.search,
+		document.querySelectorAll("#table th.compare:not([hidden])").length, document.querySelector("#summary").textContent.includes("no changes are shown")])`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if empty != `[0,0,0,[],"?period=2003&compare=previous",0,true]` {
+		t.Errorf("after choosing the empty 2003 against an empty 2002: [shaded countries, table rows, chart canvases, errors, URL query, comparison columns shown, note shown] = %s", empty)
+	}
+	emptyShot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
 	cnShare, usShare := cn.Value, us.Value
 	if cnShare != "75" || canvases == 0 || !strings.Contains(firstRow, "China") || !strings.Contains(firstRow, "75.00%") {
 		t.Errorf("May 2005: China's map share %q, chart canvases %d, first row %q", cnShare, canvases, firstRow)
@@ -85,5 +107,6 @@ func TestDashboardInChromium(t *testing.T) {
 	dir := filepath.Join("..", ".local", "artifacts")
 	if err := os.MkdirAll(dir, 0o755); err == nil {
 		os.WriteFile(filepath.Join(dir, "dashboard.png"), shot, 0o644)
+		os.WriteFile(filepath.Join(dir, "dashboard-empty-period.png"), emptyShot, 0o644)
 	}
 }

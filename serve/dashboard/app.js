@@ -21,7 +21,7 @@ function colour(share, max) {
 function drawMap(rows) {
   const countries = rows.filter((r) => r.code && r.code.length === 2);
   const max = Math.max(1, ...countries.map((r) => r.share_pct));
-  document.querySelectorAll("#map path").forEach((p) => { p.style.fill = ""; p.removeAttribute("data-share"); });
+  document.querySelectorAll("#map path").forEach((p) => { p.style.fill = ""; p.removeAttribute("data-share"); p.innerHTML = ""; });
   for (const r of countries) {
     const p = document.querySelector(`#map path[id="${r.code.toLowerCase()}"]`);
     if (!p) continue;
@@ -31,13 +31,22 @@ function drawMap(rows) {
   }
 }
 
-function drawTable(rows) {
+// A comparison is usable when one was asked for and its period had messages (see the API's notes).
+function compared(report) { return report.compare_period != null && report.compare_messages > 0; }
+
+function drawTable(report) {
+  const withCompare = compared(report);
+  $("table").querySelectorAll("th.compare").forEach((th) => { th.hidden = !withCompare; });
   const body = $("table").querySelector("tbody");
   body.innerHTML = "";
-  for (const r of rows) {
+  for (const r of report.rows) {
     const tr = document.createElement("tr");
-    const change = r.change_pp == null ? "" : (r.change_pp > 0 ? "+" : "") + r.change_pp.toFixed(2) + " pp";
-    for (const [text, cls] of [[r.rank || "", "num"], [r.name, ""], [pct(r.share_pct), "num"], [pct(r.compare_share_pct), "num"], [change, "num"]]) {
+    const cells = [[r.rank || "", "num"], [r.name, ""], [pct(r.share_pct), "num"]];
+    if (withCompare) {
+      const change = r.change_pp == null ? "" : (r.change_pp > 0 ? "+" : "") + r.change_pp.toFixed(2) + " pp";
+      cells.push([r.compare_share_pct == null ? "" : pct(r.compare_share_pct), "num"], [change, "num"]);
+    }
+    for (const [text, cls] of cells) {
       const td = document.createElement("td");
       td.textContent = text;
       td.className = cls;
@@ -50,7 +59,7 @@ function drawTable(rows) {
 function drawChart(report) {
   if (chart) { chart.destroy(); chart = null; }
   const s = report.series;
-  if (!s || !s.times.length) return;
+  if (!s || !s.times.length || !report.rows.length) return;
   const names = Object.fromEntries(report.rows.map((r) => [r.code.replace(/^AS/, ""), r.name]));
   // In the table's order, so the colours follow the ranking.
   const keys = report.rows.map((r) => r.code.replace(/^AS/, "")).filter((k) => k in s.shares);
@@ -59,6 +68,8 @@ function drawChart(report) {
   chart = new uPlot({
     width: $("map").clientWidth || 600, height: 260, title: `Share over time, by ${s.bucket}`,
     series: [{}, ...keys.map((k, i) => ({ label: names[k] || k, stroke: palette[i % palette.length], width: 2, spanGaps: false, value: (u, v) => pct(v) }))],
+    // Shares of all messages never pass 100%; uPlot's own range doubles a flat 100% line to 200%.
+    scales: { y: { range: (u, lo, hi) => [0, Math.min(100, Math.max(1, Math.ceil((hi || 0) * 1.1)))] } },
     axes: [{}, { values: (u, vals) => vals.map((v) => v + "%") }],
   }, data, $("chart"));
 }
@@ -70,16 +81,19 @@ async function show() {
   const res = await fetch("/api/v1/report?" + params);
   const report = await res.json();
   if (!res.ok) { $("error").textContent = report.error; return; }
-  $("summary").textContent = report.sentences.join(" ");
+  report.rows = report.rows || []; // an empty period: clear every view
+  $("summary").textContent = [...report.sentences, ...(report.notes || [])].join(" ");
   drawMap(report.rows);
-  drawTable(report.rows);
+  drawTable(report);
   drawChart(report);
   document.body.dataset.period = report.period;
-  history.replaceState(null, "", "?" + new URLSearchParams({ period }));
+  history.replaceState(null, "", "?" + new URLSearchParams({ period, compare: $("compare").value }));
 }
 
 window.addEventListener("DOMContentLoaded", async () => {
-  $("period").value = new URLSearchParams(location.search).get("period") || String(new Date().getUTCFullYear());
+  const q = new URLSearchParams(location.search);
+  $("period").value = q.get("period") || String(new Date().getUTCFullYear());
+  if (q.get("compare")) $("compare").value = q.get("compare");
   $("show").addEventListener("click", show);
   $("period").addEventListener("keydown", (e) => { if (e.key === "Enter") show(); });
   $("compare").addEventListener("change", show);
