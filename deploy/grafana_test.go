@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/schemas/migrations"
 )
@@ -32,16 +33,8 @@ func expandGrafana(sql string, traps []string, grouping string) string {
 // Every ClickHouse panel of the Grafana dashboards whose macros 18.16 can run runs on the real
 // server too, for both groupings, and answers rows; tests/modern runs them all and checks columns.
 func TestGrafanaPanelsOnRealServer(t *testing.T) {
-	cfg := testenv.ClickHouse(t)
 	ctx := context.Background()
-	if _, err := migrations.New(cfg, testenv.Logger(t)).Apply(ctx); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := cfg.Open(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := migratedClickHouse(t)
 	for i, c := range []string{"US", "US", "CN", "KR"} {
 		if err := conn.Exec(ctx, "INSERT INTO events (event_id, received_at, trap_id, country_code, continent_code, asn, as_org, source_ip) SELECT generateUUIDv4(), toDateTime(?, 'UTC'), 't', ?, 'NA', 64500, 'Example', toFixedString('', 16)",
 			fmt.Sprintf("2005-0%d-02 10:00:00", 4+i), c); err != nil {
@@ -85,6 +78,20 @@ func TestGrafanaPanelsOnRealServer(t *testing.T) {
 	if ran < 6 {
 		t.Errorf("ran %d panel queries", ran)
 	}
+}
+
+// migratedClickHouse opens a test database of the real server with the current schema.
+func migratedClickHouse(t *testing.T) clickhousedb.Conn {
+	cfg := testenv.ClickHouse(t)
+	if _, err := migrations.New(cfg, testenv.Logger(t)).Apply(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := cfg.Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }
 
 // grafanaDashboard is what the tests read of a dashboard file: panels, their queries and how the
@@ -147,16 +154,8 @@ func grafanaPanelByID(t *testing.T, id int) grafanaPanel {
 // messages instead of showing 0 and a change equal to the whole share. Percent stacking of the top 8
 // (the dashboard before) showed 33.5% for that country.
 func TestGrafanaPanelsShowSharesOfAllSpamOnRealServer(t *testing.T) {
-	cfg := testenv.ClickHouse(t)
 	ctx := context.Background()
-	if _, err := migrations.New(cfg, testenv.Logger(t)).Apply(ctx); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := cfg.Open(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := migratedClickHouse(t)
 	april := map[string]int{"US": 265, "CN": 223, "KR": 97, "FR": 60, "ES": 50, "PL": 40, "BR": 30, "DE": 25}
 	for _, c := range []string{"AT", "BE", "CH", "CZ", "DK", "FI", "GR", "HU", "IE", "NO"} {
 		april[c] = 21 // ten countries outside the top 8: 210 messages, 21% of April
