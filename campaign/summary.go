@@ -24,7 +24,8 @@ type Summary struct {
 	// FirstDay and LastDay are the first and last day of the period with a message.
 	FirstDay time.Time `json:"first_day"`
 	LastDay  time.Time `json:"last_day"`
-	// UniqueSources and ASNs count the distinct relaying addresses and networks.
+	// UniqueSources and ASNs count the distinct relaying addresses and networks (AS0, no
+	// network known, is not counted).
 	UniqueSources int `json:"unique_sources"`
 	ASNs          int `json:"asns"`
 	// RelayCountries are the countries of the relaying addresses, most messages first.
@@ -235,6 +236,9 @@ func (a *accumulator) add(r trafficRow) {
 func (a *accumulator) summary(c Campaign) Summary {
 	s := Summary{ID: c.ID, Messages: a.messages, DaysActive: len(a.days), FirstDay: a.first, LastDay: a.last,
 		UniqueSources: len(a.sources), ASNs: len(a.asns)}
+	if _, unknown := a.asns[0]; unknown { // AS0: addresses no ASN data placed, not a network
+		s.ASNs--
+	}
 	s.Sources = slices.SortedFunc(maps.Keys(a.sources), netip.Addr.Compare)
 	for _, cc := range byCount(a.countries) {
 		s.RelayCountries = append(s.RelayCountries, CountryShare{Country: cc, Messages: a.countries[cc],

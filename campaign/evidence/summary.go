@@ -28,7 +28,13 @@ var summaryTemplate = template.Must(template.New("summary").Funcs(template.FuncM
 	"countries": campaign.CountryNames,
 	"time":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 	"inc":       func(i int) int { return i + 1 },
-	"percent":   func(f float64) string { return strconv.FormatFloat(100*f, 'f', 1, 64) + "%" },
+	"plural": func(n int, one, many string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return strconv.Itoa(n) + " " + many
+	},
+	"percent": func(f float64) string { return strconv.FormatFloat(100*f, 'f', 1, 64) + "%" },
 }).Parse(summaryHTML))
 
 // source is one relaying address of the campaign, as the summary lists it.
