@@ -15,8 +15,10 @@ PIDFILE=$DIR/zookeeper.pid
 LOGDIR=$DIR/logs
 
 # answers: `stat` reports the mode only once the server serves requests ("ruok" answers earlier).
+# A server still starting can accept the connection and never answer: bound the wait, or
+# wait_started's loop hangs in cat for ever.
 answers() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$ZOOKEEPER_PORT"; echo stat >&3; cat <&3) 2>/dev/null | grep -q '^Mode: standalone'
+  timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"; echo stat >&3; cat <&3' _ "$ZOOKEEPER_PORT" 2>/dev/null | grep -q '^Mode: standalone'
 }
 
 start() {
