@@ -127,20 +127,22 @@ func (f GeoIPFlags) configuration() geoip.Configuration {
 type CLI struct {
 	Globals
 
-	Trap      TrapCmd      `cmd:"" help:"Run an SMTP spam trap that publishes a raw event for every message it accepts."`
-	Replay    ReplayCmd    `cmd:"" help:"Import archived trap mail (mbox, Maildir, .eml; plain or compressed) as raw events."`
-	Synth     SynthCmd     `cmd:"" help:"Publish synthetic trap traffic whose country shares follow a profile."`
-	Enrich    EnrichCmd    `cmd:"" help:"Read raw events, add GeoIP country, continent and network, publish enriched events."`
-	Sink      SinkCmd      `cmd:"" help:"Store enriched events in ClickHouse."`
-	Migrate   MigrateCmd   `cmd:"" help:"Create or upgrade the ClickHouse schema (idempotent)."`
-	Report    ReportCmd    `cmd:"" help:"Print the share of spam by relaying country for a period, with a comparison."`
-	Serve     ServeCmd     `cmd:"" help:"Serve the statistics as a read-only HTTP JSON API."`
-	Export    ExportCmd    `cmd:"" help:"Write the events of a period to a Parquet or Arrow file."`
-	Retention RetentionCmd `cmd:"" help:"Expire old data: table TTLs on current servers, dropped partitions on old ones."`
-	Campaigns CampaignsCmd `cmd:"" help:"List the top spam campaigns of a period: messages, sources, relay, hosting and domain countries."`
-	Evidence  EvidenceCmd  `cmd:"" help:"Build the evidence bundle of one campaign: raw messages, manifest with hashes, readable summary."`
+	Trap   TrapCmd   `cmd:"" group:"collect" servers:"Kafka" help:"Run an SMTP spam trap that publishes a raw event for every message it accepts." example:"spamgeo trap --listen 0.0.0.0:25 --domains trap.example.org"`
+	Replay ReplayCmd `cmd:"" group:"collect" servers:"Kafka" help:"Import archived trap mail (mbox, Maildir, .eml; plain or compressed) as raw events." example:"spamgeo replay /var/lib/spamgeo/archive"`
+	Synth  SynthCmd  `cmd:"" group:"collect" servers:"Kafka" help:"Publish synthetic trap traffic whose country shares follow a profile." example:"spamgeo synth --profile sophos-2005-apr-sep --events 100000"`
 
-	ConfigReference ConfigReferenceCmd `cmd:"" name:"config-reference" help:"Print every setting with its flag, environment variable, YAML key and default, as Markdown."`
+	Enrich EnrichCmd `cmd:"" group:"process" servers:"Kafka" help:"Read raw events, add GeoIP country, continent and network, publish enriched events." example:"spamgeo enrich --geoip-country /var/lib/GeoIP/dbip-country.mmdb"`
+	Sink   SinkCmd   `cmd:"" group:"process" servers:"Kafka,ClickHouse" help:"Store enriched events in ClickHouse." example:"spamgeo sink --batch-rows 50000"`
+
+	Report    ReportCmd    `cmd:"" group:"read" servers:"ClickHouse" help:"Print the share of spam by relaying country for a period, with a comparison." example:"spamgeo report --period 2005Q2 --compare previous --format html"`
+	Serve     ServeCmd     `cmd:"" group:"read" servers:"ClickHouse" help:"Serve the dashboard (at /) and the statistics as a read-only HTTP JSON API." example:"spamgeo serve --listen 0.0.0.0:9560"`
+	Export    ExportCmd    `cmd:"" group:"read" servers:"ClickHouse" help:"Write the events of a period to a Parquet or Arrow file." example:"spamgeo export --period 2005 --output events-2005.parquet"`
+	Campaigns CampaignsCmd `cmd:"" group:"read" servers:"ClickHouse" help:"List the top spam campaigns of a period: messages, sources, relay, hosting and domain countries." example:"spamgeo campaigns --period 2005-04 --top 10"`
+	Evidence  EvidenceCmd  `cmd:"" group:"read" servers:"ClickHouse" help:"Build the evidence bundle of one campaign: raw messages, manifest with hashes, readable summary." example:"spamgeo evidence --last 30d --campaign ID --archive mail -o case"`
+
+	Migrate         MigrateCmd         `cmd:"" group:"operate" servers:"ClickHouse" help:"Create or upgrade the ClickHouse schema (idempotent)." example:"spamgeo migrate --dry-run"`
+	Retention       RetentionCmd       `cmd:"" group:"operate" servers:"ClickHouse" help:"Expire old data: table TTLs on current servers, dropped partitions on old ones." example:"spamgeo retention --events-days 730 --dry-run"`
+	ConfigReference ConfigReferenceCmd `cmd:"" group:"operate" name:"config-reference" help:"Print every setting with its flag, environment variable, YAML key and default, as Markdown." example:"spamgeo config-reference > docs/configuration.md"`
 }
 
 func (g *Globals) kafka() kafka.Configuration {
@@ -192,19 +194,21 @@ func vars() kong.Vars {
 
 // parse reads the command line into cli. Precedence, lowest first: defaults, the --config
 // YAML file, SPAMGEO_* environment variables, flags.
-func parse(cli *CLI, args []string, stdout, stderr io.Writer) (*kong.Context, error) {
-	parser, err := kong.New(cli,
+func parse(cli *CLI, args []string, stdout, stderr io.Writer, options ...kong.Option) (*kong.Context, error) {
+	parser, err := kong.New(cli, append([]kong.Option{
 		kong.Name("spamgeo"),
-		kong.Description("Measures where spam comes from: trap mail becomes events, events get their "+
-			"source's country and network, and ClickHouse keeps each country's share over time.\n\n"+
-			"Every flag can also be set with a SPAMGEO_* environment variable (shown with each flag) "+
+		kong.Description("Measures where spam comes from: trap mail becomes events, events get their " +
+			"source's country and network, and ClickHouse keeps each country's share over time.\n\n" +
+			"Every flag can also be set with a SPAMGEO_* environment variable (shown with each flag) " +
 			"or in the YAML file given with --config."),
 		kong.UsageOnError(),
 		kong.DefaultEnvars("SPAMGEO"),
 		kong.Configuration(yamlBelowEnv),
 		kong.Writers(stdout, stderr),
+		kong.Help(help),
+		kong.ExplicitGroups(commandGroups),
 		vars(),
-	)
+	}, options...)...)
 	if err != nil {
 		return nil, err
 	}

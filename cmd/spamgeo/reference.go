@@ -107,6 +107,9 @@ machine can read them. spamgeo never logs its settings.
 		for _, g := range groups {
 			if g != "" {
 				fmt.Fprintf(&b, "\n### %s\n", g)
+				if users := usersOf(app, g); node == app.Node && users != "" {
+					fmt.Fprintf(&b, "\nUsed by %s; the other commands accept these settings and ignore them.\n", users)
+				}
 			}
 			b.WriteString("\n| YAML key | Flag | Environment | Default | Meaning |\n|---|---|---|---|---|\n")
 			for _, f := range byGroup[g] {
@@ -121,6 +124,17 @@ machine can read them. spamgeo never logs its settings.
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// usersOf lists the commands whose `servers` tag names the flag group, for connection settings.
+func usersOf(app *kong.Application, group string) string {
+	var names []string
+	for _, c := range commands(app.Node) {
+		if slices.Contains(strings.Split(c.Tag.Get("servers"), ","), group) {
+			names = append(names, "`"+c.Name+"`")
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 func flagSyntax(f *kong.Flag) string {
