@@ -2,6 +2,7 @@ package serve_test
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -30,7 +31,15 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	conn := testData(t)
 	s := serve.New(serve.DefaultConfiguration(), serve.Dependencies{ClickHouse: conn, Registry: prometheus.NewRegistry(), Logger: testenv.Logger(t)})
-	web := httptest.NewServer(s.Handler())
+	// Choosing "the period before" asks for May 2004 against April before the reader picks 2003: that
+	// answer is held back so it arrives last, and the page must still show 2003.
+	handler := s.Handler()
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if q := r.URL.Query(); q.Get("period") == "2004-05" && q.Get("compare") == "previous" {
+			time.Sleep(time.Second)
+		}
+		handler.ServeHTTP(w, r)
+	}))
 	defer web.Close()
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox,
@@ -84,6 +93,7 @@ func TestDashboardInChromium(t *testing.T) {
 		chromedp.WaitVisible(css(`body[data-period="2003-01-01..2003-12-31"]`))); err != nil {
 		t.Fatal(err)
 	}
+	time.Sleep(1500 * time.Millisecond) // until the held-back answer has arrived
 	empty, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify([document.querySelectorAll("#map path[data-share]").length,
 		document.querySelectorAll("#table tbody tr").length, document.querySelectorAll("#chart canvas").length, errs, location.search,
 		document.querySelectorAll("#table th.compare:not([hidden])").length, document.querySelector("#summary").textContent.includes("no changes are shown")])`))

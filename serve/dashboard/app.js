@@ -74,20 +74,36 @@ function drawChart(report) {
   }, data, $("chart"));
 }
 
+// pending is the request in flight: a newer choice aborts it, so an older answer arriving late
+// never paints over the period the reader chose last.
+let pending = null;
+
 async function show() {
   const period = $("period").value.trim();
-  const params = new URLSearchParams({ period, compare: $("compare").value, top: "12" });
+  const compare = $("compare").value;
+  const params = new URLSearchParams({ period, compare, top: "12" });
+  if (pending) pending.abort();
+  const request = new AbortController();
+  pending = request;
   $("error").textContent = "";
-  const res = await fetch("/api/v1/report?" + params);
-  const report = await res.json();
+  let res, report;
+  try {
+    res = await fetch("/api/v1/report?" + params, { signal: request.signal });
+    report = await res.json();
+  } catch (e) {
+    if (request.signal.aborted) return;
+    throw e;
+  }
+  if (pending !== request) return;
+  pending = null;
   if (!res.ok) { $("error").textContent = report.error; return; }
   report.rows = report.rows || []; // an empty period: clear every view
   $("summary").textContent = [...report.sentences, ...(report.notes || [])].join(" ");
   drawMap(report.rows);
   drawTable(report);
   drawChart(report);
-  document.body.dataset.period = report.period;
-  history.replaceState(null, "", "?" + new URLSearchParams({ period, compare: $("compare").value }));
+  history.replaceState(null, "", "?" + new URLSearchParams({ period, compare }));
+  document.body.dataset.period = report.period; // last: tests and screenshots wait for it
 }
 
 window.addEventListener("DOMContentLoaded", async () => {
