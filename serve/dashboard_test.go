@@ -52,9 +52,27 @@ func TestDashboardInChromium(t *testing.T) {
 	defer cancel()
 
 	type css = chromedp.CSS
-	if err := chromedp.Do(ctx, chromedp.Navigate(web.URL+"/?period=2005-05"),
-		chromedp.WaitVisible(css(`body[data-period="2005-05-01..2005-05-31"]`))); err != nil {
+	// Without a period in its address the page opens on the latest month that has messages, and
+	// the live view refreshes every second (?refresh=1), here with nothing in the last 24 hours.
+	if err := chromedp.Do(ctx, chromedp.Navigate(web.URL+"/?refresh=1"),
+		chromedp.WaitVisible(css(`body[data-period="2005-05-01..2005-05-31"][data-live-total="0"]`))); err != nil {
 		t.Fatal(err)
+	}
+	opened, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify([location.search, document.querySelectorAll("#legend .swatch").length,
+		document.querySelector("#legend").textContent, document.querySelector("#download-csv").href])`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `["?period=2005-05&compare=year",6,"0%75.00%no messages","` + web.URL + `/api/v1/report?period=2005-05&compare=year&by=country&top=12&format=csv"]`; opened != want {
+		t.Errorf("opened on [URL query, legend swatches, legend text, CSV link] = %s\nwant %s", opened, want)
+	}
+	download, err := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch(document.querySelector("#download-bars").href).then((r) => r.headers.get("content-type") + " " + r.headers.get("content-disposition"))`,
+		chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if download != `image/png attachment; filename="spamgeo-country-2005-05-01..2005-05-31.png"` {
+		t.Errorf("the bar chart download link answers %q", download)
 	}
 	cn, err := chromedp.Run(ctx, chromedp.AttributeValue(css(`#map path[id="cn"]`), "data-share"))
 	if err != nil {
@@ -84,6 +102,19 @@ func TestDashboardInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Rows by continent: the table follows, the map still shows countries.
+	if err := chromedp.Do(ctx, chromedp.SetValue(css(`#by`), "continent"),
+		chromedp.WaitVisible(css(`body[data-period="2004-05-01..2004-05-31"][data-by="continent"]`))); err != nil {
+		t.Fatal(err)
+	}
+	continents, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify([document.querySelector("#group-heading").textContent,
+		[...document.querySelectorAll("#table tbody tr td:nth-child(2)")].map((td) => td.textContent), document.querySelectorAll("#map path[data-share]").length])`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if continents != `["Continent",["North America","Asia"],2]` {
+		t.Errorf("by continent: [heading, rows, shaded countries] = %s", continents)
+	}
 	// An empty period clears the map, the table and the chart, without a JavaScript error.
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.errs = []; addEventListener("error", (e) => errs.push(e.message));
 		addEventListener("unhandledrejection", (e) => errs.push(String(e.reason))); true`)); err != nil {
@@ -100,10 +131,26 @@ func TestDashboardInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if empty != `[0,0,0,[],"?period=2003&compare=previous",0,true]` {
+	if empty != `[0,0,0,[],"?period=2003&compare=previous&by=continent",0,true]` {
 		t.Errorf("after choosing the empty 2003 against an empty 2002: [shaded countries, table rows, chart canvases, errors, URL query, comparison columns shown, note shown] = %s", empty)
 	}
 	emptyShot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The live view picks up a message stored now within a refresh or two.
+	insertEvent(t, conn, time.Now().UTC().Format(time.DateTime), "DE")
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(css(`body[data-live-total="1"]`))); err != nil {
+		t.Fatal(err)
+	}
+	liveRow, err := chromedp.Run(ctx, chromedp.Text(css(`#live-countries tbody tr:first-child`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(liveRow, "Germany") || !strings.Contains(liveRow, "100.00%") {
+		t.Errorf("live view's first country after a message from Germany: %q", liveRow)
+	}
+	liveShot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,5 +165,6 @@ func TestDashboardInChromium(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err == nil {
 		os.WriteFile(filepath.Join(dir, "dashboard.png"), shot, 0o644)
 		os.WriteFile(filepath.Join(dir, "dashboard-empty-period.png"), emptyShot, 0o644)
+		os.WriteFile(filepath.Join(dir, "dashboard-live.png"), liveShot, 0o644)
 	}
 }

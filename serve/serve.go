@@ -5,6 +5,7 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"encoding/json"
@@ -84,7 +85,9 @@ func New(cfg Configuration, deps Dependencies) *Server {
 	}
 	deps.Registry.MustRegister(s.requests, s.seconds)
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/v1/report", s.report)
+	mux.HandleFunc("GET /api/v1/report", s.instrument("/api/v1/report", s.report))
+	mux.HandleFunc("GET /api/v1/extent", s.instrument("/api/v1/extent", s.extent))
+	mux.HandleFunc("GET /api/v1/live", s.instrument("/api/v1/live", s.live))
 	page, _ := fs.Sub(dashboard, "dashboard")
 	mux.Handle("GET /", http.FileServerFS(page))
 	mux.HandleFunc("GET /api/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
@@ -125,7 +128,35 @@ func (s *Server) Stop() error {
 type badRequest struct{ error }
 
 // Params are the report endpoint's query parameters, as the OpenAPI file lists them.
-var Params = []string{"period", "from", "to", "last", "compare", "by", "top", "publisher", "series"}
+var Params = []string{"period", "from", "to", "last", "compare", "by", "top", "publisher", "series", "format", "chart"}
+
+// Downloads are the report endpoint's formats besides JSON: the table as CSV and a chart as
+// PNG, as the dashboard offers them.
+var Downloads = []report.Format{report.CSV, report.PNG}
+
+// download is what a report request asks for besides the report: a file format and its chart.
+type download struct {
+	format report.Format // "" for JSON
+	chart  string        // bars or time, for PNG
+}
+
+// downloadRequest reads the format and chart parameters.
+func downloadRequest(q map[string][]string) (download, error) {
+	d := download{chart: "bars"}
+	if v := q["format"]; len(v) > 0 && v[0] != "json" {
+		d.format = report.Format(v[0])
+		if !slices.Contains(Downloads, d.format) {
+			return d, badRequest{fmt.Errorf("format %q is not json, csv or png", v[0])}
+		}
+	}
+	if v := q["chart"]; len(v) > 0 {
+		if d.format != report.PNG || v[0] != "bars" && v[0] != "time" {
+			return d, badRequest{fmt.Errorf("chart %q: use chart=bars or chart=time with format=png", v[0])}
+		}
+		d.chart = v[0]
+	}
+	return d, nil
+}
 
 // reportRequest reads and checks the parameters.
 func (s *Server) reportRequest(q map[string][]string) (report.Request, error) {
@@ -186,40 +217,90 @@ func (s *Server) reportRequest(q map[string][]string) (report.Request, error) {
 	return req, nil
 }
 
-func (s *Server) report(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	code := http.StatusOK
-	defer func() {
-		s.requests.WithLabelValues("/api/v1/report", strconv.Itoa(code)).Inc()
-		s.seconds.Observe(time.Since(start).Seconds())
-	}()
+func (s *Server) report(w http.ResponseWriter, r *http.Request) int {
 	req, err := s.reportRequest(r.URL.Query())
-	if err == nil {
-		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
-		defer cancel()
-		var rep report.Report
-		if rep, err = report.Build(ctx, s.reader, req); err == nil {
-			w.Header().Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(s.maxAge(req).Seconds())))
-			writeJSON(w, code, response{Report: rep, Series: seriesOf(rep.Series)})
-			return
-		}
-		if errors.Is(err, context.DeadlineExceeded) {
-			code = http.StatusGatewayTimeout
-		} else {
-			code = http.StatusInternalServerError
-			s.deps.Logger.Error("report request failed", "query", r.URL.RawQuery, "error", err)
-			err = errors.New("the report could not be computed; see the server log")
-		}
-	} else {
-		code = http.StatusBadRequest
+	if err != nil {
+		return s.fail(w, r, err)
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, code, map[string]string{"error": err.Error()})
+	file, err := downloadRequest(r.URL.Query())
+	if err != nil {
+		return s.fail(w, r, err)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+	defer cancel()
+	req.Series = req.Series && (file.format == "" || file.chart == "time")
+	rep, err := report.Build(ctx, s.reader, req)
+	if err != nil {
+		return s.fail(w, r, err)
+	}
+	w.Header().Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(s.maxAge(req.Query.Period.To).Seconds())))
+	if file.format == "" {
+		return writeJSON(w, http.StatusOK, response{Report: rep, Series: seriesOf(rep.Series)})
+	}
+	if err := writeFile(w, req, rep, file); err != nil {
+		return s.fail(w, r, err)
+	}
+	return http.StatusOK
 }
 
-// maxAge keeps answers about the past longer than answers that may still change.
-func (s *Server) maxAge(req report.Request) time.Duration {
-	if req.Query.Period.To.After(s.now()) {
+// instrument counts the answers of h by status code and times them.
+func (s *Server) instrument(path string, h func(http.ResponseWriter, *http.Request) int) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		code := h(w, r)
+		s.requests.WithLabelValues(path, strconv.Itoa(code)).Inc()
+		s.seconds.Observe(time.Since(start).Seconds())
+	}
+}
+
+// fail answers err: 400 with its message for a parameter problem, 504 when ClickHouse ran out of
+// time, nothing when the client has gone, otherwise 500 with the details in the server's log only.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) int {
+	code := http.StatusInternalServerError
+	var bad badRequest
+	switch {
+	case errors.As(err, &bad):
+		code = http.StatusBadRequest
+	case errors.Is(err, context.DeadlineExceeded):
+		code = http.StatusGatewayTimeout
+	case r.Context().Err() != nil:
+		// The client went away (a dashboard aborts a request it no longer needs); nobody reads
+		// the answer. 499 is the status proxies log for it.
+		return 499
+	default:
+		s.deps.Logger.Error("request failed", "path", r.URL.Path, "query", r.URL.RawQuery, "error", err)
+		err = errors.New("the answer could not be computed; see the server log")
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return writeJSON(w, code, map[string]string{"error": err.Error()})
+}
+
+// writeFile writes the report as a download named after what it holds, e.g.
+// spamgeo-country-2005-04-01..2005-09-30.csv. It renders into memory first, so that a failure
+// is still answered as an error.
+func writeFile(w http.ResponseWriter, req report.Request, rep report.Report, d download) error {
+	var b bytes.Buffer
+	var err error
+	name := fmt.Sprintf("spamgeo-%s-%s", req.Query.Grouping, req.Query.Period)
+	switch {
+	case d.format == report.PNG && d.chart == "time":
+		err, name = report.WriteTimeChart(&b, rep, report.PNG), name+"-over-time"
+	default:
+		err = report.Write(&b, rep, d.format)
+	}
+	if err != nil {
+		return fmt.Errorf("render %s: %w", d.format, err)
+	}
+	w.Header().Set("Content-Type", map[report.Format]string{report.CSV: "text/csv; charset=utf-8", report.PNG: "image/png"}[d.format])
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name+"."+string(d.format)))
+	w.Write(b.Bytes())
+	return nil
+}
+
+// maxAge keeps answers about the past longer than answers that may still change: those about a
+// time span that ends after now.
+func (s *Server) maxAge(end time.Time) time.Duration {
+	if end.After(s.now()) {
 		return s.cfg.CacheMaxAge / 10
 	}
 	return s.cfg.CacheMaxAge
@@ -254,8 +335,9 @@ func seriesOf(s *query.Series) *series {
 	return out
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
+func writeJSON(w http.ResponseWriter, code int, v any) int {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(v)
+	return code
 }

@@ -2,7 +2,10 @@ package serve_test
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
+	"image/png"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -62,6 +65,16 @@ func TestOpenAPIMatchesTheCode(t *testing.T) {
 	if !slices.Equal(params, serve.Params) {
 		t.Errorf("OpenAPI parameters %v, the handler reads %v", params, serve.Params)
 	}
+	params = nil
+	for _, p := range doc.Paths["/api/v1/live"]["get"].Parameters {
+		params = append(params, p.Name)
+	}
+	if !slices.Equal(params, serve.LiveParams) {
+		t.Errorf("OpenAPI live parameters %v, the handler reads %v", params, serve.LiveParams)
+	}
+	if _, ok := doc.Paths["/api/v1/extent"]; !ok {
+		t.Error("OpenAPI lacks /api/v1/extent")
+	}
 	keys := func(name string) []string {
 		var out []string
 		for k := range doc.Components.Schemas[name].Properties {
@@ -84,6 +97,28 @@ func TestOpenAPIMatchesTheCode(t *testing.T) {
 // the US and one from China, May 2005 the other way round.
 func testData(t *testing.T) driver.Conn {
 	t.Helper()
+	conn := emptyDatabase(t)
+	for _, e := range []struct{ at, country string }{
+		{"2004-05-02 10:00:00", "US"}, {"2004-05-03 10:00:00", "US"}, {"2004-05-04 10:00:00", "US"}, {"2004-05-05 10:00:00", "CN"},
+		{"2005-05-02 10:00:00", "US"}, {"2005-05-03 10:00:00", "CN"}, {"2005-05-04 10:00:00", "CN"}, {"2005-05-05 10:00:00", "CN"},
+	} {
+		insertEvent(t, conn, e.at, e.country)
+	}
+	return conn
+}
+
+// insertEvent stores one message received at at (UTC) from country (US, CN, DE or FR).
+func insertEvent(t *testing.T, conn driver.Conn, at, country string) {
+	t.Helper()
+	continent := map[string]string{"US": "NA", "CN": "AS", "DE": "EU", "FR": "EU"}[country]
+	if err := conn.Exec(context.Background(), "INSERT INTO events (event_id, received_at, trap_id, country_code, continent_code, source_ip) SELECT generateUUIDv4(), toDateTime(?, 'UTC'), 't', ?, ?, toFixedString('', 16)", at, country, continent); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// emptyDatabase migrates a database of the test's own.
+func emptyDatabase(t *testing.T) driver.Conn {
+	t.Helper()
 	cfg := testenv.ClickHouse(t)
 	ctx := context.Background()
 	if _, err := migrations.New(cfg, testenv.Logger(t)).Apply(ctx); err != nil {
@@ -94,14 +129,6 @@ func testData(t *testing.T) driver.Conn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	for _, e := range []struct{ at, country string }{
-		{"2004-05-02 10:00:00", "US"}, {"2004-05-03 10:00:00", "US"}, {"2004-05-04 10:00:00", "US"}, {"2004-05-05 10:00:00", "CN"},
-		{"2005-05-02 10:00:00", "US"}, {"2005-05-03 10:00:00", "CN"}, {"2005-05-04 10:00:00", "CN"}, {"2005-05-05 10:00:00", "CN"},
-	} {
-		if err := conn.Exec(ctx, "INSERT INTO events (event_id, received_at, trap_id, country_code, source_ip) SELECT generateUUIDv4(), toDateTime(?, 'UTC'), 't', ?, toFixedString('', 16)", e.at, e.country); err != nil {
-			t.Fatal(err)
-		}
-	}
 	return conn
 }
 
@@ -184,5 +211,94 @@ func TestReportAPIOnRealServer(t *testing.T) {
 	}
 	if res, _ := get(s, "/api/openapi.yaml"); res.StatusCode != 200 {
 		t.Errorf("openapi.yaml: %d", res.StatusCode)
+	}
+}
+
+// The dashboard's other answers on the real ClickHouse: the days that have messages (so that it
+// opens on data), the last 24 hours by hour, and the table and charts as downloads.
+func TestExtentLiveAndDownloads(t *testing.T) {
+	get := func(s *serve.Server, url string, into any) *http.Response {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", url, nil))
+		if into != nil {
+			if err := json.Unmarshal(rec.Body.Bytes(), into); err != nil {
+				t.Fatalf("%s: %v\n%s", url, err, rec.Body)
+			}
+		}
+		return rec.Result()
+	}
+	newServer := func(conn driver.Conn) *serve.Server {
+		return serve.New(serve.DefaultConfiguration(), serve.Dependencies{ClickHouse: conn, Registry: prometheus.NewRegistry(), Logger: testenv.Logger(t)})
+	}
+	empty := newServer(emptyDatabase(t))
+	var extent map[string]any
+	if res := get(empty, "/api/v1/extent", &extent); res.StatusCode != 200 || !reflect.DeepEqual(extent, map[string]any{"empty": true}) {
+		t.Errorf("extent of an empty database: %d %v", res.StatusCode, extent)
+	}
+	conn := testData(t)
+	s := newServer(conn)
+	extent = nil
+	get(s, "/api/v1/extent", &extent)
+	if want := map[string]any{"empty": false, "first_day": "2004-05-02", "last_day": "2005-05-05", "latest_month": "2005-05"}; !reflect.DeepEqual(extent, want) {
+		t.Errorf("extent: %v, want %v", extent, want)
+	}
+
+	// Two messages from Germany in the current hour, one from France three hours ago, and one
+	// from France two days ago, outside the window.
+	now := time.Now().UTC()
+	for _, e := range []struct {
+		ago     time.Duration
+		country string
+	}{{0, "DE"}, {0, "DE"}, {3 * time.Hour, "FR"}, {49 * time.Hour, "FR"}} {
+		insertEvent(t, conn, now.Add(-e.ago).Format(time.DateTime), e.country)
+	}
+	var live struct {
+		Hours     []time.Time `json:"hours"`
+		Messages  []uint64    `json:"messages"`
+		Total     uint64      `json:"messages_total"`
+		Countries []struct {
+			Code, Name string
+			Messages   uint64
+			Share      float64  `json:"share_pct"`
+			PerHour    []uint64 `json:"per_hour"`
+		}
+	}
+	if res := get(s, "/api/v1/live", &live); res.StatusCode != 200 || res.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("live: %d, Cache-Control %q", res.StatusCode, res.Header.Get("Cache-Control"))
+	}
+	if len(live.Hours) != 24 || len(live.Messages) != 24 || live.Total != 3 || live.Hours[23].Before(now.Truncate(time.Hour)) {
+		t.Fatalf("live: %d hours (last %s), %d messages in all", len(live.Hours), live.Hours[len(live.Hours)-1], live.Total)
+	}
+	if live.Messages[23] < 2 || len(live.Countries) != 2 || live.Countries[0].Name != "Germany" || live.Countries[0].Messages != 2 ||
+		math.Abs(live.Countries[0].Share-66.67) > 0.01 || live.Countries[1].Code != "FR" || len(live.Countries[1].PerHour) != 24 {
+		t.Errorf("live: messages per hour %v, countries %+v", live.Messages, live.Countries)
+	}
+	for _, url := range []string{"/api/v1/live?hours=0", "/api/v1/live?hours=200", "/api/v1/live?top=x", "/api/v1/live?period=2005", "/api/v1/extent?x=1"} {
+		if res := get(s, url, nil); res.StatusCode != 400 {
+			t.Errorf("%s: %d, want 400", url, res.StatusCode)
+		}
+	}
+
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/report?period=2005-05&compare=year&format=csv", nil))
+	records, err := csv.NewReader(rec.Body).ReadAll()
+	if err != nil || rec.Code != 200 || len(records) < 3 || records[1][4] != "China" {
+		t.Errorf("CSV download: %d %v %v", rec.Code, err, records)
+	}
+	if cd := rec.Header().Get("Content-Disposition"); cd != `attachment; filename="spamgeo-country-2005-05-01..2005-05-31.csv"` {
+		t.Errorf("CSV Content-Disposition %q", cd)
+	}
+	for _, chart := range []string{"bars", "time"} {
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/report?period=2005-05&format=png&chart="+chart, nil))
+		if img, err := png.Decode(rec.Body); rec.Code != 200 || err != nil || img.Bounds().Dx() < 300 {
+			t.Errorf("%s chart PNG: %d %v", chart, rec.Code, err)
+		}
+	}
+	for _, url := range []string{"/api/v1/report?period=2005&format=xls", "/api/v1/report?period=2005&chart=time", "/api/v1/report?period=2005&format=png&chart=pie"} {
+		if res := get(s, url, nil); res.StatusCode != 400 {
+			t.Errorf("%s: %d, want 400", url, res.StatusCode)
+		}
 	}
 }

@@ -230,6 +230,20 @@ def test_series_query(db):
             assert got[0] == ["2005-03-31", "US", "1"] and len(got) == 6, (table, got)
 
 
+def test_extent_and_hourly_queries(db):
+    """query/sql/extent.sql (the dashboard's default period) and hourly.sql (its live view)."""
+    migrate(db)
+    extent = (QUERIES / "extent.sql").read_text()
+    assert rows(db, extent)[0][2] == "0"
+    insert_events(db, with_offsets=True)
+    (first, last, n), = rows(db, extent)
+    assert (first, last) == ("2005-03-31 00:00:00", "2005-10-01 00:00:00") and n != "0"
+    hourly = (QUERIES / "hourly.sql").read_text()
+    got = rows(db, bind(hourly, "2005-03-01 00:00:00", "2005-11-01 00:00:00"))
+    assert len(got) == 6 and got[0][1:] == ["US", "1"], got
+    assert rows(db, bind(hourly, "2006-01-01 00:00:00", "2006-01-02 00:00:00")) == []
+
+
 def test_raw_country_query(db):
     migrate(db)
     insert_events(db, with_offsets=True)
