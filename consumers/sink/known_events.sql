@@ -1,5 +1,7 @@
--- Which of the given event ids (a replayed batch) events already holds, within the batch's time
--- range, which the primary key narrows: the sink skips those rows.
+-- Which of one batch's event ids ClickHouse already holds. The ids come as the external table
+-- batch_ids; Go fills in the ranges with one BETWEEN condition on received_at per stretch of the
+-- batch's receive times, joined by OR, so the primary key of event_ids reads only those
+-- stretches. Bound parameters: each stretch's first and last time.
 SELECT toString(event_id)
-FROM events
-WHERE received_at >= ? AND received_at <= ? AND toString(event_id) IN ?
+FROM event_ids
+WHERE ({ranges}) AND event_id IN (SELECT event_id FROM batch_ids)

@@ -3,12 +3,12 @@ package sink
 import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
-	inserted         prometheus.Counter
-	insertErrors     prometheus.Counter
-	insertSeconds    prometheus.Histogram
-	batchRows        prometheus.Histogram
-	skipped          prometheus.Counter
-	replayDuplicates prometheus.Counter
+	inserted      prometheus.Counter
+	insertErrors  prometheus.Counter
+	insertSeconds prometheus.Histogram
+	batchRows     prometheus.Histogram
+	skipped       prometheus.Counter
+	duplicates    *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) metrics {
@@ -31,9 +31,9 @@ func newMetrics(reg prometheus.Registerer) metrics {
 			Name: "spamgeo_sink_skipped_already_stored_total", Help: "Redelivered messages skipped because ClickHouse already held them.",
 		}),
 	}
-	m.replayDuplicates = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "spamgeo_sink_replay_duplicates_total", Help: "Replayed events skipped because ClickHouse already held their event id.",
-	})
-	reg.MustRegister(m.replayDuplicates, m.skipped, m.inserted, m.insertErrors, m.insertSeconds, m.batchRows)
+	m.duplicates = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "spamgeo_sink_duplicates_total", Help: "Copies of events skipped because ClickHouse already held their event id, by the collector of the copy (trap, replay, synth).",
+	}, []string{"collector"})
+	reg.MustRegister(m.duplicates, m.skipped, m.inserted, m.insertErrors, m.insertSeconds, m.batchRows)
 	return m
 }

@@ -6,13 +6,18 @@
 package sink
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/ext"
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spamgeo/spamgeo/internal/clickhousedb"
@@ -107,20 +112,18 @@ func (s *Sink) handle(ctx context.Context, batch []kafka.Message) error {
 		s.metrics.skipped.Add(float64(skipped))
 		s.deps.Logger.Info("skipped messages already stored", "messages", skipped, "topic", topic)
 	}
-	known, err := s.knownReplays(ctx, events)
+	known, err := s.known(ctx, events)
 	if err != nil {
 		return err
 	}
 	var rows columns
 	rows.grow(len(events))
 	for i := range events {
-		if events[i].Collector == event.CollectorReplay {
-			if known[events[i].EventID] {
-				s.metrics.replayDuplicates.Inc()
-				continue
-			}
-			known[events[i].EventID] = true // the same message twice in one batch
+		if known[events[i].EventID] {
+			s.metrics.duplicates.WithLabelValues(string(events[i].Collector)).Inc()
+			continue
 		}
+		known[events[i].EventID] = true // the same event twice in one batch
 		rows.add(&events[i], msgs[i])
 	}
 	if err := s.insert(ctx, &rows); err != nil {
@@ -135,42 +138,89 @@ func (s *Sink) handle(ctx context.Context, batch []kafka.Message) error {
 //go:embed known_events.sql
 var knownEvents string
 
-// knownReplays returns which of the replayed events among events ClickHouse already holds (by
-// event id, whatever collector stored them): importing an archive twice, or the archive of a
-// live trap, stores each message once.
-func (s *Sink) knownReplays(ctx context.Context, events []event.Enriched) (map[string]bool, error) {
-	known := map[string]bool{}
-	var ids []any
-	var from, to time.Time
-	for i := range events {
-		e := &events[i]
-		if e.Collector != event.CollectorReplay {
-			continue
-		}
-		if len(ids) == 0 || e.ReceivedAt.Before(from) {
-			from = e.ReceivedAt
-		}
-		if len(ids) == 0 || e.ReceivedAt.After(to) {
-			to = e.ReceivedAt
-		}
-		ids = append(ids, e.EventID)
-	}
-	if len(ids) == 0 {
+// stretchGap splits a batch's receive times into the stretches the id lookup reads: live
+// traffic is one stretch of seconds, a batch mixing a trap's spool or an archive with live
+// traffic a few.
+const (
+	stretchGap   = time.Minute
+	maxStretches = 16
+)
+
+// known returns which of the events' ids ClickHouse holds already (table event_ids, kept by every
+// insert into events, whatever collector stored them). Every copy of an event keeps its id and
+// its receive time, so a copy from any hop before the sink is found: a trap hand-off retried after
+// its timeout, a writer's resent request, a batch an enricher published again after a crash, an
+// archive imported twice. The batch's partition is the only one its events' copies can be on (the
+// key is the source address), and a partition has one sink at a time, so no other sink can be
+// storing one of them meanwhile.
+func (s *Sink) known(ctx context.Context, events []event.Enriched) (map[string]bool, error) {
+	known := make(map[string]bool, len(events))
+	if len(events) == 0 {
 		return known, nil
 	}
-	rows, err := s.deps.ClickHouse.Query(ctx, knownEvents, from.UTC().Truncate(time.Second), to.UTC(), clickhouse.GroupSet{Value: ids})
+	// The ids travel as an external table (binary UUIDs, any number of them), not as literals:
+	// a default batch's 50,000 ids would pass ClickHouse's 256 KiB max_query_size.
+	ids, err := ext.NewTable("batch_ids", ext.Column("event_id", "UUID"))
 	if err != nil {
-		return nil, fmt.Errorf("look up replayed events: %w", err)
+		return nil, err
+	}
+	times := make([]time.Time, len(events))
+	for i := range events {
+		id, err := uuid.Parse(events[i].EventID)
+		if err != nil {
+			return nil, fmt.Errorf("event id %q: %w", events[i].EventID, err)
+		}
+		if err := ids.Append(id); err != nil {
+			return nil, err
+		}
+		times[i] = events[i].ReceivedAt.UTC().Truncate(time.Second)
+	}
+	stretches := stretchesOf(times)
+	args := make([]any, 0, 2*len(stretches))
+	ranges := make([]string, len(stretches))
+	for i, st := range stretches {
+		ranges[i] = "received_at BETWEEN ? AND ?"
+		args = append(args, st[0], st[1])
+	}
+	ctx = clickhouse.Context(ctx, clickhouse.WithExternalTable(ids))
+	rows, err := s.deps.ClickHouse.Query(ctx, strings.ReplaceAll(knownEvents, "{ranges}", strings.Join(ranges, " OR ")), args...)
+	if err != nil {
+		return nil, fmt.Errorf("look up stored event ids: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("look up replayed events: %w", err)
+			return nil, fmt.Errorf("look up stored event ids: %w", err)
 		}
 		known[id] = true
 	}
 	return known, rows.Err()
+}
+
+// stretchesOf covers times with at most maxStretches [first, last] ranges, cut where
+// consecutive times are more than stretchGap apart (the widest gaps first).
+func stretchesOf(times []time.Time) [][2]time.Time {
+	sorted := slices.Clone(times)
+	slices.SortFunc(sorted, time.Time.Compare)
+	var cuts []int // indexes i where a new stretch starts at sorted[i]
+	for i := 1; i < len(sorted); i++ {
+		if sorted[i].Sub(sorted[i-1]) > stretchGap {
+			cuts = append(cuts, i)
+		}
+	}
+	if len(cuts) >= maxStretches {
+		slices.SortFunc(cuts, func(a, b int) int { return cmp.Compare(sorted[b].Sub(sorted[b-1]), sorted[a].Sub(sorted[a-1])) })
+		cuts = cuts[:maxStretches-1]
+		slices.Sort(cuts)
+	}
+	out := make([][2]time.Time, 0, len(cuts)+1)
+	start := 0
+	for _, c := range append(cuts, len(sorted)) {
+		out = append(out, [2]time.Time{sorted[start], sorted[c-1]})
+		start = c
+	}
+	return out
 }
 
 // storedOffsets is a file so the modern-engine tests (tests/modern) run it too.

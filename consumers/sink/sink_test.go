@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -205,4 +206,139 @@ func BenchmarkInsertTwoStreams(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// Copies of events at new offsets, as a trap hand-off retried after its timeout, a writer's resent
+// request or an enricher killed before its commit publish them, are stored once: the copies in the
+// same batch as their original and those in later batches alike.
+func TestCopiesAreStoredOnceOnRealServers(t *testing.T) {
+	kcfg := testenv.Kafka(t)
+	_, conn := migrated(t)
+	w := kcfg.Writer(kcfg.EnrichedTopic, kafka.DefaultWriterOptions(), testenv.Logger(t))
+	defer w.Close()
+	message := func(i int) kafka.Message {
+		e := enriched(i)
+		v, _ := event.EncodeEnriched(&e)
+		return kafka.Message{Key: []byte(e.SourceIP.String()), Value: v}
+	}
+	var msgs []kafka.Message
+	for i := range 2000 {
+		msgs = append(msgs, message(i))
+		if i%4 == 0 && i < 1000 {
+			msgs = append(msgs, message(i)) // right behind its original: same batch
+		}
+	}
+	for i := range 500 {
+		msgs = append(msgs, message(i)) // the whole start again: later batches
+	}
+	if err := kafka.Deliver(context.Background(), w, msgs, nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfiguration()
+	cfg.Group, cfg.Drain, cfg.Batch.MaxMessages = "copies-"+testenv.Suffix(), true, 700
+	reg := prometheus.NewRegistry()
+	s, err := New(cfg, Dependencies{Kafka: kcfg, ClickHouse: conn, Registry: reg, Logger: testenv.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var rows, ids, rolled uint64
+	if err := conn.QueryRow(ctx, "SELECT count(), uniqExact(event_id) FROM events").Scan(&rows, &ids); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(ctx, "SELECT countMerge(messages) FROM rollup_country_day").Scan(&rolled); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 2000 || ids != 2000 || rolled != 2000 {
+		t.Errorf("2,750 messages of 2,000 events: %d rows, %d distinct ids, %d in the day rollup; want 2000 each", rows, ids, rolled)
+	}
+	if got := testenv.CounterValue(t, reg, "spamgeo_sink_duplicates_total"); got != 750 {
+		t.Errorf("copies skipped %v, want 750", got)
+	}
+}
+
+func TestStretchesOf(t *testing.T) {
+	at := func(s string) time.Time {
+		v, err := time.Parse(time.DateTime, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	live := []time.Time{at("2026-12-03 10:00:05"), at("2026-12-03 10:00:01"), at("2026-12-03 10:00:59")}
+	if got := stretchesOf(live); len(got) != 1 || got[0] != [2]time.Time{at("2026-12-03 10:00:01"), at("2026-12-03 10:00:59")} {
+		t.Errorf("live traffic: %v", got)
+	}
+	mixed := append(live, at("2005-04-01 12:00:00"), at("2005-04-01 12:00:30"))
+	if got := stretchesOf(mixed); len(got) != 2 || got[0] != [2]time.Time{at("2005-04-01 12:00:00"), at("2005-04-01 12:00:30")} {
+		t.Errorf("live and an archive: %v", got)
+	}
+	// A day apart each: at most maxStretches stretches, still covering every time; the narrowest
+	// gaps are the ones left inside a stretch.
+	var spread []time.Time
+	for i := range 40 {
+		spread = append(spread, at("2005-04-01 00:00:00").Add(time.Duration(i*i)*time.Hour))
+	}
+	got := stretchesOf(spread)
+	if len(got) != maxStretches || !got[0][0].Equal(spread[0]) || !got[len(got)-1][1].Equal(spread[39]) {
+		t.Fatalf("40 times a growing gap apart: %d stretches %v", len(got), got)
+	}
+	for _, x := range spread {
+		if !slices.ContainsFunc(got, func(s [2]time.Time) bool { return !x.Before(s[0]) && !x.After(s[1]) }) {
+			t.Errorf("%s is in no stretch", x)
+		}
+	}
+	if !got[len(got)-2][1].Equal(spread[38]) {
+		t.Errorf("the widest gap (38h to 39h squared) is not a cut: %v", got[len(got)-2:])
+	}
+}
+
+// BenchmarkKnown measures the sink's lookup of one 50,000-event batch's ids in event_ids, on a
+// table that holds the batch already (every event a copy: the worst case) and on one that holds
+// only other events of the same days (live traffic: nothing found). Compare with BenchmarkInsert:
+// the lookup's share of a batch's cost.
+func BenchmarkKnown(b *testing.B) {
+	_, conn := migrated(b)
+	s := &Sink{cfg: DefaultConfiguration(), deps: Dependencies{ClickHouse: conn}, metrics: newMetrics(prometheus.NewRegistry())}
+	const n = 50_000
+	batch := func(from int) []event.Enriched {
+		events := make([]event.Enriched, n)
+		for i := range events {
+			events[i] = enriched(from + i)
+		}
+		return events
+	}
+	stored, fresh := batch(0), batch(n)
+	var rows columns
+	rows.grow(n)
+	for i := range stored {
+		rows.add(&stored[i], kafka.Message{Topic: "bench", Partition: i % 6, Offset: int64(i)})
+	}
+	if err := s.insert(context.Background(), &rows); err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		events []event.Enriched
+		found  int
+	}{{"copies", stored, n}, {"new", fresh, 0}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				known, err := s.known(context.Background(), c.events)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(known) != c.found {
+					b.Fatalf("found %d of the batch's ids, want %d", len(known), c.found)
+				}
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "ids/s")
+		})
+	}
 }

@@ -18,7 +18,7 @@ import (
 
 // Policy is how many days each kind of table keeps; 0 keeps everything.
 type Policy struct {
-	Events        int // the events table, one row per message
+	Events        int // the events table, one row per message, and event_ids, the ids the sink checks copies against
 	MinuteRollups int // rollup_country_minute
 	HourRollups   int // rollup_country_hour, rollup_asn_hour
 	DayRollups    int // rollup_country_day, rollup_asn_day
@@ -35,6 +35,7 @@ type table struct {
 
 var tables = []table{
 	{"events", "received_at", false, func(p Policy) int { return p.Events }},
+	{"event_ids", "received_at", false, func(p Policy) int { return p.Events }},
 	{"rollup_country_minute", "t", false, func(p Policy) int { return p.MinuteRollups }},
 	{"rollup_country_hour", "t", false, func(p Policy) int { return p.HourRollups }},
 	{"rollup_asn_hour", "t", false, func(p Policy) int { return p.HourRollups }},

@@ -71,14 +71,14 @@ func TestDropExpiredPartitionsOnRealServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(actions) != 3 || actions[0].SQL != "ALTER TABLE events DROP PARTITION 200501" {
+	if len(actions) != 6 || actions[0].SQL != "ALTER TABLE events DROP PARTITION 200501" || actions[3].SQL != "ALTER TABLE event_ids DROP PARTITION 200501" {
 		t.Fatalf("plan = %+v", actions)
 	}
 	if err := Apply(ctx, conn, actions, testenv.Logger(t)); err != nil {
 		t.Fatal(err)
 	}
-	if got := count("SELECT count() FROM events"); got != 6 {
-		t.Errorf("events after retention: %d rows, want 6 (April to June)", got)
+	if got := count("SELECT count() FROM events") + count("SELECT count() FROM event_ids"); got != 12 {
+		t.Errorf("events and their ids after retention: %d rows, want 6 each (April to June)", got)
 	}
 	if got := count("SELECT countMerge(messages) FROM rollup_country_day"); got != 12 {
 		t.Errorf("day rollup lost rows: %d, want 12", got)
