@@ -55,7 +55,8 @@ const (
 
 // Key is one thing messages of a campaign share.
 type Key struct {
-	Kind, Value string
+	Kind  string `json:"kind"`
+	Value string `json:"value"`
 }
 
 func (k Key) String() string { return k.Kind + ":" + k.Value }

@@ -123,6 +123,8 @@ type Address struct {
 	ASOrg     string     `json:"as_org"`
 	FirstSeen time.Time  `json:"first_seen"` // first and last lookup that gave this address
 	LastSeen  time.Time  `json:"last_seen"`
+	// GeoIPBuilds are the builds that placed it in those lookups, sorted.
+	GeoIPBuilds []string `json:"geoip_builds"`
 }
 
 // hostAddresses reads every recorded resolution, by host.
@@ -138,7 +140,7 @@ func (s *Store) hostAddresses(ctx context.Context) (map[string][]Address, error)
 			host, ip string
 			a        Address
 		)
-		if err := rows.Scan(&host, &ip, &a.Country, &a.ASN, &a.ASOrg, &a.FirstSeen, &a.LastSeen); err != nil {
+		if err := rows.Scan(&host, &ip, &a.Country, &a.ASN, &a.ASOrg, &a.FirstSeen, &a.LastSeen, &a.GeoIPBuilds); err != nil {
 			return nil, fmt.Errorf("read host addresses: %w", err)
 		}
 		a.IP = parseAddr(ip)

@@ -6,6 +6,7 @@ package report
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/spamgeo/spamgeo/internal/countries"
@@ -60,6 +61,33 @@ type Line struct {
 	Movement      string   `json:"movement,omitempty"`    // new, up N, down N or same
 }
 
+// groupWords are the words for one kind of row, in the title, the remainder row and the
+// sentences.
+type groupWords struct {
+	title string // the rows, in the title: "Share of trapped spam by relaying country"
+	// noun and nouns name one and several groups; with named, sentences say them before the
+	// groups' names: "the network AS4134 (Chinanet)", "the traps “a” and “b”".
+	noun, nouns string
+	named       bool
+	verb        string // what a group did with its share of the spam
+	share       string // what the share is of
+	place       string // where a sender cannot be placed, for the unplaced rows
+	// locates: a group is where its senders are (a country), not where they sent (a trap).
+	locates  bool
+	unplaced []string // keys of rows no GeoIP data placed or that are not public addresses
+}
+
+var words = map[query.Grouping]groupWords{
+	query.ByCountry: {title: "relaying country", noun: "country", nouns: "countries", verb: "relayed",
+		share: "of the spam caught by our traps", place: "in a country", locates: true,
+		unplaced: []string{countries.Unknown, countries.Reserved}},
+	query.ByContinent: {title: "continent", noun: "continent", nouns: "continents", verb: "relayed",
+		share: "of the spam caught by our traps", place: "on a continent", locates: true, unplaced: []string{""}},
+	query.ByASN: {title: "network (AS)", noun: "network", nouns: "networks", named: true, verb: "relayed",
+		share: "of the spam caught by our traps", place: "in a network", locates: true, unplaced: []string{"0"}},
+	query.ByTrap: {title: "trap", noun: "trap", nouns: "traps", named: true, verb: "caught", share: "of the spam"},
+}
+
 // Namer names group codes: countries and continents from CLDR, networks by organisation, and a
 // publisher's groups by its labels.
 type Namer struct {
@@ -97,7 +125,7 @@ func (n Namer) Name(g query.Grouping, key, org string) string {
 func New(t query.Table, names Namer, series *query.Series) Report {
 	g := t.Current.Grouping
 	r := Report{
-		Title:      fmt.Sprintf("Share of trapped spam by %s", map[query.Grouping]string{query.ByCountry: "relaying country", query.ByContinent: "continent", query.ByASN: "network (AS)", query.ByTrap: "trap"}[g]),
+		Title:      "Share of trapped spam by " + words[g].title,
 		Grouping:   string(g),
 		Period:     t.Current.Period.String(),
 		PeriodText: PeriodText(t.Current.Period),
@@ -126,8 +154,7 @@ func New(t query.Table, names Namer, series *query.Series) Report {
 		r.Rows = append(r.Rows, line(row, code, names.Name(g, row.Key, row.Name), compared))
 	}
 	if t.Rest.Messages > 0 {
-		rest := line(t.Rest, "", "All other "+map[query.Grouping]string{query.ByCountry: "countries",
-			query.ByContinent: "continents", query.ByASN: "networks", query.ByTrap: "traps"}[g], compared)
+		rest := line(t.Rest, "", "All other "+words[g].nouns, compared)
 		rest.Rank = 0
 		r.Rows = append(r.Rows, rest)
 	}
@@ -164,9 +191,49 @@ func movementOf(places int) string {
 	return "same"
 }
 
-// quoted writes a share as a press release does, with one decimal: 26.5%, 15.4%, 9.0%.
-func quoted(p float64) string {
-	return strconv.FormatFloat(roundTo(p, 1), 'f', 1, 64) + "%"
+// A sentence quotes shares as a press release does, with one decimal (26.5%, 9.0%), unless two
+// shares it mentions differ but would then read alike: those two get two decimals ("22.35%
+// against 22.28%", never "22.3% against 22.3%"). Equal shares, as of tied rows, keep one
+// decimal. A quoter holds the precision of each share of one sentence.
+type quoter map[float64]int
+
+// quoting returns the quoter of the shares one sentence mentions.
+func quoting(shares ...float64) quoter {
+	q := quoter{}
+	for _, a := range shares {
+		q[a] = 1
+		for _, b := range shares {
+			if a != b && fixed(a, 1) == fixed(b, 1) {
+				q[a] = 2
+			}
+		}
+	}
+	return q
+}
+
+// share writes p, one of the quoter's shares: "26.5%", "2.0%", "22.35%".
+func (q quoter) share(p float64) string { return fixed(p, max(q[p], 1)) + "%" }
+
+// change writes the change in points from share b to share a, with the precision of the more
+// precise of the two, and two decimals rather than a change that reads as none: "+10.7", "−0.04".
+func (q quoter) change(a, b float64) string {
+	pp := a - b
+	d := max(q[a], q[b], 1)
+	if fixed(math.Abs(pp), d) == fixed(0, d) && pp != 0 {
+		d = 2
+	}
+	sign := "+"
+	if pp < 0 {
+		sign = "−"
+	}
+	return sign + fixed(math.Abs(pp), d)
+}
+
+// moved says whether two shares differ as a sentence can show them, at two decimals.
+func moved(a, b float64) bool { return fixed(a, 2) != fixed(b, 2) }
+
+func fixed(v float64, decimals int) string {
+	return strconv.FormatFloat(roundTo(v, decimals), 'f', decimals, 64)
 }
 
 func roundTo(v float64, decimals int) float64 {

@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -198,54 +199,119 @@ func TestCSVMovement(t *testing.T) {
 	}
 }
 
+// The sample's sentences are in the golden outputs, and every grouping's under
+// testdata/sentences.
 func TestSentences(t *testing.T) {
-	r := sample(t)
-	want := []string{
-		"Between April and September 2005 the United States relayed 26.5% of the spam caught by our traps, down from 41.5% a year earlier; China (incl Hong Kong) was second with 22.3%.",
-		"The biggest rise among the top 6 was for China (incl Hong Kong), to 22.3% from 11.6% (+10.7 points).",
-		"The biggest fall was for South Korea, to 9.7% from 15.4% (−5.7 points).",
-		"Japan and Poland tied for fifth place with 2.0% each.",
-		"The traps received 10,000 messages from about 5,000 distinct addresses; 28.0% of those addresses were in the United States.",
-	}
-	if strings.Join(r.Sentences, "\n") != strings.Join(want, "\n") {
-		t.Errorf("sentences:\n%s\nwant\n%s", strings.Join(r.Sentences, "\n"), strings.Join(want, "\n"))
-	}
-	tie := New(query.Compare(counts(period(t, "2005Q2"), query.ByCountry, 0, cc("US", 5, 0), cc("CN", 5, 0)), nil, 12), Namer{}, nil)
-	if got := tie.Sentences[0]; got != "In the second quarter of 2005 the United States relayed 50.0% of the spam caught by our traps; China tied with it for first place." {
-		t.Errorf("tie at the top: %q", got)
-	}
-	trap := New(query.Compare(counts(period(t, "2005"), query.ByTrap, 1, cc("trap", 4, 1)), nil, 12), Namer{}, nil)
-	if got := trap.Sentences[0]; got != "In 2005 the trap “trap” caught 100.0% of the spam." {
-		t.Errorf("trap: %q", got)
-	}
-	// Rows no GeoIP data placed never lead a sentence: they are named once, as not ranked.
-	for _, c := range []struct {
-		g     query.Grouping
-		rows  []query.Count
-		first string
-		last  string
-	}{
-		{query.ByCountry, []query.Count{cc("ZZ", 50, 0), cc("US", 30, 0), cc("XR", 15, 0), cc("CN", 5, 0)},
-			"In 2005 the United States relayed 30.0% of the spam caught by our traps; China was fourth with 5.0%.",
-			"Not ranked, because they cannot be placed in a country: Unknown (50.0%) and Reserved address (15.0%)."},
-		{query.ByASN, []query.Count{{Key: "0", Messages: 60}, {Key: "4134", Name: "Chinanet", Messages: 40}},
-			"In 2005 Chinanet relayed 40.0% of the spam caught by our traps.",
-			"Not ranked, because they cannot be placed in a network: Unknown network (60.0%)."},
-		{query.ByContinent, []query.Count{{Key: "", Messages: 9}, {Key: "EU", Messages: 1}},
-			"In 2005 Europe relayed 10.0% of the spam caught by our traps.",
-			"Not ranked, because they cannot be placed in a continent: Unknown or reserved (90.0%)."},
-		{query.ByCountry, []query.Count{cc("XR", 4, 0)},
-			"In 2005 our traps caught spam only from senders that cannot be placed in a country: Reserved address (100.0%).",
-			"In 2005 our traps caught spam only from senders that cannot be placed in a country: Reserved address (100.0%)."},
+	// Rows no GeoIP data placed never lead a sentence and are not counted in the places said.
+	placed := New(query.Compare(counts(period(t, "2005"), query.ByCountry, 0,
+		cc("ZZ", 50, 0), cc("US", 30, 0), cc("XR", 15, 0), cc("CN", 5, 0)), nil, 12), Namer{}, nil)
+	for _, want := range []string{
+		"In 2005 the United States relayed 30.0% of the spam caught by our traps; China was second with 5.0%.",
+		"Not ranked: spam from senders that cannot be placed in a country, listed as Unknown (50.0%) and Reserved address (15.0%).",
 	} {
-		r := New(query.Compare(counts(period(t, "2005"), c.g, 0, c.rows...), nil, 12), Namer{}, nil)
-		if r.Sentences[0] != c.first || r.Sentences[len(r.Sentences)-1] != c.last {
-			t.Errorf("%s: sentences\n%s\nwant first %q and last %q", c.g, strings.Join(r.Sentences, "\n"), c.first, c.last)
+		if !slices.Contains(placed.Sentences, want) {
+			t.Errorf("unplaced rows: sentences\n%s\nlack %q", strings.Join(placed.Sentences, "\n"), want)
 		}
 	}
-	none := New(query.Compare(counts(period(t, "2005"), query.ByCountry, 0), nil, 12), Namer{}, nil)
-	if got := none.Sentences[0]; got != "Our traps caught no spam in 2005." {
-		t.Errorf("empty period: %q", got)
+}
+
+// The sentences of every grouping, in every case, are golden files under testdata/sentences,
+// one sentence a line: read them when a template changes.
+func TestSentencesByGrouping(t *testing.T) {
+	type group struct {
+		key, name string
+	}
+	kinds := []struct {
+		g        query.Grouping
+		groups   []group // six placed groups
+		unplaced string  // a key no GeoIP data placed; none for traps
+	}{
+		{query.ByCountry, []group{{"US", ""}, {"CN", ""}, {"KR", ""}, {"FR", ""}, {"JP", ""}, {"NL", ""}}, "ZZ"},
+		{query.ByContinent, []group{{"AS", ""}, {"NA", ""}, {"EU", ""}, {"SA", ""}, {"AF", ""}, {"OC", ""}}, ""},
+		{query.ByASN, []group{{"4134", "Chinanet"}, {"4766", "Korea Telecom"}, {"7018", "AT&T Services"},
+			{"3462", "HiNet"}, {"9121", "Turk Telekom"}, {"64512", ""}}, "0"},
+		{query.ByTrap, []group{{"sales-mx", ""}, {"old-forum", ""}, {"expired-domain", ""}, {"typo-domain", ""},
+			{"catch-all", ""}, {"newsletter", ""}}, "-"},
+	}
+	current, year := period(t, "2005-04-01..2005-09-30"), period(t, "2004-04-01..2004-09-30")
+	for _, k := range kinds {
+		// rows makes the counts of k's groups, in order, then of its unplaced key.
+		rows := func(p query.Period, sources uint64, messages ...uint64) query.Counts {
+			var groups []query.Count
+			for i, n := range messages {
+				if n == 0 {
+					continue
+				}
+				c := query.Count{Messages: n, Sources: n / 2}
+				if i < len(k.groups) {
+					c.Key, c.Name = k.groups[i].key, k.groups[i].name
+				} else if c.Key = k.unplaced; k.unplaced == "-" {
+					continue
+				}
+				groups = append(groups, c)
+			}
+			slices.SortStableFunc(groups, func(a, b query.Count) int { return int(b.Messages) - int(a.Messages) })
+			return counts(p, k.g, sources, groups...)
+		}
+		// A fall of the leader, bigger than any other,, a rise, a tie for third place, a newcomer and unplaced rows.
+		moving := rows(current, 5000, 2650, 2230, 970, 970, 500, 200, 480)
+		cases := map[string]query.Table{
+			"compared":         query.Compare(moving, ptr(rows(year, 4000, 4150, 1162, 1542, 287, 124, 0, 300)), 12),
+			"empty-comparison": query.Compare(moving, ptr(rows(current.Previous(), 0)), 12),
+			// The leader's and the runner-up's shares read alike with one decimal.
+			"no-comparison": query.Compare(rows(current, 5000, 2654, 2652, 970, 500, 200, 200, 2824), nil, 12),
+			// The leader's share is the same as a year earlier.
+			"tie-at-top": query.Compare(rows(current, 1000, 500, 500, 500, 300), ptr(rows(year, 900, 500, 600, 400, 300)), 12),
+			"one-source": query.Compare(counts(current, k.g, 1, query.Count{Key: k.groups[0].key, Name: k.groups[0].name, Messages: 4, Sources: 1}), nil, 12),
+		}
+		if k.unplaced != "-" {
+			only := rows(current, 40, 0, 0, 0, 0, 0, 0, 80)
+			if k.g == query.ByCountry {
+				only = counts(current, k.g, 40, cc("ZZ", 80, 30), cc("XR", 20, 10))
+			}
+			cases["only-unplaced"] = query.Compare(only, nil, 12)
+		}
+		for name, table := range cases {
+			got := strings.Join(Sentences(table, Namer{}), "\n") + "\n"
+			golden(t, filepath.Join("sentences", string(k.g)+"-"+name+".txt"), []byte(got))
+			for _, banned := range []string{"rest of the world", "  ", " ,", "..", "%%"} {
+				if strings.Contains(got, banned) {
+					t.Errorf("%s %s: sentences have %q:\n%s", k.g, name, banned, got)
+				}
+			}
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// One decimal, unless two shares of a sentence would then read alike while they differ; a
+// change never reads as none when there is one.
+func TestQuoting(t *testing.T) {
+	for _, c := range []struct {
+		shares []float64
+		want   []string
+	}{
+		{[]float64{26.5, 41.5, 22.3}, []string{"26.5%", "41.5%", "22.3%"}},
+		{[]float64{2, 2}, []string{"2.0%", "2.0%"}},
+		{[]float64{22.349, 22.28, 9.7}, []string{"22.35%", "22.28%", "9.7%"}},
+		{[]float64{26.5, 26.45, 26.5}, []string{"26.50%", "26.45%", "26.50%"}},
+		{[]float64{11.62}, []string{"11.6%"}},
+	} {
+		q := quoting(c.shares...)
+		for i, p := range c.shares {
+			if got := q.share(p); got != c.want[i] {
+				t.Errorf("quoting(%v).share(%v) = %s, want %s", c.shares, p, got, c.want[i])
+			}
+		}
+	}
+	for _, c := range []struct {
+		a, b float64
+		want string
+	}{{22.3, 11.62, "+10.7"}, {9.7, 15.42, "−5.7"}, {2.24, 2.26, "−0.02"}, {22.34, 22.28, "+0.06"}, {26.52, 26.48, "+0.04"}} {
+		if got := quoting(c.a, c.b).change(c.a, c.b); got != c.want {
+			t.Errorf("change from %v to %v = %s, want %s", c.b, c.a, got, c.want)
+		}
 	}
 }
 

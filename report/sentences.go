@@ -3,10 +3,10 @@ package report
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/spamgeo/spamgeo/internal/countries"
 	"github.com/spamgeo/spamgeo/query"
 )
 
@@ -105,146 +105,227 @@ func capitalize(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// movement says how a share moved: "down from 41.5% a year earlier", "up from ...", "unchanged".
-func movement(row query.Row, when string) string {
-	prev := quoted(row.PreviousShare)
-	switch {
-	case row.PreviousMessages == 0:
-		return fmt.Sprintf("having relayed none %s", when)
-	case roundTo(row.ChangePP, 1) < 0:
-		return fmt.Sprintf("down from %s %s", prev, when)
-	case roundTo(row.ChangePP, 1) > 0:
-		return fmt.Sprintf("up from %s %s", prev, when)
-	}
-	return fmt.Sprintf("unchanged from %s", when)
-}
-
-// Sentences writes the quotable lines of t: the leader, the runner-up (or a tie at the top),
-// the biggest rise and fall among the top groups, and ties within them.
+// Sentences writes the quotable lines of t: the leader with its move, the runner-up (or a tie
+// at the top or for second place), the biggest rise and fall among the top rows, other ties,
+// the rows that cannot be placed, and where the sources were. Rows that cannot be placed are
+// not ranked: the places said are among the others. Shares follow the quoter's precision rule.
 func Sentences(t query.Table, names Namer) []string {
 	if len(t.Top) == 0 {
 		return []string{fmt.Sprintf("Our traps caught no spam %s.", PeriodText(t.Current.Period))}
 	}
 	g := t.Current.Grouping
-	name := func(r query.Row) string { return names.Name(g, r.Key, r.Name) }
-	what := map[query.Grouping]string{query.ByCountry: "relayed", query.ByContinent: "relayed",
-		query.ByASN: "relayed", query.ByTrap: "caught"}[g]
+	s := speaker{groupWords: words[g], names: names, grouping: g}
+	period := capitalize(PeriodText(t.Current.Period))
+	placed, unplaced := s.split(t.Top)
+	if len(placed) == 0 {
+		return []string{fmt.Sprintf("%s our traps caught spam only from senders that cannot be placed %s, listed as %s.",
+			period, s.place, s.shareList(unplaced))}
+	}
 	when := ""
-	if t.Previous != nil {
+	if t.Compared() {
 		when = CompareText(t.Current.Period, t.Previous.Period)
 	}
-	placed, unplaced := splitPlaced(g, t.Top)
-	if len(placed) == 0 {
-		return []string{fmt.Sprintf("%s our traps caught spam only from senders that cannot be placed in a %s: %s.",
-			capitalize(PeriodText(t.Current.Period)), groupNoun[g], shareList(unplaced, name))}
-	}
-	var out []string
-	top := placed[0]
-	s := fmt.Sprintf("%s %s %s %s of the spam caught by our traps", capitalize(PeriodText(t.Current.Period)),
-		the(name(top)), what, quoted(top.Share))
-	if g == query.ByTrap {
-		s = fmt.Sprintf("%s the trap “%s” caught %s of the spam", capitalize(PeriodText(t.Current.Period)), name(top), quoted(top.Share))
-	}
-	if t.Previous != nil && t.Previous.Total.Messages > 0 {
-		s += ", " + movement(top, when)
-	}
-	tied := tiedWith(placed, 0)
-	if len(tied) > 1 {
-		var others []string
-		for _, r := range tied[1:] {
-			others = append(others, the(name(r)))
-		}
-		s += fmt.Sprintf("; %s tied with it for %s place", strings.Join(others, " and "), ordinal(top.Rank))
-	} else if len(placed) > 1 {
-		second := placed[1]
-		s += fmt.Sprintf("; %s was %s with %s", the(name(second)), ordinal(second.Rank), quoted(second.Share))
-	}
-	out = append(out, s+".")
 
-	if t.Previous != nil && t.Previous.Total.Messages > 0 {
-		// The leader's move is in the first sentence already.
-		var rise, fall *query.Row
-		for i := 1; i < len(placed); i++ {
-			r := &placed[i]
-			if r.ChangePP > 0 && (rise == nil || r.ChangePP > rise.ChangePP) {
-				rise = r
-			}
-			if r.ChangePP < 0 && (fall == nil || r.ChangePP < fall.ChangePP) {
-				fall = r
-			}
-		}
-		if rise != nil {
-			out = append(out, fmt.Sprintf("The biggest rise among the top %d was for %s, to %s from %s (%s points).",
-				len(t.Top), the(name(*rise)), quoted(rise.Share), quoted(rise.PreviousShare), signed(rise.ChangePP)))
-		}
-		if fall != nil {
-			out = append(out, fmt.Sprintf("The biggest fall was for %s, to %s from %s (%s points).",
-				the(name(*fall)), quoted(fall.Share), quoted(fall.PreviousShare), signed(fall.ChangePP)))
-		}
+	top := placed[0]
+	tiedTop := tiedWith(placed, 0)
+	var second []query.Row
+	if len(tiedTop) == 1 && len(placed) > 1 {
+		second = tiedWith(placed, 1)
 	}
-	for i := 1; i < len(placed); i++ {
-		group := tiedWith(placed, i)
-		if len(group) < 2 || placed[i-1].Rank == placed[i].Rank || placed[i].Rank == top.Rank {
-			continue
-		}
-		var who []string
-		for _, r := range group {
-			who = append(who, the(name(r)))
-		}
-		out = append(out, fmt.Sprintf("%s tied for %s place with %s each.",
-			capitalize(strings.Join(who, " and ")), ordinal(group[0].Rank), quoted(group[0].Share)))
+	shares := []float64{top.Share}
+	if when != "" && top.PreviousMessages > 0 && moved(top.Share, top.PreviousShare) {
+		shares = append(shares, top.PreviousShare)
 	}
-	if len(unplaced) > 0 {
-		out = append(out, fmt.Sprintf("Not ranked, because they cannot be placed in a %s: %s.", groupNoun[g], shareList(unplaced, name)))
+	if len(second) > 0 {
+		shares = append(shares, second[0].Share)
+	}
+	q := quoting(shares...)
+	head := fmt.Sprintf("%s %s %s %s %s", period, s.who(top), s.verb, q.share(top.Share), s.share)
+	if when != "" {
+		head += ", " + s.movement(top, q, when)
 	}
 	switch {
-	case t.Current.Total.Sources == 1:
-		out = append(out, fmt.Sprintf("The traps received %s messages, all from one address, in %s.",
-			thousands(t.Current.Total.Messages), the(name(top))))
-	case t.Current.Total.Sources > 1:
-		out = append(out, fmt.Sprintf("The traps received %s messages from about %s distinct addresses; %s of those addresses were in %s.",
-			thousands(t.Current.Total.Messages), thousands(t.Current.Total.Sources), quoted(top.SourceShare), the(name(top))))
+	case len(tiedTop) > 1:
+		head += fmt.Sprintf("; %s tied with it for first place", s.who(tiedTop[1:]...))
+	case len(second) > 1:
+		head += fmt.Sprintf("; %s tied for second place with %s each", s.who(second...), q.share(second[0].Share))
+	case len(second) == 1:
+		head += fmt.Sprintf("; %s was second with %s", s.who(second[0]), q.share(second[0].Share))
 	}
-	return out
+	out := []string{head + "."}
+
+	if when != "" {
+		rise, fall := s.biggestMoves(placed)
+		scope := fmt.Sprintf(" among the top %d", len(t.Top))
+		if rise != nil {
+			out = append(out, s.moveSentence("rise", scope, top, *rise))
+			scope = ""
+		}
+		if fall != nil {
+			out = append(out, s.moveSentence("fall", scope, top, *fall))
+		}
+	}
+	for i := 0; i < len(placed); {
+		group := tiedWith(placed, i)
+		i += len(group)
+		// Ties for first and second place are in the first sentence.
+		if len(group) > 1 && group[0].Rank > 2 {
+			out = append(out, fmt.Sprintf("%s tied for %s place with %s each.",
+				capitalize(s.who(group...)), ordinal(group[0].Rank), quoting(group[0].Share).share(group[0].Share)))
+		}
+	}
+	if len(unplaced) > 0 {
+		out = append(out, fmt.Sprintf("Not ranked: spam from senders that cannot be placed %s, listed as %s.",
+			s.place, s.shareList(unplaced)))
+	}
+	return append(out, s.sources(t.Current.Total, top, len(t.Top) == 1)...)
 }
 
-// groupNoun names what a grouping places senders in.
-var groupNoun = map[query.Grouping]string{query.ByCountry: "country", query.ByContinent: "continent",
-	query.ByASN: "network", query.ByTrap: "trap"}
+// speaker writes the sentences of one grouping.
+type speaker struct {
+	groupWords
+	names    Namer
+	grouping query.Grouping
+}
 
-// splitPlaced separates the rows a sentence may rank from those no GeoIP data placed (unknown
+// split separates the rows a sentence may rank from those no GeoIP data placed (unknown
 // countries, continents and networks) or that are not public addresses: a headline never leads
-// with them, and a sentence of their own says they were left out of the ranking.
-func splitPlaced(g query.Grouping, rows []query.Row) (placed, unplaced []query.Row) {
+// with them, and a sentence of their own says they were left out of the ranking. The placed
+// rows are ranked again among themselves.
+func (s speaker) split(rows []query.Row) (placed, unplaced []query.Row) {
 	for _, r := range rows {
-		if isUnplaced(g, r.Key) {
+		if slices.Contains(s.unplaced, r.Key) {
 			unplaced = append(unplaced, r)
-		} else {
-			placed = append(placed, r)
+			continue
 		}
+		r.Rank = len(placed) + 1
+		if len(placed) > 0 && placed[len(placed)-1].Messages == r.Messages {
+			r.Rank = placed[len(placed)-1].Rank
+		}
+		placed = append(placed, r)
 	}
 	return placed, unplaced
 }
 
-func isUnplaced(g query.Grouping, key string) bool {
-	switch g {
-	case query.ByCountry:
-		return key == countries.Unknown || key == countries.Reserved
-	case query.ByContinent:
-		return key == ""
+// label names a row as running text does: "the United States", "AS4134 (Chinanet)", "“trap-1”".
+func (s speaker) label(r query.Row) string {
+	switch s.grouping {
 	case query.ByASN:
-		return key == "0"
+		if r.Name == "" {
+			return "AS" + r.Key
+		}
+		return fmt.Sprintf("AS%s (%s)", r.Key, r.Name)
+	case query.ByTrap:
+		return "“" + r.Key + "”"
 	}
-	return false
+	return the(s.names.Name(s.grouping, r.Key, r.Name))
 }
 
-// shareList writes rows as "Unknown (9.3%) and Reserved address (0.1%)".
-func shareList(rows []query.Row, name func(query.Row) string) string {
+// who names rows as the subject of a sentence: "Japan and Poland", "the network AS4134
+// (Chinanet)", "the traps “a”, “b” and “c”".
+func (s speaker) who(rows ...query.Row) string {
+	var labels []string
+	for _, r := range rows {
+		labels = append(labels, s.label(r))
+	}
+	list := and(labels)
+	switch {
+	case !s.named:
+		return list
+	case len(rows) == 1:
+		return "the " + s.noun + " " + list
+	}
+	return "the " + s.nouns + " " + list
+}
+
+// movement says how a row's share moved since the comparison period: "down from 41.5% a year
+// earlier", "up from …", "the same share as in the previous quarter", "having relayed none …".
+func (s speaker) movement(r query.Row, q quoter, when string) string {
+	switch {
+	case r.PreviousMessages == 0:
+		return fmt.Sprintf("having %s none %s", s.verb, when)
+	case !moved(r.Share, r.PreviousShare):
+		return "the same share as " + when
+	case r.Share < r.PreviousShare:
+		return fmt.Sprintf("down from %s %s", q.share(r.PreviousShare), when)
+	}
+	return fmt.Sprintf("up from %s %s", q.share(r.PreviousShare), when)
+}
+
+// biggestMoves returns the rows after the leader whose shares rose and fell the most (nil when
+// none did): the leader's own move is in the first sentence.
+func (s speaker) biggestMoves(placed []query.Row) (rise, fall *query.Row) {
+	for i := 1; i < len(placed); i++ {
+		r := &placed[i]
+		if !moved(r.Share, r.PreviousShare) {
+			continue
+		}
+		if r.ChangePP > 0 && (rise == nil || r.ChangePP > rise.ChangePP) {
+			rise = r
+		}
+		if r.ChangePP < 0 && (fall == nil || r.ChangePP < fall.ChangePP) {
+			fall = r
+		}
+	}
+	return rise, fall
+}
+
+// moveSentence writes the biggest rise or fall after the leader's, saying so when the leader
+// moved further the same way: "After the United States, the biggest fall was for …".
+func (s speaker) moveSentence(kind, scope string, top, r query.Row) string {
+	q := quoting(r.Share, r.PreviousShare)
+	lead := "The biggest"
+	if moved(top.Share, top.PreviousShare) && (r.ChangePP > 0) == (top.ChangePP > 0) && math.Abs(top.ChangePP) >= math.Abs(r.ChangePP) {
+		lead = fmt.Sprintf("After %s, the biggest", s.who(top))
+	}
+	return fmt.Sprintf("%s %s%s was for %s, to %s from %s (%s points).", lead, kind, scope, s.who(r),
+		q.share(r.Share), q.share(r.PreviousShare), q.change(r.Share, r.PreviousShare))
+}
+
+// shareList writes unplaced rows by their names in the table: "Unknown (9.3%) and Reserved
+// address (0.1%)".
+func (s speaker) shareList(rows []query.Row) string {
+	var shares []float64
+	for _, r := range rows {
+		shares = append(shares, r.Share)
+	}
+	q := quoting(shares...)
 	var parts []string
 	for _, r := range rows {
-		parts = append(parts, fmt.Sprintf("%s (%s)", name(r), quoted(r.Share)))
+		parts = append(parts, fmt.Sprintf("%s (%s)", s.names.Name(s.grouping, r.Key, r.Name), q.share(r.Share)))
 	}
-	return strings.Join(parts, " and ")
+	return and(parts)
+}
+
+// sources says how many messages and addresses the traps saw, and how many of the addresses
+// the leader had; alone says the leader is the only row.
+func (s speaker) sources(total query.Count, top query.Row, alone bool) []string {
+	messages := thousands(total.Messages) + " messages"
+	if total.Messages == 1 {
+		messages = "one message"
+	}
+	switch {
+	case total.Sources == 1 && s.locates && alone:
+		return []string{fmt.Sprintf("Our traps received %s, all from one address, in %s.", messages, s.who(top))}
+	case total.Sources == 1:
+		return []string{fmt.Sprintf("Our traps received %s, all from one address.", messages)}
+	case total.Sources == 0:
+		return nil
+	}
+	where := "sent spam to"
+	if s.locates {
+		where = "were in"
+	}
+	return []string{fmt.Sprintf("Our traps received %s from about %s distinct addresses; %s of those addresses %s %s.",
+		messages, thousands(total.Sources), quoting(top.SourceShare).share(top.SourceShare), where, s.who(top))}
+}
+
+// and joins a list as English does: "a", "a and b", "a, b and c".
+func and(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
 }
 
 // tiedWith returns the rows sharing the rank of rows[i], starting with it.
@@ -254,12 +335,4 @@ func tiedWith(rows []query.Row, i int) []query.Row {
 		j++
 	}
 	return rows[i:j]
-}
-
-func signed(pp float64) string {
-	sign := "+"
-	if pp < 0 {
-		sign = "−"
-	}
-	return sign + fmt.Sprintf("%.1f", roundTo(math.Abs(pp), 1))
 }

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -34,6 +35,8 @@ type Input struct {
 	// Archives are the trap archives (or the files that were replayed) holding the raw messages.
 	Archives []string
 	Mailbox  mailbox.Options
+	Rules    campaign.Rules // that linked the messages into the campaign
+	Version  string         // of the spamgeo that builds the bundle
 }
 
 // Names of the files every bundle has.
@@ -44,15 +47,47 @@ const (
 	MessagesDir  = "messages"
 )
 
-// Manifest describes a bundle.
+// Manifest describes a bundle. Its JSON keys are snake_case, as in the rest of spamgeo's JSON.
 type Manifest struct {
 	Campaign string         `json:"campaign"`
 	Period   string         `json:"period"`
 	Keys     []campaign.Key `json:"keys"`
 	// Messages counts the stored messages; Archived those whose raw message was found.
-	Messages int     `json:"messages"`
-	Archived int     `json:"archived"`
-	Entries  []Entry `json:"entries"`
+	Messages   int        `json:"messages"`
+	Archived   int        `json:"archived"`
+	Provenance Provenance `json:"provenance"`
+	Entries    []Entry    `json:"entries"`
+}
+
+// Provenance says what a bundle was built from and how, so that it can be built again. It has
+// no time of its own: the same inputs give the same bundle.
+type Provenance struct {
+	SpamgeoVersion string `json:"spamgeo_version"`
+	// Archives are the archive files that held the bundle's messages, by name.
+	Archives []ArchiveFile `json:"archives"`
+	// GeoIPBuilds are the GeoIP database builds that placed the messages' sources and the
+	// advertised hosts' addresses, sorted.
+	GeoIPBuilds []string `json:"geoip_builds"`
+	Query       Query    `json:"query"`
+}
+
+// ArchiveFile is one archive file: its path under the archive it was given in, starting with
+// that archive's own name ("archive/2005-04-02.mbox.gz"; where the archive lies on the machine
+// that built the bundle is left out), and the SHA-256 of the file as stored.
+type ArchiveFile struct {
+	Name   string `json:"name"`
+	SHA256 string `json:"sha256"`
+}
+
+// Query is what selected the bundle's messages: the period and campaign, the rules that linked
+// messages into campaigns, and how the archive's mbox files were read.
+type Query struct {
+	Period          string   `json:"period"`
+	Campaign        string   `json:"campaign"`
+	MinSubjectWords int      `json:"min_subject_words"`
+	MaxBodyDistance int      `json:"max_body_distance"`
+	IgnoreDomains   []string `json:"ignore_domains"`
+	MboxQuoting     string   `json:"mbox_quoting"`
 }
 
 // Entry is one message of the campaign.
@@ -79,11 +114,13 @@ func Build(ctx context.Context, in Input, dir string) (*Manifest, error) {
 		m.Entries = append(m.Entries, Entry{Message: msg})
 	}
 	limits := mailparse.DefaultLimits()
+	held := map[string]bool{} // the archive files that held messages
 	err := mailbox.Walk(ctx, in.Archives, in.Mailbox, func(it mailbox.Item) error {
 		i, ok := index[replay.EventID(it.Data, mailparse.Parse(it.Data, limits))]
 		if !ok || m.Entries[i].File != "" {
 			return nil
 		}
+		held[it.Path] = true
 		sum := sha256.Sum256(it.Data)
 		e := &m.Entries[i]
 		e.File = fmt.Sprintf("%s/%06d-%s.eml", MessagesDir, i+1, e.EventID)
@@ -93,6 +130,9 @@ func Build(ctx context.Context, in Input, dir string) (*Manifest, error) {
 	}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("read archives: %w", err)
+	}
+	if m.Provenance, err = provenance(in, m.Entries, held); err != nil {
+		return nil, err
 	}
 	manifest, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
@@ -109,6 +149,62 @@ func Build(ctx context.Context, in Input, dir string) (*Manifest, error) {
 		return nil, err
 	}
 	return m, writeSums(dir)
+}
+
+func provenance(in Input, entries []Entry, held map[string]bool) (Provenance, error) {
+	mboxQuoting := in.Mailbox.MboxQuoting
+	if mboxQuoting == "" {
+		mboxQuoting = mailbox.DefaultOptions().MboxQuoting
+	}
+	p := Provenance{SpamgeoVersion: in.Version, Archives: []ArchiveFile{}, GeoIPBuilds: []string{},
+		Query: Query{Period: in.Period, Campaign: in.Campaign.ID, MinSubjectWords: in.Rules.MinSubjectWords,
+			MaxBodyDistance: in.Rules.MaxSimhashDistance, IgnoreDomains: slices.Clone(in.Rules.IgnoreDomains),
+			MboxQuoting: mboxQuoting}}
+	if p.Query.IgnoreDomains == nil {
+		p.Query.IgnoreDomains = []string{}
+	}
+	for path := range held {
+		sum, err := fileSHA256(path)
+		if err != nil {
+			return p, fmt.Errorf("hash archive file: %w", err)
+		}
+		p.Archives = append(p.Archives, ArchiveFile{Name: archiveName(in.Archives, path), SHA256: sum})
+	}
+	slices.SortFunc(p.Archives, func(a, b ArchiveFile) int { return strings.Compare(a.Name, b.Name) })
+	builds := map[string]bool{}
+	// A build string names one database build, or several joined by "; " when the country and
+	// the network came from different files.
+	addBuilds := func(s string) {
+		for b := range strings.SplitSeq(s, "; ") {
+			if b != "" {
+				builds[b] = true
+			}
+		}
+	}
+	for _, e := range entries {
+		addBuilds(e.GeoIPBuild)
+	}
+	for _, h := range in.Campaign.Hosts {
+		for _, a := range h.Addresses {
+			for _, b := range a.GeoIPBuilds {
+				addBuilds(b)
+			}
+		}
+	}
+	p.GeoIPBuilds = append(p.GeoIPBuilds, slices.Sorted(maps.Keys(builds))...)
+	return p, nil
+}
+
+// archiveName names an archive file by its path under the archive given that holds it,
+// starting with that archive's own name: "archive/2005/04-02.mbox.gz", "2005.mbox.gz".
+func archiveName(archives []string, path string) string {
+	for _, a := range archives {
+		rel, err := filepath.Rel(a, path)
+		if err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return filepath.ToSlash(filepath.Join(filepath.Base(filepath.Clean(a)), rel))
+		}
+	}
+	return filepath.Base(path)
 }
 
 // writeSums hashes every file of the bundle into SHA256SUMS, in sha256sum's format, sorted.

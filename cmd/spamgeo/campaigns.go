@@ -143,7 +143,8 @@ type EvidenceCmd struct {
 func (c *EvidenceCmd) Help() string {
 	return "Writes the campaign's raw messages (found in --archive by their event ids) to messages/, " +
 		"manifest.json (every message with its file's SHA-256, trap addresses, time, source address and that " +
-		"address's country and network as stored), summary.html (a readable account: the three geographies, " +
+		"address's country and network as stored, and the provenance: spamgeo version, archive files with their SHA-256, " +
+		"GeoIP builds and query), summary.html (a readable account: the three geographies, " +
 		"the sending machines, the trap addresses, every message) and SHA256SUMS (sha256sum -c SHA256SUMS " +
 		"checks the bundle). The same archive and database give the same bytes."
 }
@@ -166,7 +167,7 @@ func (c *EvidenceCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) err
 	opts := mailbox.DefaultOptions()
 	opts.MboxQuoting = c.MboxQuoting
 	m, err := evidence.Build(ctx, evidence.Input{Period: res.Period.String(), Campaign: sum, Keys: camp.Keys, Messages: msgs,
-		Archives: c.Archive, Mailbox: opts}, c.Out)
+		Archives: c.Archive, Mailbox: opts, Rules: c.rules(), Version: g.version}, c.Out)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -165,6 +167,11 @@ func TestCampaignsOnRealServers(t *testing.T) {
 			t.Errorf("%s placed in %s", e.SourceIP, e.Country)
 		}
 	}
+	archived := mustRead(t, corpus.Path)
+	if p := m.Provenance; p.SpamgeoVersion != version || len(p.Archives) != 1 || p.Archives[0].Name != "trap-2005-04.mbox" ||
+		p.Archives[0].SHA256 != sha256Hex(archived) || len(p.GeoIPBuilds) == 0 || p.Query.Campaign != pharmacy.ID || p.Query.Period != "2005-04-01..2005-04-30" {
+		t.Errorf("provenance %+v", p)
+	}
 	again := filepath.Join(t.TempDir(), "bundle")
 	spamgeo(t, env, "evidence", "--period", "2005-04", "--campaign", pharmacy.ID, "--archive", corpus.Path, "--out", again)
 	assertSameTree(t, dir, again)
@@ -209,6 +216,11 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+func sha256Hex(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
 }
 
 func sorted(s []string) []string { return slices.Sorted(slices.Values(s)) }

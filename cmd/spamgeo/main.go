@@ -64,7 +64,8 @@ type Globals struct {
 	ClickhouseTLSKey       string   `help:"Key of --clickhouse-tls-cert (PEM)." name:"clickhouse-tls-key" placeholder:"FILE" group:"ClickHouse"`
 	ClickhouseCluster      string   `help:"ClickHouse cluster (remote_servers) the schema spans: replicated *_local tables on every server and Distributed tables for reads; needs ZooKeeper. Empty for one server." group:"ClickHouse"`
 
-	logger *slog.Logger
+	logger  *slog.Logger
+	version string // of this binary, main.version
 	// Loaded once the settings are known (AfterApply), for every connection of the process.
 	kafkaTLS      *tls.Config
 	kafkaSASL     sasl.Mechanism
@@ -251,6 +252,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	} else {
 		cli.logger = slog.New(slog.NewTextHandler(stderr, opts))
 	}
+	cli.version = version
 	kctx.BindTo(ctx, (*context.Context)(nil))
 	kctx.BindTo(stdout, (*io.Writer)(nil))
 	return kctx.Run(&cli.Globals)

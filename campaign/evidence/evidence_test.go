@@ -1,0 +1,216 @@
+package evidence
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/spamgeo/spamgeo/campaign"
+	"github.com/spamgeo/spamgeo/producers/mailbox"
+	"github.com/spamgeo/spamgeo/producers/mailparse"
+	"github.com/spamgeo/spamgeo/producers/replay"
+)
+
+func message(i int) string {
+	return fmt.Sprintf("Received: from [192.0.2.%d] by trap.example; Sat, 2 Apr 2005 10:0%d:00 +0000\n"+
+		"Delivered-To: a@trap.example\nFrom: <seller@pills.example>\nSubject: Cheap pills now %d\n"+
+		"Message-ID: <%d@pills.example>\nDate: Sat, 2 Apr 2005 10:0%d:00 +0000\n\nBuy at http://pills.example/%d\n", i, i, i, i, i, i)
+}
+
+// writeArchive writes a trap archive under dir/archive: an mbox of three messages and one
+// single-message file, and one file with no message of the campaign.
+func writeArchive(t *testing.T, dir string) string {
+	t.Helper()
+	archive := filepath.Join(dir, "archive")
+	if err := os.MkdirAll(filepath.Join(archive, "2005"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	var mbox bytes.Buffer
+	for i := 1; i <= 3; i++ {
+		fmt.Fprintf(&mbox, "From seller@pills.example Sat Apr  2 10:0%d:00 2005\n%s\n", i, message(i))
+	}
+	for name, content := range map[string]string{"2005/04-02.mbox": mbox.String(), "2005/04-03.eml": message(4),
+		"2005/04-04.eml": message(9)} {
+		if err := os.WriteFile(filepath.Join(archive, filepath.FromSlash(name)), []byte(content), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return archive
+}
+
+// input is a campaign of five stored messages, four of them in the archive, placed by two
+// GeoIP builds, with one advertised host resolved by a third.
+func input(t *testing.T, archive string) Input {
+	t.Helper()
+	var ids []string
+	err := mailbox.Walk(context.Background(), []string{archive}, mailbox.DefaultOptions(), func(it mailbox.Item) error {
+		if !bytes.Contains(it.Data, []byte("Cheap pills now 9")) {
+			ids = append(ids, replay.EventID(it.Data, mailparse.Parse(it.Data, mailparse.DefaultLimits())))
+		}
+		return nil
+	}, nil)
+	if err != nil || len(ids) != 4 {
+		t.Fatalf("%d messages in the archive: %v", len(ids), err)
+	}
+	ids = append(ids, "00000000-0000-0000-0000-00000000dead") // stored, not archived
+	in := Input{Period: "2005-04", Archives: []string{archive}, Version: "v1.2.3",
+		Keys:  []campaign.Key{{Kind: campaign.KindDomain, Value: "pills.example"}},
+		Rules: campaign.DefaultRules(),
+		Campaign: campaign.Summary{ID: "b82465470e9b", Messages: 5, ASNs: 1, Domains: []string{"pills.example"},
+			Hosts: []campaign.Host{{Name: "pills.example", Domain: "pills.example", Addresses: []campaign.Address{{
+				IP: netip.MustParseAddr("198.51.100.7"), Country: "CN", ASN: 4134, ASOrg: "Chinanet",
+				GeoIPBuilds: []string{"country dbip@2005-06-01"}}}}}}}
+	for i, id := range ids {
+		build := "country dbip@2005-04-01; asn.csv#76afd7f575bc"
+		if i == 3 {
+			build = "country dbip@2005-05-01; asn.csv#76afd7f575bc"
+		}
+		in.Messages = append(in.Messages, campaign.Message{EventID: id, ReceivedAt: time.Date(2005, 4, 2, 10, i, 0, 0, time.UTC),
+			TrapID: "t1", Recipients: []string{"a@trap.example"}, SourceIP: netip.MustParseAddr(fmt.Sprintf("192.0.2.%d", i+1)),
+			Country: "US", ASN: 64500, ASOrg: "Example", GeoIPBuild: build, Subject: fmt.Sprintf("Cheap pills now %d", i+1)})
+	}
+	return in
+}
+
+// files reads every file of a bundle, by its slash-separated path.
+func files(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	names, err := bundleFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]byte{}
+	for _, n := range append(names, SumsFile) {
+		if out[n], err = os.ReadFile(filepath.Join(dir, filepath.FromSlash(n))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// The same inputs give the same bundle byte for byte, even from a copy of the archive kept
+// elsewhere and built a moment later.
+func TestBuildTwiceSameBytes(t *testing.T) {
+	ctx := context.Background()
+	first, second := t.TempDir(), t.TempDir()
+	a, b := filepath.Join(first, "bundle"), filepath.Join(second, "bundle")
+	if _, err := Build(ctx, input(t, writeArchive(t, first)), a); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // a time of building would show
+	if _, err := Build(ctx, input(t, writeArchive(t, second)), b); err != nil {
+		t.Fatal(err)
+	}
+	fa, fb := files(t, a), files(t, b)
+	if want := []string{ManifestFile, SumsFile, SummaryFile}; len(fa) != len(want)+4 {
+		t.Errorf("bundle files %v, want %v and 4 messages", slices.Sorted(maps.Keys(fa)), want)
+	}
+	if !slices.Equal(slices.Sorted(maps.Keys(fa)), slices.Sorted(maps.Keys(fb))) {
+		t.Fatalf("two builds have different files: %v and %v", slices.Sorted(maps.Keys(fa)), slices.Sorted(maps.Keys(fb)))
+	}
+	for name, data := range fa {
+		if !bytes.Equal(data, fb[name]) {
+			t.Errorf("%s differs between two builds:\n%s\n---\n%s", name, data, fb[name])
+		}
+	}
+	if err := Verify(a); err != nil {
+		t.Errorf("the bundle does not verify: %v", err)
+	}
+}
+
+var snakeCase = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
+
+// Every key of manifest.json is snake_case, and the provenance block names the version, the
+// archive files that held messages with their hashes, the GeoIP builds and the query.
+func TestManifestKeys(t *testing.T) {
+	dir := t.TempDir()
+	archive := writeArchive(t, dir)
+	m, err := Build(context.Background(), input(t, archive), filepath.Join(dir, "bundle"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "bundle", ManifestFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, child := range v {
+				if !snakeCase.MatchString(k) {
+					t.Errorf("key %s.%s is not snake_case", path, k)
+				}
+				walk(path+"."+k, child)
+			}
+		case []any:
+			for _, child := range v {
+				walk(path+"[]", child)
+			}
+		}
+	}
+	walk("manifest", doc)
+	keys := func(v any) []string { return slices.Sorted(maps.Keys(v.(map[string]any))) }
+	provenance := doc["provenance"].(map[string]any)
+	entry := doc["entries"].([]any)[0]
+	for name, c := range map[string]struct {
+		got, want []string
+	}{
+		"manifest":   {keys(doc), []string{"archived", "campaign", "entries", "keys", "messages", "period", "provenance"}},
+		"provenance": {keys(provenance), []string{"archives", "geoip_builds", "query", "spamgeo_version"}},
+		"query": {keys(provenance["query"]), []string{"campaign", "ignore_domains", "max_body_distance", "mbox_quoting",
+			"min_subject_words", "period"}},
+		"archive":  {keys(provenance["archives"].([]any)[0]), []string{"name", "sha256"}},
+		"key":      {keys(doc["keys"].([]any)[0]), []string{"kind", "value"}},
+		"an entry": {keys(entry), []string{"as_org", "asn", "body_sha256", "collector", "country", "event_id", "file", "geoip_build", "message_id", "received_at", "sha256", "source_ip", "subject", "trap_addresses", "trap_id", "url_hosts"}},
+	} {
+		if !slices.Equal(c.got, c.want) {
+			t.Errorf("%s keys %v, want %v", name, c.got, c.want)
+		}
+	}
+
+	p := m.Provenance
+	sum := func(name string) string {
+		data, err := os.ReadFile(filepath.Join(archive, filepath.FromSlash(name)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := sha256.Sum256(data)
+		return hex.EncodeToString(s[:])
+	}
+	// 2005/04-04.eml holds no message of the campaign.
+	wantArchives := []ArchiveFile{{"archive/2005/04-02.mbox", sum("2005/04-02.mbox")}, {"archive/2005/04-03.eml", sum("2005/04-03.eml")}}
+	if !slices.Equal(p.Archives, wantArchives) {
+		t.Errorf("archives %v, want %v", p.Archives, wantArchives)
+	}
+	if want := []string{"asn.csv#76afd7f575bc", "country dbip@2005-04-01", "country dbip@2005-05-01", "country dbip@2005-06-01"}; !slices.Equal(p.GeoIPBuilds, want) {
+		t.Errorf("GeoIP builds %q, want %q", p.GeoIPBuilds, want)
+	}
+	if want := (Query{Period: "2005-04", Campaign: "b82465470e9b", MinSubjectWords: 3, MaxBodyDistance: 6,
+		IgnoreDomains: []string{"w3.org"}, MboxQuoting: "mboxrd"}); p.SpamgeoVersion != "v1.2.3" || !equalQuery(p.Query, want) {
+		t.Errorf("version %q, query %+v; want v1.2.3 and %+v", p.SpamgeoVersion, p.Query, want)
+	}
+	if m.Messages != 5 || m.Archived != 4 {
+		t.Errorf("%d messages, %d archived; want 5 and 4", m.Messages, m.Archived)
+	}
+}
+
+func equalQuery(a, b Query) bool {
+	return a.Period == b.Period && a.Campaign == b.Campaign && a.MinSubjectWords == b.MinSubjectWords &&
+		a.MaxBodyDistance == b.MaxBodyDistance && slices.Equal(a.IgnoreDomains, b.IgnoreDomains) && a.MboxQuoting == b.MboxQuoting
+}
