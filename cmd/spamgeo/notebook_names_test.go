@@ -11,7 +11,7 @@ import (
 	"github.com/spamgeo/spamgeo/report"
 )
 
-var update = flag.Bool("update", false, "rewrite notebooks/names.csv")
+var update = flag.Bool("update", false, "rewrite notebooks/names.csv and the notebooks' committed outputs")
 
 const namesCSV = "../../notebooks/names.csv"
 
