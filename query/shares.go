@@ -1,13 +1,17 @@
 package query
 
-import "math"
+import (
+	"math"
+
+	"github.com/spamgeo/spamgeo/internal/countries"
+)
 
 // Row is one line of a share table: a group's part of the period's messages and unique sources,
 // and the same group in the comparison period.
 type Row struct {
 	Key      string // "" for the rest of the world
 	Name     string // the AS organisation, for networks
-	Rank     int    // 1 for the largest; equal counts share a rank (1, 2, 2, 4)
+	Rank     int    // 1 for the largest; equal counts share a rank (1, 2, 2, 4); 0 when Unplaced
 	Messages uint64
 	Sources  uint64
 	// Share is the percentage of the period's messages; Low and High bound its 95% Wilson
@@ -56,14 +60,35 @@ func percent(k, n uint64) float64 {
 	return 100 * float64(k) / float64(n)
 }
 
-// ranks gives competition ranks to groups sorted largest first.
-func ranks(groups []Count) []int {
+// Unplaced says whether key, in grouping g, holds senders no GeoIP data placed (Unknown) or
+// that are not public addresses (Reserved), rather than a place: such rows are shown with
+// their share but not ranked, so that "second" means the second place that relayed most.
+func Unplaced(g Grouping, key string) bool {
+	switch g {
+	case ByCountry:
+		return key == countries.Unknown || key == countries.Reserved
+	case ByContinent:
+		return key == ""
+	case ByASN:
+		return key == "0"
+	}
+	return false
+}
+
+// ranks gives competition ranks to groups sorted largest first, 0 to the unplaced ones.
+func ranks(g Grouping, groups []Count) []int {
 	out := make([]int, len(groups))
-	for i, g := range groups {
-		out[i] = i + 1
-		if i > 0 && g.Messages == groups[i-1].Messages {
-			out[i] = out[i-1]
+	placed, last := 0, -1 // how many placed groups so far, and the index of the last one
+	for i, c := range groups {
+		if Unplaced(g, c.Key) {
+			continue
 		}
+		placed++
+		out[i] = placed
+		if last >= 0 && c.Messages == groups[last].Messages {
+			out[i] = out[last]
+		}
+		last = i
 	}
 	return out
 }
@@ -77,14 +102,14 @@ func Compare(current Counts, previous *Counts, n int) Table {
 	prevRank := map[string]int{}
 	prevCount := map[string]uint64{}
 	if compared {
-		for i, r := range ranks(previous.Groups) {
+		for i, r := range ranks(previous.Grouping, previous.Groups) {
 			prevRank[previous.Groups[i].Key] = r
 			prevCount[previous.Groups[i].Key] = previous.Groups[i].Messages
 		}
 	}
 	tot := current.Total
 	var topMessages, topSources, topPrevious uint64
-	for i, rank := range ranks(current.Groups) {
+	for i, rank := range ranks(current.Grouping, current.Groups) {
 		g := current.Groups[i]
 		if i >= n {
 			break
@@ -96,7 +121,7 @@ func Compare(current Counts, previous *Counts, n int) Table {
 			row.PreviousRank, row.PreviousMessages = prevRank[g.Key], prevCount[g.Key]
 			row.PreviousShare = percent(row.PreviousMessages, previous.Total.Messages)
 			row.ChangePP = row.Share - row.PreviousShare
-			if row.PreviousRank > 0 {
+			if row.PreviousRank > 0 && row.Rank > 0 {
 				row.RankChange = row.PreviousRank - row.Rank
 			}
 			topPrevious += row.PreviousMessages

@@ -73,18 +73,16 @@ type groupWords struct {
 	share       string // what the share is of
 	place       string // where a sender cannot be placed, for the unplaced rows
 	// locates: a group is where its senders are (a country), not where they sent (a trap).
-	locates  bool
-	unplaced []string // keys of rows no GeoIP data placed or that are not public addresses
+	locates bool
 }
 
 var words = map[query.Grouping]groupWords{
 	query.ByCountry: {title: "relaying country", noun: "country", nouns: "countries", verb: "relayed",
-		share: "of the spam caught by our traps", place: "in a country", locates: true,
-		unplaced: []string{countries.Unknown, countries.Reserved}},
+		share: "of the spam caught by our traps", place: "in a country", locates: true},
 	query.ByContinent: {title: "continent", noun: "continent", nouns: "continents", verb: "relayed",
-		share: "of the spam caught by our traps", place: "on a continent", locates: true, unplaced: []string{""}},
+		share: "of the spam caught by our traps", place: "on a continent", locates: true},
 	query.ByASN: {title: "network (AS)", noun: "network", nouns: "networks", named: true, verb: "relayed",
-		share: "of the spam caught by our traps", place: "in a network", locates: true, unplaced: []string{"0"}},
+		share: "of the spam caught by our traps", place: "in a network", locates: true},
 	query.ByTrap: {title: "trap", noun: "trap", nouns: "traps", named: true, verb: "caught", share: "of the spam"},
 }
 
@@ -170,7 +168,7 @@ func line(row query.Row, code, name string, compared bool) Line {
 	}
 	l.PreviousShare, l.ChangePP = &row.PreviousShare, &row.ChangePP
 	switch {
-	case code == "":
+	case code == "" || row.Rank == 0: // the rest of the world, or unplaced: not ranked
 	case row.PreviousRank == 0:
 		l.Movement = "new"
 	default:

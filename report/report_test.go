@@ -213,6 +213,25 @@ func TestSentences(t *testing.T) {
 			t.Errorf("unplaced rows: sentences\n%s\nlack %q", strings.Join(placed.Sentences, "\n"), want)
 		}
 	}
+	// The table agrees: the unplaced rows have no rank, China is second there too.
+	var ranks []int
+	for _, l := range placed.Rows {
+		ranks = append(ranks, l.Rank)
+	}
+	if !slices.Equal(ranks, []int{0, 1, 0, 2}) {
+		t.Errorf("ranks of Unknown, US, Reserved, China: %v, want [0 1 0 2]", ranks)
+	}
+	// Against a year in which Unknown led too: no movement for it, China climbed from third.
+	before := counts(period(t, "2004"), query.ByCountry, 0, cc("ZZ", 60, 0), cc("US", 20, 0), cc("KR", 15, 0), cc("CN", 5, 0))
+	compared := New(query.Compare(counts(period(t, "2005"), query.ByCountry, 0,
+		cc("ZZ", 50, 0), cc("US", 30, 0), cc("XR", 15, 0), cc("CN", 5, 0)), &before, 12), Namer{}, nil)
+	unknown, china := compared.Rows[0], compared.Rows[3]
+	if unknown.Movement != "" || unknown.PreviousRank != nil || unknown.ChangePP == nil || *unknown.ChangePP != -10 {
+		t.Errorf("Unknown against 2004: movement %q, previous rank %v, change %v", unknown.Movement, unknown.PreviousRank, unknown.ChangePP)
+	}
+	if china.Movement != "up 1" || *china.PreviousRank != 3 {
+		t.Errorf("China against 2004: movement %q, previous rank %d", china.Movement, *china.PreviousRank)
+	}
 }
 
 // The sentences of every grouping, in every case, are golden files under testdata/sentences,

@@ -3,7 +3,6 @@ package report
 import (
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 	"time"
 
@@ -189,20 +188,16 @@ type speaker struct {
 }
 
 // split separates the rows a sentence may rank from those no GeoIP data placed (unknown
-// countries, continents and networks) or that are not public addresses: a headline never leads
-// with them, and a sentence of their own says they were left out of the ranking. The placed
-// rows are ranked again among themselves.
+// countries, continents and networks) or that are not public addresses (query.Unplaced, rank 0):
+// a headline never leads with them, and a sentence of their own says they were left out of the
+// ranking, as the table leaves them without a rank.
 func (s speaker) split(rows []query.Row) (placed, unplaced []query.Row) {
 	for _, r := range rows {
-		if slices.Contains(s.unplaced, r.Key) {
+		if query.Unplaced(s.grouping, r.Key) {
 			unplaced = append(unplaced, r)
-			continue
+		} else {
+			placed = append(placed, r)
 		}
-		r.Rank = len(placed) + 1
-		if len(placed) > 0 && placed[len(placed)-1].Messages == r.Messages {
-			r.Rank = placed[len(placed)-1].Rank
-		}
-		placed = append(placed, r)
 	}
 	return placed, unplaced
 }
