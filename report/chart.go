@@ -132,20 +132,16 @@ func WriteBarChart(w io.Writer, r Report, o ChartOptions, f Format) error {
 		room = min(width, slot-width)
 	}
 	upright := widest+vg.Points(2) > room // too wide side by side: labels stand up
-	series := []struct {
+	type barSeries struct {
 		values plotter.Values
 		colour color.Color
 		offset vg.Length
 		legend string
-	}{{now, Palette[0], 0, ShortPeriodText(r.period)}}
+	}
+	series := []barSeries{{now, Palette[0], 0, ShortPeriodText(r.period)}}
 	if compared {
 		series[0].offset = -width / 2
-		series = append(series, struct {
-			values plotter.Values
-			colour color.Color
-			offset vg.Length
-			legend string
-		}{before, Palette[1], width / 2, ShortPeriodText(*r.comparePeriod)})
+		series = append(series, barSeries{before, Palette[1], width / 2, ShortPeriodText(*r.comparePeriod)})
 	}
 	for _, s := range series {
 		bars, err := plotter.NewBarChart(s.values, width)
@@ -153,11 +149,14 @@ func WriteBarChart(w io.Writer, r Report, o ChartOptions, f Format) error {
 			return err
 		}
 		bars.Color, bars.LineStyle.Width, bars.Offset = s.colour, 0, s.offset
-		values, err := valueLabels(s.values, s.offset, upright)
-		if err != nil {
-			return err
+		p.Add(bars)
+		if r.Messages > 0 { // no "0.0%" over the empty frame of a period without messages
+			values, err := valueLabels(s.values, s.offset, upright)
+			if err != nil {
+				return err
+			}
+			p.Add(values)
 		}
-		p.Add(bars, values)
 		if compared {
 			p.Legend.Add(s.legend, bars)
 		}

@@ -164,7 +164,7 @@ func TestChartText(t *testing.T) {
 	}
 	texts, _ := svgTexts(t, b.Bytes())
 	all := strings.Join(texts, " ")
-	for _, w := range []string{"Where spam came from", "Apr–Sep 2005: 10,000 messages (Oct 2004–Mar 2005: 0 messages); shares are of these messages, not of all spam.",
+	for _, w := range []string{"Where spam came from", "Apr–Sep 2005: 10,000 messages (Oct 2004–Mar 2005: no messages); shares are of these messages, not of all spam.",
 		"Note: Our traps caught no spam between October 2004 and March 2005, the comparison period: no changes are shown."} {
 		if !strings.Contains(all, w) {
 			t.Errorf("empty comparison: no %q in\n%s", w, all)
@@ -172,6 +172,18 @@ func TestChartText(t *testing.T) {
 	}
 	if strings.Contains(all, "Share of trapped spam") || strings.Contains(all, "Oct 2004–Mar 2005 ") {
 		t.Errorf("empty comparison: default title or comparison legend in\n%s", all)
+	}
+
+	// A period without messages draws an empty frame that says so, with no value on it.
+	b.Reset()
+	empty := New(query.Compare(counts(period(t, "2006-01"), query.ByCountry, 0), nil, 12), Namer{}, nil)
+	if err := WriteBarChart(&b, empty, ChartOptions{}, SVG); err != nil {
+		t.Fatal(err)
+	}
+	texts, _ = svgTexts(t, b.Bytes())
+	if !slices.Contains(texts, "(no messages)") || slices.Contains(texts, "0.0%") ||
+		!slices.Contains(texts, "Jan 2006: no messages.") {
+		t.Errorf("empty period: %q", texts)
 	}
 }
 

@@ -123,24 +123,19 @@ func (r Report) methodology() string {
 	if r.comparePeriod != nil && r.CompareTotal != nil {
 		s += " (" + ShortPeriodText(*r.comparePeriod) + ": " + caught(*r.CompareTotal, r.compareProvenance) + ")"
 	}
+	if r.Messages == 0 {
+		return s + "."
+	}
 	s += "; shares are of these messages, not of all spam."
 	if r.provenance == nil {
 		return s
 	}
-	var builds []string
-	var events, messages uint64
-	for _, p := range []*query.Provenance{r.provenance, r.compareProvenance} {
-		if p != nil {
-			builds = append(builds, p.GeoIPBuilds...)
-			events += p.Events
-		}
-	}
-	messages = r.Messages
+	builds, events, messages := r.provenance.GeoIPBuilds, r.provenance.Events, r.Messages
 	if r.compareProvenance != nil && r.CompareTotal != nil {
-		messages += *r.CompareTotal
+		builds = append(slices.Clip(builds), r.compareProvenance.GeoIPBuilds...)
+		events, messages = events+r.compareProvenance.Events, messages+*r.CompareTotal
 	}
 	switch g := geoipText(builds); {
-	case messages == 0:
 	case g == "":
 		s += " GeoIP data: not recorded (the messages' events are no longer kept)."
 	case events < messages:
@@ -151,10 +146,14 @@ func (r Report) methodology() string {
 	return s
 }
 
-// caught says "10,000 messages caught by 12 spam traps", without the traps when they were not read.
+// caught says "10,000 messages caught by 12 spam traps", without the traps when they were not
+// read, or "no messages".
 func caught(messages uint64, p *query.Provenance) string {
+	if messages == 0 {
+		return "no messages"
+	}
 	s := thousands(messages) + plural(messages, " message", " messages")
-	if p != nil && messages > 0 {
+	if p != nil {
 		s += " caught by " + thousands(p.Traps) + plural(p.Traps, " spam trap", " spam traps")
 	}
 	return s
