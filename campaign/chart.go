@@ -5,7 +5,6 @@ import (
 	"io"
 	"time"
 
-	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 
@@ -15,10 +14,11 @@ import (
 // writeChart draws the messages per day of the listed campaigns over the period, one line each
 // (days without messages at zero), as PNG or SVG.
 func writeChart(w io.Writer, l Listing, f report.Format) error {
-	p := plot.New()
-	p.Title.Text = "Messages per day of the top spam campaigns\n" + l.Period
-	p.Y.Label.Text = "messages"
-	p.X.Tick.Marker = plot.TimeTicks{Format: "01-02"}
+	p := report.NewPlot()
+	p.Title.Text = "Messages per day of the top spam campaigns\n" + report.ShortPeriodText(l.period)
+	p.Y.Label.Text = "Messages"
+	p.Y.Tick.Marker = report.CountTicks{}
+	p.X.Tick.Marker = report.CalendarTicks{Labels: 7}
 	top := 1.0
 	for i, s := range l.Campaigns {
 		perDay := map[time.Time]uint64{}
@@ -49,7 +49,6 @@ func writeChart(w io.Writer, l Listing, f report.Format) error {
 	if len(l.Campaigns) == 0 {
 		p.Title.Text += "\n(no campaigns in this period)"
 	}
-	p.Legend.Top = true
-	p.Y.Min, p.Y.Max = 0, 1.35*top // room for the legend
-	return report.Render(w, p, 18*vg.Centimeter, 11*vg.Centimeter, f)
+	p.Y.Min, p.Y.Max = 0, top
+	return report.Render(w, p, nil, report.ChartOptions{}, f)
 }

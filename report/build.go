@@ -10,14 +10,16 @@ import (
 )
 
 // Request says what a report covers: the period and rows (Query), an optional comparison
-// period, how many rows precede the rest of the world, a publisher's grouping, and whether the
-// share-over-time series of the top rows is wanted.
+// period, how many rows precede the rest of the world, a publisher's grouping, whether the
+// share-over-time series of the top rows is wanted, and whether the traps and GeoIP builds
+// behind the figures are (for the methodology line of charts: it scans the events table).
 type Request struct {
-	Query     query.Request
-	Compare   *query.Period
-	Top       int
-	Publisher string // built-in grouping name or YAML file; empty for none
-	Series    bool
+	Query      query.Request
+	Compare    *query.Period
+	Top        int
+	Publisher  string // built-in grouping name or YAML file; empty for none
+	Series     bool
+	Provenance bool
 }
 
 // Build reads the counts (and the comparison's, and the series) and lays the report out.
@@ -61,7 +63,22 @@ func Build(ctx context.Context, r *query.Reader, req Request) (Report, error) {
 			return Report{}, err
 		}
 	}
-	return New(table, names, series), nil
+	rep := New(table, names, series)
+	if req.Provenance {
+		p, err := r.Provenance(ctx, req.Query.Period)
+		if err != nil {
+			return Report{}, err
+		}
+		rep.provenance = &p
+		if req.Compare != nil {
+			cp, err := r.Provenance(ctx, *req.Compare)
+			if err != nil {
+				return Report{}, err
+			}
+			rep.compareProvenance = &cp
+		}
+	}
+	return rep, nil
 }
 
 // Comparison resolves a comparison for p: none (or empty), previous, year, or a period in any

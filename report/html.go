@@ -44,12 +44,11 @@ figure img { max-width: 100%; height: auto; }
 </html>
 `))
 
-// writeHTML writes a self-contained page: the table, the sentences and the charts as inline
-// PNG images, with no external script, style, font or image. PNG rather than SVG: gonum/plot
-// places SVG text by its own font's metrics, and a browser that draws another font made legends
-// overlap their swatches.
-func writeHTML(w io.Writer, r Report) error {
-	bars, err := dataURI(func(b *bytes.Buffer) error { return WriteBarChart(b, r, PNG) })
+// WriteHTML writes a self-contained page: the table, the sentences and the charts as inline
+// PNG images drawn with o, with no external script, style, font or image. PNG rather than SVG:
+// the page stays small, and SVG text would need the embedded font to keep its metrics.
+func WriteHTML(w io.Writer, r Report, o ChartOptions) error {
+	bars, err := dataURI(func(b *bytes.Buffer) error { return WriteBarChart(b, r, o, PNG) })
 	if err != nil {
 		return err
 	}
@@ -58,7 +57,7 @@ func writeHTML(w io.Writer, r Report) error {
 		Bars, Time template.URL
 	}{R: r, Bars: bars}
 	if r.Series != nil && len(r.Series.Times) > 0 {
-		if data.Time, err = dataURI(func(b *bytes.Buffer) error { return WriteTimeChart(b, r, PNG) }); err != nil {
+		if data.Time, err = dataURI(func(b *bytes.Buffer) error { return WriteTimeChart(b, r, o, PNG) }); err != nil {
 			return err
 		}
 	}

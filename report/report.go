@@ -33,6 +33,11 @@ type Report struct {
 	Notes        []string      `json:"notes"` // what the reader must know, e.g. an empty comparison period
 	Caveat       string        `json:"caveat"`
 	Series       *query.Series `json:"-"`
+
+	period        query.Period
+	comparePeriod *query.Period // nil without a comparison
+	// What the figures rest on, of the period and of the comparison, when Build read it.
+	provenance, compareProvenance *query.Provenance
 }
 
 // Compared says whether the rows carry a comparison: one was asked for and its period had
@@ -133,8 +138,10 @@ func New(t query.Table, names Namer, series *query.Series) Report {
 		Notes:      []string{},
 		Caveat:     Caveat,
 		Series:     series,
+		period:     t.Current.Period,
 	}
 	if t.Previous != nil {
+		r.comparePeriod = &t.Previous.Period
 		total := t.Previous.Total.Messages
 		r.Compare, r.CompareTotal = t.Previous.Period.String(), &total
 		r.CompareText = CompareText(t.Current.Period, t.Previous.Period)

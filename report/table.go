@@ -43,9 +43,9 @@ func Write(w io.Writer, r Report, f Format) error {
 		e.SetIndent("", "  ")
 		return e.Encode(r)
 	case HTML:
-		return writeHTML(w, r)
+		return WriteHTML(w, r, ChartOptions{})
 	case PNG, SVG:
-		return WriteBarChart(w, r, f)
+		return WriteBarChart(w, r, ChartOptions{}, f)
 	}
 	return fmt.Errorf("format %q is not one of %v", f, Formats)
 }

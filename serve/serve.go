@@ -229,6 +229,7 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) int {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()
 	req.Series = req.Series && (file.format == "" || file.chart == "time")
+	req.Provenance = file.format == report.PNG // a chart's methodology line: traps, GeoIP builds
 	rep, err := report.Build(ctx, s.reader, req)
 	if err != nil {
 		return s.fail(w, r, err)
@@ -284,7 +285,7 @@ func writeFile(w http.ResponseWriter, req report.Request, rep report.Report, d d
 	name := fmt.Sprintf("spamgeo-%s-%s", req.Query.Grouping, req.Query.Period)
 	switch {
 	case d.format == report.PNG && d.chart == "time":
-		err, name = report.WriteTimeChart(&b, rep, report.PNG), name+"-over-time"
+		err, name = report.WriteTimeChart(&b, rep, report.ChartOptions{}, report.PNG), name+"-over-time"
 	default:
 		err = report.Write(&b, rep, d.format)
 	}

@@ -1,8 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"html"
+	"image/png"
 	"math"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -76,6 +82,39 @@ func TestHistoryReportsOnRealServers(t *testing.T) {
 		if us := reportJSON(t, env, "--period", period).Rows[0]; us.Code != "US" || math.Abs(us.Share-want) > 1e-9 {
 			t.Errorf("%s: %+v, want the United States at %.2f%%", period, us, want)
 		}
+	}
+
+	// The charts of the pipeline's data, kept in .local/artifacts to be looked at: the source
+	// line and the methodology line, its traps and GeoIP builds read from the events (the test
+	// files are MaxMind-layout builds of 2026-01-02), and the size asked for.
+	art := filepath.Join("..", "..", ".local", "artifacts")
+	if err := os.MkdirAll(art, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bars := []string{"report", "--period", "2005Q4", "--compare", "year", "--publisher", "sophos", "--source", "Source: ExampleLab spam traps"}
+	spamgeo(t, env, append(bars, "--format", "svg", "--width", "16cm", "--height", "10cm", "-o", filepath.Join(art, "report-bars.svg"))...)
+	svg := string(mustRead(t, filepath.Join(art, "report-bars.svg")))
+	var texts []string
+	for _, m := range regexp.MustCompile(`<text [^>]*>([^<]*)</text>`).FindAllStringSubmatch(svg, -1) {
+		texts = append(texts, html.UnescapeString(m[1]))
+	}
+	footer := regexp.MustCompile(`Source: ExampleLab spam traps Q4 2005: [0-9,]+ messages caught by [0-9]+ spam traps? ` +
+		`\(Q4 2004: [0-9,]+ messages caught by [0-9]+ spam traps?\); shares are of these messages, not of all spam\. ` +
+		`GeoIP: MaxMind GeoIP2 Country 2026-01-02, MaxMind GeoLite2 ASN 2026-01-02 \(GeoLite2 EULA\)\.`)
+	if all := strings.Join(texts, " "); !footer.MatchString(all) || !strings.Contains(all, "Q4 2005, compared with Q4 2004") {
+		t.Errorf("bar chart texts lack the period line, source or methodology:\n%s", all)
+	}
+	if !strings.Contains(svg, `<svg width="453.54pt" height="283.46pt"`) {
+		t.Errorf("bar chart SVG is not 16 x 10 cm: %.200s", svg)
+	}
+	spamgeo(t, env, append(bars, "--format", "png", "-o", filepath.Join(art, "report-bars.png"))...)
+	spamgeo(t, env, "report", "--period", "2004-01-01..2007-12-31", "--publisher", "sophos", "--chart", "time", "--format", "svg",
+		"--source", "Source: ExampleLab spam traps", "-o", filepath.Join(art, "report-time.svg"))
+	spamgeo(t, env, "report", "--period", "2004-01-01..2007-12-31", "--publisher", "sophos", "--chart", "time", "--format", "png",
+		"--source", "Source: ExampleLab spam traps", "--width", "1200px", "--height", "700px", "--dpi", "200", "-o", filepath.Join(art, "report-time.png"))
+	img, err := png.Decode(bytes.NewReader(mustRead(t, filepath.Join(art, "report-time.png"))))
+	if err != nil || img.Bounds().Dx() != 1200 || img.Bounds().Dy() != 700 {
+		t.Errorf("time chart of 1200 x 700 px: %v, %v", img.Bounds(), err)
 	}
 }
 

@@ -5,10 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/term"
+	"gonum.org/v1/plot/vg"
 
 	"github.com/spamgeo/spamgeo/query"
 	"github.com/spamgeo/spamgeo/report"
@@ -33,6 +37,11 @@ type ReportCmd struct {
 	Publisher   string    `help:"Report countries grouped as a publisher does: a built-in grouping (sophos: China incl. Hong Kong) or a YAML file." env:"SPAMGEO_REPORT_PUBLISHER"`
 	Format      string    `help:"Output: text, markdown, csv, json, html (self-contained page with charts), png or svg (a chart)." default:"text" enum:"text,markdown,csv,json,html,png,svg" env:"SPAMGEO_REPORT_FORMAT"`
 	Chart       string    `help:"Chart for png/svg: bars (this period against the comparison) or time (share over time of the top rows)." default:"bars" enum:"bars,time" env:"SPAMGEO_REPORT_CHART"`
+	Title       string    `help:"Title of the report and of its png/svg chart, instead of \"Share of trapped spam by relaying country\" and the like (the chart's period line goes with it)." env:"SPAMGEO_REPORT_TITLE"`
+	Source      string    `help:"Line printed under a chart (png, svg, html), above the automatic one that gives the period, messages, traps and GeoIP data: \"Source: ExampleLab spam traps\"." env:"SPAMGEO_REPORT_SOURCE"`
+	Width       string    `help:"Chart width, with its unit: cm, mm, in, pt (1/72 in) or px (pixels at --dpi): 18cm, 7in, 1200px. Default 18cm (wider for bar charts of many rows)." placeholder:"LENGTH" env:"SPAMGEO_REPORT_WIDTH"`
+	Height      string    `help:"Chart height, with its unit as for --width. Default 11cm." placeholder:"LENGTH" env:"SPAMGEO_REPORT_HEIGHT"`
+	DPI         int       `name:"dpi" help:"PNG resolution in pixels per inch: 18cm at 150 dpi is 1063 pixels; 300 for print." default:"150" env:"SPAMGEO_REPORT_DPI"`
 	Output      string    `help:"Write to this file instead of standard output." short:"o" placeholder:"FILE" env:"SPAMGEO_REPORT_OUTPUT"`
 }
 
@@ -84,10 +93,15 @@ func (c *ReportCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error
 	if c.Publisher != "" && c.By != string(query.ByCountry) {
 		return errors.New("--publisher groups countries; use it with --by country")
 	}
+	chart, err := c.chartOptions()
+	if err != nil {
+		return err
+	}
 	format := report.Format(c.Format)
-	timeChart := c.Chart == "time" && (format == report.PNG || format == report.SVG)
+	charts := format == report.PNG || format == report.SVG || format == report.HTML
+	timeChart := c.Chart == "time" && format != report.HTML && charts
 	req := report.Request{Query: query.Request{Period: p, Grouping: query.Grouping(c.By)}, Compare: cp, Top: c.Top,
-		Publisher: c.Publisher, Series: format == report.HTML || timeChart}
+		Publisher: c.Publisher, Series: format == report.HTML || timeChart, Provenance: charts}
 	out, closeOut, err := output(c.Output, stdout, format == report.PNG)
 	if err != nil {
 		return err
@@ -103,10 +117,66 @@ func (c *ReportCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error
 	if err != nil {
 		return err
 	}
-	if timeChart {
-		return report.WriteTimeChart(out, rep, format)
+	if c.Title != "" {
+		rep.Title = c.Title
+	}
+	switch {
+	case timeChart:
+		return report.WriteTimeChart(out, rep, chart, format)
+	case format == report.PNG || format == report.SVG:
+		return report.WriteBarChart(out, rep, chart, format)
+	case format == report.HTML:
+		chart.Title = "" // the page's heading; its two charts keep their own titles
+		return report.WriteHTML(out, rep, chart)
 	}
 	return report.Write(out, rep, format)
+}
+
+// chartOptions reads --width, --height, --dpi, --title and --source.
+func (c *ReportCmd) chartOptions() (report.ChartOptions, error) {
+	if c.DPI < 10 || c.DPI > 1200 {
+		return report.ChartOptions{}, fmt.Errorf("--dpi %d: give between 10 and 1200 pixels per inch", c.DPI)
+	}
+	o := report.ChartOptions{DPI: c.DPI, Title: c.Title, Source: c.Source}
+	for _, l := range []struct {
+		flag, value string
+		to          *vg.Length
+	}{{"--width", c.Width, &o.Width}, {"--height", c.Height, &o.Height}} {
+		if l.value == "" {
+			continue
+		}
+		v, err := chartLength(l.value, c.DPI)
+		if err != nil {
+			return report.ChartOptions{}, fmt.Errorf("%s: %w", l.flag, err)
+		}
+		if px := v / vg.Inch * vg.Length(c.DPI); px > 16000 {
+			return report.ChartOptions{}, fmt.Errorf("%s %s at %d dpi is %.0f pixels: give at most 16000", l.flag, l.value, c.DPI, px)
+		}
+		*l.to = v
+	}
+	return o, nil
+}
+
+// chartLength reads a length with its unit: 18cm, 180mm, 7in, 504pt, or 1200px at dpi.
+func chartLength(s string, dpi int) (vg.Length, error) {
+	units := []struct {
+		suffix string
+		unit   vg.Length
+	}{{"cm", vg.Centimeter}, {"mm", vg.Millimeter}, {"in", vg.Inch}, {"pt", vg.Points(1)}, {"px", vg.Inch / vg.Length(dpi)}}
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(strings.TrimSpace(s), u.suffix); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(n), 64)
+			if err != nil || v <= 0 || math.IsInf(v, 0) {
+				break
+			}
+			l := vg.Length(v) * u.unit
+			if l < 3*vg.Centimeter || l > 100*vg.Centimeter {
+				return 0, fmt.Errorf("%q is %.1f cm: give between 3 cm and 1 m", s, l/vg.Centimeter)
+			}
+			return l, nil
+		}
+	}
+	return 0, fmt.Errorf("%q: give a positive number and its unit: 18cm, 180mm, 7in, 504pt or 1200px (pixels at --dpi)", s)
 }
 
 // output is where a command writes: the file path when given, else stdout, which must not be a

@@ -285,10 +285,28 @@ def test_docs_sql_examples_run(db):
     assert ran >= 19  # the schema examples and the common questions
 
 
+def test_provenance_queries(db):
+    """query/sql/traps.sql on every country rollup, and geoip_builds.sql on the events."""
+    migrate(db)
+    insert_events(db, with_offsets=True)
+    db.query("INSERT INTO events (event_id, received_at, trap_id, collector, geoip_build) VALUES "
+             "(generateUUIDv4(), '2005-05-01 00:00:00', 'u', 'synth', 'country ipvAll@2026-06-01'), "
+             "(generateUUIDv4(), '2005-05-02 00:00:00', 'u', 'synth', 'country ipvAll@2026-06-01')")
+    period = ("2005-04-01 00:00:00", "2005-10-01 00:00:00")
+    traps = (QUERIES / "traps.sql").read_text()
+    for country_table, _, _ in RESOLUTIONS:
+        assert rows(db, bind(fill(traps, table=country_table), *period)) == [["2"]], country_table
+    builds = (QUERIES / "geoip_builds.sql").read_text()
+    quoted = "SELECT concat('[', geoip_build, ']'), n FROM (" + builds + ")"  # rows() strips a leading ''
+    assert rows(db, bind(quoted, *period)) == [["[]", "4"], ["[country ipvAll@2026-06-01]", "2"]]
+    assert rows(db, bind(builds, "2006-01-01 00:00:00", "2006-02-01 00:00:00")) == []
+
+
 def test_every_query_file_is_covered():
     """A new query file must get a test here before it ships."""
     assert sorted(p.name for p in QUERIES.glob("*.sql")) == [
-        "country_messages_raw.sql", "extent.sql", "hourly.sql", "series.sql", "shares.sql", "shares_total.sql"]
+        "country_messages_raw.sql", "extent.sql", "geoip_builds.sql", "hourly.sql", "series.sql", "shares.sql",
+        "shares_total.sql", "traps.sql"]
 
 
 def test_sink_known_events(db):

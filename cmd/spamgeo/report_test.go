@@ -1,0 +1,46 @@
+package main
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"gonum.org/v1/plot/vg"
+)
+
+// Chart sizes are lengths with their unit; pixels count at --dpi; nonsense is refused with the
+// forms that work.
+func TestChartOptions(t *testing.T) {
+	for _, c := range []struct {
+		width, height string
+		dpi           int
+		w, h          vg.Length
+	}{
+		{"16cm", "9cm", 300, 16 * vg.Centimeter, 9 * vg.Centimeter},
+		{"160mm", " 3.5 in", 150, 16 * vg.Centimeter, 3.5 * vg.Inch},
+		{"1200px", "600px", 150, 8 * vg.Inch, 4 * vg.Inch},
+		{"504pt", "", 96, 7 * vg.Inch, 0},
+		{"", "", 150, 0, 0},
+	} {
+		cmd := ReportCmd{Width: c.width, Height: c.height, DPI: c.dpi, Title: "T", Source: "S"}
+		o, err := cmd.chartOptions()
+		if err != nil || math.Abs(float64(o.Width-c.w)) > 1e-9 || math.Abs(float64(o.Height-c.h)) > 1e-9 || o.DPI != c.dpi || o.Title != "T" || o.Source != "S" {
+			t.Errorf("--width %q --height %q --dpi %d: %+v, %v; want %v x %v", c.width, c.height, c.dpi, o, err, c.w, c.h)
+		}
+	}
+	for _, c := range []struct {
+		cmd  ReportCmd
+		want string
+	}{
+		{ReportCmd{Width: "18", DPI: 150}, `--width: "18": give a positive number and its unit`},
+		{ReportCmd{Width: "-3cm", DPI: 150}, "give a positive number"},
+		{ReportCmd{Height: "2cm", DPI: 150}, "--height: \"2cm\" is 2.0 cm: give between 3 cm and 1 m"},
+		{ReportCmd{Width: "2m", DPI: 150}, "give a positive number"},
+		{ReportCmd{Width: "90cm", DPI: 600}, "--width 90cm at 600 dpi is 21260 pixels: give at most 16000"},
+		{ReportCmd{DPI: 0}, "--dpi 0: give between 10 and 1200"},
+	} {
+		if _, err := c.cmd.chartOptions(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want %q", c.cmd, err, c.want)
+		}
+	}
+}

@@ -1,0 +1,54 @@
+package query_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/spamgeo/spamgeo/internal/testenv"
+	"github.com/spamgeo/spamgeo/query"
+	"github.com/spamgeo/spamgeo/schemas/migrations"
+)
+
+// The traps and GeoIP builds of a period, on the real server: builds with most messages first,
+// the empty build of a reserved source counted but not listed, nothing from outside the period.
+func TestProvenance(t *testing.T) {
+	cfg := testenv.ClickHouse(t)
+	ctx := context.Background()
+	if _, err := migrations.New(cfg, testenv.Logger(t)).Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := cfg.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const newer, older = "country ipvAll@2026-06-01; asn-ipv4.csv#76afd7f575bc", "country ipvAll@2026-05-01; asn-ipv4.csv#0123456789ab"
+	for _, e := range []struct{ at, trap, build string }{
+		{"2005-04-01 00:00:00", "a", newer}, {"2005-05-10 10:00:00", "b", newer}, {"2005-06-30 23:59:59", "b", older},
+		{"2005-06-01 10:00:00", "c", ""}, {"2005-07-01 00:00:00", "d", "outside@2026-01-01"},
+	} {
+		if err := conn.Exec(ctx, "INSERT INTO events (event_id, received_at, trap_id, country_code, source_ip, geoip_build) "+
+			"SELECT generateUUIDv4(), toDateTime(?, 'UTC'), ?, 'US', toFixedString('', 16), ?", e.at, e.trap, e.build); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q2, err := query.ParsePeriod("2005Q2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := query.NewReader(conn).Provenance(ctx, q2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Traps != 3 || got.Events != 4 || !slices.Equal(got.GeoIPBuilds, []string{newer, older}) {
+		t.Errorf("provenance of 2005Q2 = %+v, want 3 traps, 4 events, builds [%s %s]", got, newer, older)
+	}
+	empty, err := query.ParsePeriod("2004")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := query.NewReader(conn).Provenance(ctx, empty); err != nil || got.Traps != 0 || got.Events != 0 || got.GeoIPBuilds != nil {
+		t.Errorf("provenance of an empty period = %+v, %v", got, err)
+	}
+}
