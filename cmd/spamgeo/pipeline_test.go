@@ -43,7 +43,7 @@ func runWith(env pipelineEnv, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := run(ctx, all, &stdout, &stderr); err != nil {
-		return "", fmt.Errorf("%w\n%s", err, stderr.String())
+		return stdout.String(), fmt.Errorf("%w\n%s", err, stderr.String())
 	}
 	return stdout.String(), nil
 }

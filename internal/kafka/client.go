@@ -247,3 +247,20 @@ func HeaderValue(m Message, key string) string {
 	}
 	return ""
 }
+
+// GroupMembers returns how many members group has now: 0 when no consumer of it is running.
+func (c Configuration) GroupMembers(ctx context.Context, group string) (int, error) {
+	res, err := c.client().DescribeGroups(ctx, &kafkago.DescribeGroupsRequest{GroupIDs: []string{group}})
+	if err != nil {
+		return 0, fmt.Errorf("describe group %s: %w", group, err)
+	}
+	for _, g := range res.Groups {
+		if g.Error != nil {
+			return 0, fmt.Errorf("describe group %s: %w", group, g.Error)
+		}
+		if g.GroupID == group {
+			return len(g.Members), nil
+		}
+	}
+	return 0, nil
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/jedib0t/go-pretty/v6/table"
+
+	"github.com/spamgeo/spamgeo/internal/clickhousedb"
+	"github.com/spamgeo/spamgeo/query"
+	"github.com/spamgeo/spamgeo/schemas/audit"
+)
+
+// VerifyCmd is `spamgeo verify`.
+type VerifyCmd struct {
+	Period string `help:"The days to check, as report takes them (2005, 2005Q2, 2005-04, 2005-04-01..2005-09-30); every day with messages when empty." env:"SPAMGEO_VERIFY_PERIOD"`
+}
+
+// Help says what verify compares.
+func (c *VerifyCmd) Help() string {
+	return "Compares, day by day (month by month for the month rollups) and trap by trap, the messages of the " +
+		"events table with every rollup, the daily views and event_ids, and the highest stored offset per partition " +
+		"with ingest_offsets. Prints each difference and exits with status 1 when there is one; " +
+		"`spamgeo repair` rebuilds the rollups of the days concerned."
+}
+
+// errDifferences makes verify exit non-zero after printing what differs.
+var errDifferences = errors.New("the derived tables differ from events: see above; spamgeo repair --period ... rebuilds them")
+
+// Run verifies and prints the result.
+func (c *VerifyCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error {
+	conn, err := g.clickhouse().Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	p, err := auditPeriod(ctx, c.Period, conn)
+	if err != nil {
+		return err
+	}
+	res, err := audit.Verify(ctx, conn, p)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: %d messages in events; checked %d tables and views.\n", p, res.Events, len(res.Checked))
+	if res.OK() {
+		fmt.Fprintln(stdout, "Every rollup, view, event_ids and ingest_offsets agrees with events.")
+		return nil
+	}
+	if len(res.Differences) > 0 {
+		t := table.NewWriter()
+		t.AppendHeader(table.Row{"Table", "Day", "Trap", "Events", "Table has"})
+		for _, d := range res.Differences {
+			bucket := d.Bucket.Format(time.DateOnly)
+			if d.Monthly {
+				bucket = d.Bucket.Format("2006-01")
+			}
+			t.AppendRow(table.Row{d.Table, bucket, d.Trap, d.Events, d.Derived})
+		}
+		fmt.Fprintln(stdout, t.Render())
+	}
+	if len(res.Offsets) > 0 {
+		t := table.NewWriter()
+		t.AppendHeader(table.Row{"Topic", "Partition", "Highest offset in events", "In ingest_offsets", "Meaning"})
+		for _, o := range res.Offsets {
+			meaning := "the sink looks up again messages it holds (harmless)"
+			if o.Ledger > o.Events {
+				meaning = "the sink skips messages events lacks: reset the sink group's offset to the events' + 1"
+			}
+			t.AppendRow(table.Row{o.Topic, o.Partition, o.Events, o.Ledger, meaning})
+		}
+		fmt.Fprintln(stdout, t.Render())
+	}
+	return errDifferences
+}
+
+// RepairCmd is `spamgeo repair`.
+type RepairCmd struct {
+	Period    string `help:"The days to repair, as for verify; every day with messages when empty." env:"SPAMGEO_REPAIR_PERIOD"`
+	SinkGroup string `help:"The sinks' Kafka consumer group: repair refuses to run while it has members." default:"spamgeo-sink" env:"SPAMGEO_REPAIR_SINK_GROUP"`
+}
+
+// Help says what repair changes and when it refuses.
+func (c *RepairCmd) Help() string {
+	return "Runs verify over the period and rebuilds from events every partition (a month, a year for the day " +
+		"and month rollups) of a rollup or of event_ids that differs, built aside and swapped in, then verifies again. " +
+		"Idempotent. It refuses to run while the sink group has members: events stored meanwhile would be missing " +
+		"from a rebuilt partition. Stop the sinks, repair, start them."
+}
+
+// Run checks that no sink runs, repairs and prints what changed.
+func (c *RepairCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error {
+	members, err := g.kafka().GroupMembers(ctx, c.SinkGroup)
+	if err != nil {
+		return fmt.Errorf("cannot tell whether a sink is running: %w", err)
+	}
+	if members > 0 {
+		return fmt.Errorf("the sink group %s has %d member(s): stop the sinks first (events stored during a repair would be missing from the rebuilt partitions)", c.SinkGroup, members)
+	}
+	conn, err := g.clickhouse().Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	p, err := auditPeriod(ctx, c.Period, conn)
+	if err != nil {
+		return err
+	}
+	rebuilt, err := audit.Repair(ctx, conn, p, g.logger)
+	for _, r := range rebuilt {
+		fmt.Fprintf(stdout, "rebuilt %s partition %s from events: %d messages, was %d\n", r.Table, r.Partition, r.After, r.Before)
+	}
+	if err != nil {
+		return err
+	}
+	if len(rebuilt) == 0 {
+		fmt.Fprintf(stdout, "%s: nothing to rebuild\n", p)
+	}
+	after, err := audit.Verify(ctx, conn, p)
+	if err != nil {
+		return err
+	}
+	if len(after.Differences) > 0 {
+		return fmt.Errorf("%d difference(s) remain after the repair: run spamgeo verify", len(after.Differences))
+	}
+	if len(after.Offsets) > 0 {
+		fmt.Fprintln(stdout, "ingest_offsets still differs from events (repair does not change it): see spamgeo verify")
+	}
+	return nil
+}
+
+// auditPeriod is the period given, or every day that events or the day rollup has messages of.
+func auditPeriod(ctx context.Context, s string, conn clickhousedb.Conn) (query.Period, error) {
+	if s != "" {
+		return query.ParsePeriod(s)
+	}
+	first, last, err := audit.Span(ctx, conn)
+	if err != nil {
+		return query.Period{}, err
+	}
+	return query.Days(first, last)
+}
