@@ -93,6 +93,10 @@ func (c *RepairCmd) Help() string {
 
 // Run checks that no sink runs, repairs and prints what changed.
 func (c *RepairCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error {
+	if g.ClickhouseCluster != "" {
+		// The tables there are Distributed over each shard's replicated _local tables.
+		return errors.New("repair rebuilds one server's tables; in cluster mode rebuild a shard's *_local partitions on it by hand (docs/operations.md)")
+	}
 	members, err := g.kafka().GroupMembers(ctx, c.SinkGroup)
 	if err != nil {
 		return fmt.Errorf("cannot tell whether a sink is running: %w", err)
