@@ -93,4 +93,4 @@ clean: stop
 
 ## soak: the full fault test of the storage guarantee (1,000,000 events; make test runs 200,000).
 soak: servers
-	SPAMGEO_INTEGRATION=1 SPAMGEO_FAULT_EVENTS=1000000 $(GO) test -count=1 -v -timeout 60m -run Fault ./e2e
+	SPAMGEO_INTEGRATION=1 SPAMGEO_FAULT_EVENTS=1000000 SPAMGEO_FAULT_ENRICH_KILLS=10 $(GO) test -count=1 -v -timeout 60m -run Fault ./e2e
