@@ -14,7 +14,7 @@ FUZZ_TARGETS := ./schemas/event:FuzzDecodeRaw ./schemas/event:FuzzFastPathsAgree
 
 VENV := .local/venv
 
-.PHONY: build demo test unit modern deploy-check fuzz lint bench soak servers stop status clean docs
+.PHONY: build demo test unit modern deploy-check kafka39 fuzz lint bench soak servers stop status clean docs
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/spamgeo
@@ -28,10 +28,10 @@ demo: build
 	deploy/demo.sh
 
 ## test: lint, then unit and integration tests (race detector on) against the real local
-## servers, the modern-engine lane, then short fuzz runs.
+## servers, the modern-engine lane, the Kafka 3.9 lane, then short fuzz runs.
 test: lint servers $(VENV)/.installed
 	SPAMGEO_INTEGRATION=1 SPAMGEO_PYTHON=$(CURDIR)/$(VENV)/bin/python $(GO) test -race -count=1 -timeout 20m ./...
-	$(MAKE) --no-print-directory modern deploy-check fuzz
+	$(MAKE) --no-print-directory modern deploy-check kafka39 fuzz
 
 ## modern: the same DDL and queries in ClickHouse 26.x (chdb, in-process); see tests/modern.
 ## The venv also serves the Go tests: pyarrow reads export files, nbclient runs notebooks/.
@@ -44,6 +44,16 @@ deploy-check: $(VENV)/.installed
 	deploy/promtool.sh install
 	cd deploy/validate && $(GO) vet ./... && $$(cd ../.. && $(GO) tool -n staticcheck) ./...
 	cd deploy/validate && SPAMGEO_PYTHON=$(CURDIR)/$(VENV)/bin/python $(GO) test -count=1 ./...
+
+## kafka39: the Kafka-facing integration tests against the older broker line, Kafka 3.9, on a
+## broker of their own (state in $(KAFKA39_LOCAL), port 29092) that is stopped afterwards.
+KAFKA39_LOCAL ?= $(CURDIR)/.local/kafka39
+KAFKA39 := SPAMGEO_LOCAL=$(KAFKA39_LOCAL) KAFKA_VERSION=3.9 KAFKA_PORT=29092 KAFKA_CONTROLLER_PORT=29093 KAFKA_HEAP=384m
+kafka39:
+	$(KAFKA39) deploy/kafka.sh start
+	status=0; SPAMGEO_INTEGRATION=1 SPAMGEO_TEST_KAFKA=127.0.0.1:29092 $(GO) test -count=1 \
+	  ./internal/kafka/... ./consumers/... || status=$$?; \
+	  $(KAFKA39) deploy/kafka.sh stop; exit $$status
 
 $(VENV)/.installed: tests/modern/requirements.txt notebooks/requirements.txt deploy/validate/requirements.txt
 	python3 -m venv $(VENV)

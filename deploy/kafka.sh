@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Local single-node Apache Kafka broker (KRaft mode) for development and tests.
 #
-#   deploy/kafka.sh start|stop|status|topics|delete-topics REGEX
+#   deploy/kafka.sh start|stop|status|topics|jars|delete-topics REGEX
 #
-# `topics` lists every topic with its message count (end offsets summed over partitions).
-# The broker's jars are resolved by Maven from the version pinned in deploy/kafka/pom.xml; its
-# configuration, data and logs live under .local/kafka/. It listens on 127.0.0.1 only:
+# `topics` lists every topic with its message count (end offsets summed over partitions); `jars`
+# resolves the jars only and prints their directory.
+# The broker's jars are resolved by Maven from the version pinned in deploy/kafka/pom.xml (Kafka
+# 4.x); KAFKA_VERSION=3.9 runs the older line pinned in deploy/kafka/3.9/pom.xml instead. Each
+# version's jars have a directory of their own under $KAFKA_JARS (default .local/kafka/jars). The
+# configuration, data and logs (server.log, controller.log, state-change.log) live under
+# .local/kafka/. Kafka 3.9 cannot read storage that 4.x formatted (or whose metadata.version it
+# raised), so give the 3.9 line its own SPAMGEO_LOCAL. The broker listens on 127.0.0.1 only:
 # clients on $KAFKA_PORT (default 9092), the KRaft controller on $KAFKA_CONTROLLER_PORT (9093).
 #
 # One node of a multi-node cluster: give each node its own SPAMGEO_LOCAL and ports, and all of
@@ -13,8 +18,8 @@
 # KAFKA_QUORUM_VOTERS (id@127.0.0.1:controller-port,...); KAFKA_NODE_ID names this node and
 # KAFKA_REPLICATION (default 1) is the replication factor of new topics and the internal ones,
 # KAFKA_MIN_INSYNC (default 2 when replicated) their min.insync.replicas. Start the nodes
-# together: none finishes starting before a majority of the voters is up. KAFKA_LIBS may name a
-# shared jar directory (default .local/kafka/libs under SPAMGEO_LOCAL).
+# together: none finishes starting before a majority of the voters is up. The nodes may share one
+# KAFKA_JARS.
 #
 # Secure mode (KAFKA_SECURE=1, on storage formatted in that mode): clients connect with TLS
 # (a certificate from the local CA, $SPAMGEO_LOCAL/certs/ca.pem) and SASL/SCRAM as user
@@ -32,23 +37,37 @@ KAFKA_QUORUM_VOTERS=${KAFKA_QUORUM_VOTERS:-$KAFKA_NODE_ID@127.0.0.1:$KAFKA_CONTR
 KAFKA_REPLICATION=${KAFKA_REPLICATION:-1}
 KAFKA_MIN_INSYNC=${KAFKA_MIN_INSYNC:-$((KAFKA_REPLICATION > 1 ? 2 : 1))}
 DIR=$SPAMGEO_LOCAL/kafka
-LIBS=${KAFKA_LIBS:-$DIR/libs}
 PIDFILE=$DIR/kafka.pid
 LOGDIR=$DIR/logs
 
-java_cp() { java -Xmx256m -cp "$LIBS/*" -Dlog4j.configuration="file:$DIR/log4j.properties" "$@"; }
+POM=$ROOT/deploy/kafka/pom.xml
+if [ -n "${KAFKA_VERSION:-}" ]; then
+  POM=$ROOT/deploy/kafka/$KAFKA_VERSION/pom.xml
+  [ -f "$POM" ] || die "no deploy/kafka/$KAFKA_VERSION/pom.xml: leave KAFKA_VERSION unset for the default broker or name one of: $(cd "$ROOT/deploy/kafka" && ls -d -- */ | tr -d / | xargs)"
+fi
+VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$POM")
+[ -n "$VERSION" ] || die "$POM pins no kafka.version"
+LIBS=${KAFKA_JARS:-$DIR/jars}/$VERSION
+
+# Kafka 4 logs with log4j 2, Kafka 3 with log4j 1; each reads its own configuration file.
+if [ "${VERSION%%.*}" -ge 4 ]; then
+  LOG4J=2 LOG_CONFIG=$DIR/log4j2.yaml LOG_OPTION=-Dlog4j2.configurationFile=file:$DIR/log4j2.yaml
+else
+  LOG4J=1 LOG_CONFIG=$DIR/log4j.properties LOG_OPTION=-Dlog4j.configuration=file:$DIR/log4j.properties
+fi
+
+java_cp() { java -Xmx256m -cp "$LIBS/*" "$LOG_OPTION" "$@"; }
 
 install_jars() {
-  local pom=$ROOT/deploy/kafka/pom.xml
-  # Re-resolve when the pinned version changes.
-  if [ -f "$LIBS/.pom" ] && cmp -s "$pom" "$LIBS/.pom"; then return 0; fi
+  # Re-resolve when the pom changes.
+  if [ -f "$LIBS/.pom" ] && cmp -s "$POM" "$LIBS/.pom"; then return 0; fi
   command -v mvn >/dev/null || die "Maven (mvn) is needed to resolve the Kafka jars"
   command -v java >/dev/null || die "Java 17 is needed to run the Kafka broker"
-  log "resolving Kafka jars with Maven (first run only)"
+  log "resolving the jars of Kafka $VERSION with Maven (first run only)"
   rm -rf "$LIBS"
-  mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies \
+  mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
     -DoutputDirectory="$LIBS" -DincludeScope=runtime >&2
-  cp "$pom" "$LIBS/.pom"
+  cp "$POM" "$LIBS/.pom"
 }
 
 # listener: the protocol of the client and inter-broker listener.
@@ -126,7 +145,52 @@ group.initial.rebalance.delay.ms=0
 log.retention.hours=168
 $(secure_config)
 PROPS
-  cat > "$DIR/log4j.properties" <<PROPS
+  if [ "$LOG4J" = 2 ]; then write_log4j2; else write_log4j; fi
+}
+
+# write_log4j2: Kafka 4's logging (log4j 2, as the YAML of Kafka's own config/log4j2.yaml): the
+# controller and the state changes of partitions in files of their own, the rest in server.log;
+# each file rolls over at 50 MB, keeping three old ones.
+write_log4j2() {
+  local file
+  printf '%s\n' "# Generated by deploy/kafka.sh; edits are overwritten on start." \
+    "Configuration:" "  Appenders:" "    RollingFile:" > "$LOG_CONFIG"
+  for file in server controller state-change; do
+    cat >> "$LOG_CONFIG" <<YAML
+      - name: $file
+        fileName: "$LOGDIR/$file.log"
+        filePattern: "$LOGDIR/$file.log.%i"
+        PatternLayout:
+          pattern: "[%d] %p %m (%c)%n"
+        SizeBasedTriggeringPolicy:
+          size: 50MB
+        DefaultRolloverStrategy:
+          max: 3
+YAML
+  done
+  cat >> "$LOG_CONFIG" <<YAML
+  Loggers:
+    Root:
+      level: INFO
+      AppenderRef:
+        ref: server
+    Logger:
+      - name: org.apache.kafka.controller
+        level: INFO
+        additivity: false
+        AppenderRef:
+          ref: controller
+      - name: state.change.logger
+        level: INFO
+        additivity: false
+        AppenderRef:
+          ref: state-change
+YAML
+}
+
+# write_log4j: Kafka 3's logging (log4j 1), all in server.log, rolling over at 50 MB.
+write_log4j() {
+  cat > "$LOG_CONFIG" <<PROPS
 log4j.rootLogger=INFO, file
 log4j.appender.file=org.apache.log4j.RollingFileAppender
 log4j.appender.file.File=$LOGDIR/server.log
@@ -172,7 +236,7 @@ start() {
   format_storage
   : > "$LOGDIR/server.log"
   nohup java -Xms256m -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -Djava.awt.headless=true \
-    -Dlog4j.configuration="file:$DIR/log4j.properties" -Dkafka.logs.dir="$LOGDIR" \
+    "$LOG_OPTION" -Dkafka.logs.dir="$LOGDIR" \
     -cp "$LIBS/*" kafka.Kafka "$DIR/server.properties" \
     >"$LOGDIR/stdout.log" 2>&1 </dev/null &
   echo $! > "$PIDFILE"
@@ -209,7 +273,7 @@ case "${1:-}" in
   stop) stop_pid "$PIDFILE" ;;
   status) status ;;
   topics) topics ;;
-  jars) install_jars ;;
+  jars) install_jars; echo "$LIBS" ;;
   delete-topics) [ $# -eq 2 ] || die "usage: $0 delete-topics REGEX"; delete_topics "$2" ;;
-  *) echo "usage: $0 start|stop|status|topics|delete-topics REGEX" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|topics|jars|delete-topics REGEX" >&2; exit 2 ;;
 esac

@@ -43,11 +43,11 @@ const clusterNodes = 3
 func startKafkaCluster(t *testing.T) *kafkaCluster {
 	t.Helper()
 	// The nodes share the jars of the local broker (make servers resolves them) and one cluster id.
-	libs := filepath.Join("..", ".local", "kafka", "libs")
+	jars := filepath.Join("..", ".local", "kafka", "jars")
 	if l := os.Getenv("SPAMGEO_LOCAL"); l != "" {
-		libs = filepath.Join(l, "kafka", "libs")
+		jars = filepath.Join(l, "kafka", "jars")
 	}
-	libs, _ = filepath.Abs(libs)
+	jars, _ = filepath.Abs(jars)
 	id := make([]byte, 16)
 	_, _ = rand.Read(id)
 	id[0] &= 0x7f // an id starting with '-' would be read as an option by the storage tool
@@ -59,7 +59,7 @@ func startKafkaCluster(t *testing.T) *kafkaCluster {
 	for n := 1; n <= clusterNodes; n++ {
 		dir := t.TempDir()
 		c.dirs = append(c.dirs, dir)
-		c.envs = append(c.envs, append(os.Environ(), "SPAMGEO_LOCAL="+dir, "KAFKA_LIBS="+libs,
+		c.envs = append(c.envs, append(os.Environ(), "SPAMGEO_LOCAL="+dir, "KAFKA_JARS="+jars,
 			"KAFKA_NODE_ID="+strconv.Itoa(n), fmt.Sprintf("KAFKA_PORT=%d", 19190+n), fmt.Sprintf("KAFKA_CONTROLLER_PORT=%d", 19194+n),
 			"KAFKA_QUORUM_VOTERS="+strings.Join(voters, ","), "KAFKA_CLUSTER_ID="+base64.RawURLEncoding.EncodeToString(id),
 			"KAFKA_REPLICATION=3", "KAFKA_HEAP=384m"))

@@ -63,6 +63,23 @@ func mount(t *testing.T, s types.ServiceConfig, target string) string {
 	return ""
 }
 
+// The site's Kafka is the version the tests run against: the one deploy/kafka/pom.xml pins.
+func TestComposeKafkaIsTheTestedVersion(t *testing.T) {
+	b, err := os.ReadFile(repoPath(t, "deploy", "kafka", "pom.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pom struct {
+		Version string `xml:"properties>kafka.version"`
+	}
+	if err := xml.Unmarshal(b, &pom); err != nil || pom.Version == "" {
+		t.Fatalf("deploy/kafka/pom.xml: no kafka.version (%v)", err)
+	}
+	if got, want := service(t, composeSite(t), "kafka").Image, "apache/kafka:"+pom.Version; got != want {
+		t.Errorf("kafka image %s, want %s (the version deploy/kafka.sh runs in the tests)", got, want)
+	}
+}
+
 // Every spamgeo role runs the image with the one settings file of the site and the ClickHouse
 // password as a secret file; each long-running one is scraped on its metrics port.
 func TestComposeSpamgeoRoles(t *testing.T) {
