@@ -11,9 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spamgeo/spamgeo/internal/clickhousedb"
-	"github.com/spamgeo/spamgeo/internal/testenv"
-	"github.com/spamgeo/spamgeo/schemas/migrations"
+	"github.com/spamgeo/spamgeo/internal/testenv/testdb"
 )
 
 // grafanaRange is the dashboard time range the panel SQL is expanded for.
@@ -34,7 +32,7 @@ func expandGrafana(sql string, traps []string, grouping string) string {
 // server too, for both groupings, and answers rows; tests/modern runs them all and checks columns.
 func TestGrafanaPanelsOnRealServer(t *testing.T) {
 	ctx := context.Background()
-	conn := migratedClickHouse(t)
+	_, conn := testdb.Migrated(t)
 	for i, c := range []string{"US", "US", "CN", "KR"} {
 		if err := conn.Exec(ctx, "INSERT INTO events (event_id, received_at, trap_id, country_code, continent_code, asn, as_org, source_ip) SELECT generateUUIDv4(), toDateTime(?, 'UTC'), 't', ?, 'NA', 64500, 'Example', toFixedString('', 16)",
 			fmt.Sprintf("2005-0%d-02 10:00:00", 4+i), c); err != nil {
@@ -78,20 +76,6 @@ func TestGrafanaPanelsOnRealServer(t *testing.T) {
 	if ran < 6 {
 		t.Errorf("ran %d panel queries", ran)
 	}
-}
-
-// migratedClickHouse opens a test database of the real server with the current schema.
-func migratedClickHouse(t *testing.T) clickhousedb.Conn {
-	cfg := testenv.ClickHouse(t)
-	if _, err := migrations.New(cfg, testenv.Logger(t)).Apply(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := cfg.Open(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
 }
 
 // grafanaDashboard is what the tests read of a dashboard file: panels, their queries and how the
@@ -155,7 +139,7 @@ func grafanaPanelByID(t *testing.T, id int) grafanaPanel {
 // (the dashboard before) showed 33.5% for that country.
 func TestGrafanaPanelsShowSharesOfAllSpamOnRealServer(t *testing.T) {
 	ctx := context.Background()
-	conn := migratedClickHouse(t)
+	_, conn := testdb.Migrated(t)
 	april := map[string]int{"US": 265, "CN": 223, "KR": 97, "FR": 60, "ES": 50, "PL": 40, "BR": 30, "DE": 25}
 	for _, c := range []string{"AT", "BE", "CH", "CZ", "DK", "FI", "GR", "HU", "IE", "NO"} {
 		april[c] = 21 // ten countries outside the top 8: 210 messages, 21% of April

@@ -5,24 +5,15 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/spamgeo/spamgeo/internal/testenv"
+	"github.com/spamgeo/spamgeo/internal/testenv/testdb"
 	"github.com/spamgeo/spamgeo/query"
-	"github.com/spamgeo/spamgeo/schemas/migrations"
 )
 
 // The traps and GeoIP builds of a period, on the real server: builds with most messages first,
 // the empty build of a reserved source counted but not listed, nothing from outside the period.
 func TestProvenance(t *testing.T) {
-	cfg := testenv.ClickHouse(t)
+	_, conn := testdb.Migrated(t)
 	ctx := context.Background()
-	if _, err := migrations.New(cfg, testenv.Logger(t)).Apply(ctx); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := cfg.Open(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	const newer, older = "country ipvAll@2026-06-01; asn-ipv4.csv#76afd7f575bc", "country ipvAll@2026-05-01; asn-ipv4.csv#0123456789ab"
 	for _, e := range []struct{ at, trap, build string }{
 		{"2005-04-01 00:00:00", "a", newer}, {"2005-05-10 10:00:00", "b", newer}, {"2005-06-30 23:59:59", "b", older},

@@ -32,15 +32,11 @@ var errDifferences = errors.New("the derived tables differ from events: see abov
 
 // Run verifies and prints the result.
 func (c *VerifyCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error {
-	conn, err := g.clickhouse().Open(ctx)
+	conn, p, err := openAudit(ctx, g, c.Period)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	p, err := auditPeriod(ctx, c.Period, conn)
-	if err != nil {
-		return err
-	}
 	res, err := audit.Verify(ctx, conn, p)
 	if err != nil {
 		return err
@@ -104,15 +100,11 @@ func (c *RepairCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error
 	if members > 0 {
 		return fmt.Errorf("the sink group %s has %d member(s): stop the sinks first (events stored during a repair would be missing from the rebuilt partitions)", c.SinkGroup, members)
 	}
-	conn, err := g.clickhouse().Open(ctx)
+	conn, p, err := openAudit(ctx, g, c.Period)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	p, err := auditPeriod(ctx, c.Period, conn)
-	if err != nil {
-		return err
-	}
 	rebuilt, err := audit.Repair(ctx, conn, p, g.logger)
 	for _, r := range rebuilt {
 		fmt.Fprintf(stdout, "rebuilt %s partition %s from events: %d messages, was %d\n", r.Table, r.Partition, r.After, r.Before)
@@ -136,14 +128,25 @@ func (c *RepairCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error
 	return nil
 }
 
-// auditPeriod is the period given, or every day that events or the day rollup has messages of.
-func auditPeriod(ctx context.Context, s string, conn clickhousedb.Conn) (query.Period, error) {
-	if s != "" {
-		return query.ParsePeriod(s)
-	}
-	first, last, err := audit.Span(ctx, conn)
+// openAudit connects to ClickHouse and resolves the period: the one given, or every day that
+// events or the day rollup has messages of.
+func openAudit(ctx context.Context, g *Globals, period string) (clickhousedb.Conn, query.Period, error) {
+	conn, err := g.clickhouse().Open(ctx)
 	if err != nil {
-		return query.Period{}, err
+		return nil, query.Period{}, err
 	}
-	return query.Days(first, last)
+	var p query.Period
+	if period != "" {
+		p, err = query.ParsePeriod(period)
+	} else {
+		var first, last time.Time
+		if first, last, err = audit.Span(ctx, conn); err == nil {
+			p, err = query.Days(first, last)
+		}
+	}
+	if err != nil {
+		conn.Close()
+		return nil, query.Period{}, err
+	}
+	return conn, p, nil
 }

@@ -6,26 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/internal/testenv"
+	"github.com/spamgeo/spamgeo/internal/testenv/testdb"
 	"github.com/spamgeo/spamgeo/query"
-	"github.com/spamgeo/spamgeo/schemas/migrations"
 )
-
-func migrated(t *testing.T) clickhousedb.Conn {
-	t.Helper()
-	cfg := testenv.ClickHouse(t)
-	ctx := context.Background()
-	if _, err := migrations.New(cfg, testenv.Logger(t)).Apply(ctx); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := cfg.Open(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
-}
 
 // What a server killed in the middle of a block leaves behind, made by hand on the real server:
 // a rollup that counted a block twice, one that lost a year, event ids lost for a day, a ledger
@@ -33,7 +17,7 @@ func migrated(t *testing.T) clickhousedb.Conn {
 // concerned, after which Verify finds only the ledger (which Repair leaves), and a second Repair
 // changes nothing.
 func TestVerifyAndRepairOnRealServer(t *testing.T) {
-	conn := migrated(t)
+	_, conn := testdb.Migrated(t)
 	ctx := context.Background()
 	exec := func(sql string, args ...any) {
 		t.Helper()
