@@ -46,6 +46,26 @@ func migrated(t testing.TB) (clickhousedb.Configuration, clickhousedb.Conn) {
 	return cfg, conn
 }
 
+// drainSink runs a sink of group until the enriched topic is done, in batches of maxBatch, and
+// returns its metrics.
+func drainSink(t *testing.T, kcfg kafka.Configuration, conn clickhousedb.Conn, group string, maxBatch int) *prometheus.Registry {
+	t.Helper()
+	cfg := DefaultConfiguration()
+	cfg.Group, cfg.Drain, cfg.Batch.MaxMessages = group, true, maxBatch
+	reg := prometheus.NewRegistry()
+	s, err := New(cfg, Dependencies{Kafka: kcfg, ClickHouse: conn, Registry: reg, Logger: testenv.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
+
 // Good events are stored; an enriched message that does not decode goes to the DLQ from the
 // sink stage; the rollup agrees with the events table.
 func TestSinkOnRealServers(t *testing.T) {
@@ -65,20 +85,8 @@ func TestSinkOnRealServers(t *testing.T) {
 	if err := kafka.Deliver(context.Background(), w, msgs, nil); err != nil {
 		t.Fatal(err)
 	}
-	cfg := DefaultConfiguration()
-	cfg.Group, cfg.Drain = "sink-"+testenv.Suffix(), true
-	cfg.Batch.MaxMessages = 1000
-	reg := prometheus.NewRegistry()
-	s, err := New(cfg, Dependencies{Kafka: kcfg, ClickHouse: conn, Registry: reg, Logger: testenv.Logger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Stop()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := s.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
+	drainSink(t, kcfg, conn, "sink-"+testenv.Suffix(), 1000)
+	ctx := context.Background()
 	var rows, us, rolled uint64
 	if err := conn.QueryRow(ctx, "SELECT count(), countIf(country_code = 'US') FROM events").Scan(&rows, &us); err != nil {
 		t.Fatal(err)
@@ -112,24 +120,8 @@ func TestRedeliveryIsSkippedOnRealServers(t *testing.T) {
 	if err := kafka.Deliver(context.Background(), w, msgs, nil); err != nil {
 		t.Fatal(err)
 	}
-	run := func(group string, maxBatch int) *prometheus.Registry {
-		cfg := DefaultConfiguration()
-		cfg.Group, cfg.Drain, cfg.Batch.MaxMessages = group, true, maxBatch
-		reg := prometheus.NewRegistry()
-		s, err := New(cfg, Dependencies{Kafka: kcfg, ClickHouse: conn, Registry: reg, Logger: testenv.Logger(t)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Stop()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := s.Run(ctx); err != nil {
-			t.Fatal(err)
-		}
-		return reg
-	}
-	run("first-"+testenv.Suffix(), 300)
-	reg := run("second-"+testenv.Suffix(), 700)
+	drainSink(t, kcfg, conn, "first-"+testenv.Suffix(), 300)
+	reg := drainSink(t, kcfg, conn, "second-"+testenv.Suffix(), 700)
 	var rows, rolled uint64
 	if err := conn.QueryRow(context.Background(), "SELECT count() FROM events").Scan(&rows); err != nil {
 		t.Fatal(err)
@@ -234,19 +226,8 @@ func TestCopiesAreStoredOnceOnRealServers(t *testing.T) {
 	if err := kafka.Deliver(context.Background(), w, msgs, nil); err != nil {
 		t.Fatal(err)
 	}
-	cfg := DefaultConfiguration()
-	cfg.Group, cfg.Drain, cfg.Batch.MaxMessages = "copies-"+testenv.Suffix(), true, 700
-	reg := prometheus.NewRegistry()
-	s, err := New(cfg, Dependencies{Kafka: kcfg, ClickHouse: conn, Registry: reg, Logger: testenv.Logger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Stop()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := s.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
+	reg := drainSink(t, kcfg, conn, "copies-"+testenv.Suffix(), 700)
+	ctx := context.Background()
 	var rows, ids, rolled uint64
 	if err := conn.QueryRow(ctx, "SELECT count(), uniqExact(event_id) FROM events").Scan(&rows, &ids); err != nil {
 		t.Fatal(err)
