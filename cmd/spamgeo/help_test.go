@@ -64,7 +64,7 @@ func TestCommandHelpShowsTheServersItUses(t *testing.T) {
 		"sink":   {kafka: true, clickhouse: true},
 		"report": {clickhouse: true}, "serve": {clickhouse: true}, "export": {clickhouse: true},
 		"campaigns": {clickhouse: true}, "evidence": {clickhouse: true},
-		"migrate": {clickhouse: true}, "retention": {clickhouse: true}, "verify": {clickhouse: true},
+		"migrate": {clickhouse: true}, "retention": {clickhouse: true}, "verify": {kafka: true, clickhouse: true},
 		"repair":           {kafka: true, clickhouse: true},
 		"config-reference": {},
 	} {

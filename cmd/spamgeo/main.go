@@ -142,7 +142,7 @@ type CLI struct {
 	Evidence  EvidenceCmd  `cmd:"" group:"read" servers:"ClickHouse" help:"Build the evidence bundle of one campaign: raw messages, manifest with hashes, readable summary." example:"spamgeo evidence --last 30d --campaign ID --archive mail -o case"`
 
 	Migrate         MigrateCmd         `cmd:"" group:"operate" servers:"ClickHouse" help:"Create or upgrade the ClickHouse schema (idempotent)." example:"spamgeo migrate --dry-run"`
-	Verify          VerifyCmd          `cmd:"" group:"operate" servers:"ClickHouse" help:"Check that every rollup and view agrees with the events table, day by day and trap by trap." example:"spamgeo verify --period 2005"`
+	Verify          VerifyCmd          `cmd:"" group:"operate" servers:"Kafka,ClickHouse" help:"Check that every rollup and view agrees with the events table, day by day and trap by trap." example:"spamgeo verify --period 2005"`
 	Repair          RepairCmd          `cmd:"" group:"operate" servers:"Kafka,ClickHouse" help:"Rebuild from events the rollup partitions verify finds out of step (sinks stopped)." example:"spamgeo repair --period 2005-04"`
 	Retention       RetentionCmd       `cmd:"" group:"operate" servers:"ClickHouse" help:"Expire old data: table TTLs on current servers, dropped partitions on old ones." example:"spamgeo retention --events-days 730 --dry-run"`
 	ConfigReference ConfigReferenceCmd `cmd:"" group:"operate" name:"config-reference" help:"Print every setting with its flag, environment variable, YAML key and default, as Markdown." example:"spamgeo config-reference > docs/configuration.md"`

@@ -16,7 +16,8 @@ import (
 
 // VerifyCmd is `spamgeo verify`.
 type VerifyCmd struct {
-	Period string `help:"The days to check, as report takes them (2005, 2005Q2, 2005-04, 2005-04-01..2005-09-30); every day with messages when empty." env:"SPAMGEO_VERIFY_PERIOD"`
+	Period    string `help:"The days to check, as report takes them (2005, 2005Q2, 2005-04, 2005-04-01..2005-09-30); every day with messages when empty." env:"SPAMGEO_VERIFY_PERIOD"`
+	SinkGroup string `help:"The sinks' Kafka consumer group, whose committed offsets are shown beside what ClickHouse stored." default:"spamgeo-sink" env:"SPAMGEO_VERIFY_SINK_GROUP"`
 }
 
 // Help says what verify compares.
@@ -24,6 +25,8 @@ func (c *VerifyCmd) Help() string {
 	return "Compares, day by day (month by month for the month rollups) and trap by trap, the messages of the " +
 		"events table with every rollup, the daily views and event_ids, and the highest stored offset per partition " +
 		"with ingest_offsets. Prints each difference and exits with status 1 when there is one; " +
+		"it also shows, per partition of the enriched topic, the sink group's committed offset beside where ClickHouse's " +
+		"rows end (information: the sink skips what it stored and did not commit, and commits past copies it skipped). " +
 		"`spamgeo repair` rebuilds the rollups of the days concerned."
 }
 
@@ -42,6 +45,7 @@ func (c *VerifyCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: %d messages in events; checked %d tables and views.\n", p, res.Events, len(res.Checked))
+	c.printOffsets(ctx, g, conn, stdout)
 	if res.OK() {
 		fmt.Fprintln(stdout, "Every rollup, view, event_ids and ingest_offsets agrees with events.")
 		return nil
@@ -71,6 +75,43 @@ func (c *VerifyCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error
 		fmt.Fprintln(stdout, t.Render())
 	}
 	return errDifferences
+}
+
+// printOffsets shows, per partition of the enriched topic, the sink group's committed offset,
+// where ClickHouse's rows end, and the topic's end. Kafka being away is said, not an error:
+// the counts are ClickHouse's.
+func (c *VerifyCmd) printOffsets(ctx context.Context, g *Globals, conn clickhousedb.Conn, stdout io.Writer) {
+	k, topic := g.kafka(), g.KafkaEnrichedTopic
+	stored, err := audit.LedgerOffsets(ctx, conn, topic)
+	var committed, next map[int]int64
+	if err == nil {
+		committed, err = k.Committed(ctx, c.SinkGroup, topic)
+	}
+	if err == nil {
+		_, next, err = k.Ends(ctx, topic)
+	}
+	if err != nil {
+		fmt.Fprintf(stdout, "Kafka offsets not compared: %v\n", err)
+		return
+	}
+	t := table.NewWriter()
+	t.AppendHeader(table.Row{"Partition", "Committed by " + c.SinkGroup, "Stored up to", "Topic end", ""})
+	for p := range len(next) {
+		note := "in step"
+		switch s, c := stored[p], committed[p]; {
+		case c < 0:
+			note = "never committed"
+		case c < s:
+			note = fmt.Sprintf("%d stored, not committed: skipped on restart", s-c)
+		case c > s:
+			note = fmt.Sprintf("%d read past the last stored: copies or dead letters", c-s)
+		}
+		if committed[p] < next[p] {
+			note += fmt.Sprintf("; %d to read", next[p]-max(committed[p], 0))
+		}
+		t.AppendRow(table.Row{p, committed[p], stored[p], next[p], note})
+	}
+	fmt.Fprintln(stdout, t.Render())
 }
 
 // RepairCmd is `spamgeo repair`.

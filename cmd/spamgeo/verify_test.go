@@ -27,8 +27,9 @@ func TestVerifyAndRepairOnRealServers(t *testing.T) {
 	spamgeo(t, env, append([]string{"enrich", "--drain", "--metrics-listen", "", "--group", "enrich-" + testenv.Suffix()}, geo...)...)
 	spamgeo(t, env, "sink", "--drain", "--metrics-listen", "", "--group", group)
 
-	if out := spamgeo(t, env, "verify"); !strings.Contains(out, "2000 messages in events") || !strings.Contains(out, "agrees with events") {
-		t.Errorf("verify of a clean pipeline: %s", out)
+	if out := spamgeo(t, env, "verify", "--sink-group", group); !strings.Contains(out, "2000 messages in events") || !strings.Contains(out, "agrees with events") ||
+		strings.Count(out, "| in step") != env.kafka.Partitions {
+		t.Errorf("verify of a clean pipeline (every partition committed where the rows end):\n%s", out)
 	}
 	conn, err := env.clickhouse.Open(context.Background())
 	if err != nil {

@@ -133,59 +133,94 @@ func kafkaLogger(logger *slog.Logger, level slog.Level, role, topic string) kafk
 	})
 }
 
-// Lag returns how many messages of topic the group has not committed yet, summed over
-// partitions. A partition the group never committed counts from its first offset.
-func (c Configuration) Lag(ctx context.Context, group, topic string) (int64, error) {
-	cl := c.client()
-	meta, err := cl.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
+// PartitionIDs lists the partition ids of topic.
+func (c Configuration) PartitionIDs(ctx context.Context, topic string) ([]int, error) {
+	meta, err := c.client().Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
-		return 0, fmt.Errorf("metadata of %s: %w", topic, err)
+		return nil, fmt.Errorf("metadata of %s: %w", topic, err)
 	}
 	var partitions []int
 	for _, t := range meta.Topics {
 		if t.Error != nil {
-			return 0, fmt.Errorf("metadata of %s: %w", topic, t.Error)
+			return nil, fmt.Errorf("metadata of %s: %w", topic, t.Error)
 		}
 		for _, p := range t.Partitions {
 			partitions = append(partitions, p.ID)
 		}
 	}
-	committed, err := cl.OffsetFetch(ctx, &kafkago.OffsetFetchRequest{
+	return partitions, nil
+}
+
+// Committed returns the offset group committed for each partition of topic, -1 where it never
+// committed: the next message the group will read there.
+func (c Configuration) Committed(ctx context.Context, group, topic string) (map[int]int64, error) {
+	partitions, err := c.PartitionIDs(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.client().OffsetFetch(ctx, &kafkago.OffsetFetchRequest{
 		GroupID: group, Topics: map[string][]int{topic: partitions},
 	})
 	if err != nil {
-		return 0, fmt.Errorf("committed offsets of group %s: %w", group, err)
+		return nil, fmt.Errorf("committed offsets of group %s: %w", group, err)
 	}
-	if committed.Error != nil {
-		return 0, fmt.Errorf("committed offsets of group %s: %w", group, committed.Error)
+	if res.Error != nil {
+		return nil, fmt.Errorf("committed offsets of group %s: %w", group, res.Error)
+	}
+	out := map[int]int64{}
+	for _, p := range res.Topics[topic] {
+		if p.Error != nil {
+			return nil, fmt.Errorf("committed offset of %s/%d: %w", topic, p.Partition, p.Error)
+		}
+		out[p.Partition] = p.CommittedOffset
+	}
+	return out, nil
+}
+
+// Ends returns the first and the next-to-be-written offset of each partition of topic.
+func (c Configuration) Ends(ctx context.Context, topic string) (first, next map[int]int64, err error) {
+	partitions, err := c.PartitionIDs(ctx, topic)
+	if err != nil {
+		return nil, nil, err
 	}
 	var requests []kafkago.OffsetRequest
 	for _, p := range partitions {
 		requests = append(requests, kafkago.FirstOffsetOf(p), kafkago.LastOffsetOf(p))
 	}
-	ends, err := cl.ListOffsets(ctx, &kafkago.ListOffsetsRequest{
+	ends, err := c.client().ListOffsets(ctx, &kafkago.ListOffsetsRequest{
 		Topics: map[string][]kafkago.OffsetRequest{topic: requests},
 	})
 	if err != nil {
-		return 0, fmt.Errorf("end offsets of %s: %w", topic, err)
+		return nil, nil, fmt.Errorf("end offsets of %s: %w", topic, err)
 	}
-	done := map[int]int64{}
-	for _, p := range committed.Topics[topic] {
-		if p.Error != nil {
-			return 0, fmt.Errorf("committed offset of %s/%d: %w", topic, p.Partition, p.Error)
-		}
-		done[p.Partition] = p.CommittedOffset
-	}
-	var lag int64
+	first, next = map[int]int64{}, map[int]int64{}
 	for _, p := range ends.Topics[topic] {
 		if p.Error != nil {
-			return 0, fmt.Errorf("end offset of %s/%d: %w", topic, p.Partition, p.Error)
+			return nil, nil, fmt.Errorf("end offset of %s/%d: %w", topic, p.Partition, p.Error)
 		}
-		from, ok := done[p.Partition]
-		if !ok || from < p.FirstOffset {
-			from = p.FirstOffset
+		first[p.Partition], next[p.Partition] = p.FirstOffset, p.LastOffset
+	}
+	return first, next, nil
+}
+
+// Lag returns how many messages of topic the group has not committed yet, summed over
+// partitions. A partition the group never committed counts from its first offset.
+func (c Configuration) Lag(ctx context.Context, group, topic string) (int64, error) {
+	done, err := c.Committed(ctx, group, topic)
+	if err != nil {
+		return 0, err
+	}
+	first, next, err := c.Ends(ctx, topic)
+	if err != nil {
+		return 0, err
+	}
+	var lag int64
+	for p, end := range next {
+		from, ok := done[p]
+		if !ok || from < first[p] {
+			from = first[p]
 		}
-		lag += p.LastOffset - from
+		lag += end - from
 	}
 	return lag, nil
 }

@@ -384,3 +384,23 @@ func rebuild(ctx context.Context, conn clickhousedb.Conn, t derived, q [2]string
 	}
 	return r, nil
 }
+
+// LedgerOffsets returns, for each partition of topic that ClickHouse holds rows of, the offset
+// after the highest one stored (ingest_offsets): where the sink resumes.
+func LedgerOffsets(ctx context.Context, conn clickhousedb.Conn, topic string) (map[int]int64, error) {
+	rows, err := conn.Query(ctx, "SELECT kafka_partition, maxMerge(kafka_offset) FROM ingest_offsets WHERE kafka_topic = ? GROUP BY kafka_partition", topic)
+	if err != nil {
+		return nil, fmt.Errorf("stored offsets of %s: %w", topic, err)
+	}
+	defer rows.Close()
+	out := map[int]int64{}
+	for rows.Next() {
+		var p uint32
+		var off int64
+		if err := rows.Scan(&p, &off); err != nil {
+			return nil, fmt.Errorf("stored offsets of %s: %w", topic, err)
+		}
+		out[int(p)] = off + 1
+	}
+	return out, rows.Err()
+}
