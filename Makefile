@@ -42,6 +42,8 @@ modern: $(VENV)/.installed
 ## engine or a cluster, by deploy/validate (a module of its own, so its libraries stay out of go.mod).
 deploy-check: $(VENV)/.installed
 	deploy/promtool.sh install
+	promtool check rules deploy/prometheus/alerts.yml
+	cd deploy/prometheus && promtool test rules alerts_test.yml
 	cd deploy/validate && $(GO) vet ./... && $$(cd ../.. && $(GO) tool -n staticcheck) ./...
 	cd deploy/validate && SPAMGEO_PYTHON=$(CURDIR)/$(VENV)/bin/python $(GO) test -count=1 ./...
 

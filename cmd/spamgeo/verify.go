@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jedib0t/go-pretty/v6/table"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/query"
@@ -16,8 +17,9 @@ import (
 
 // VerifyCmd is `spamgeo verify`.
 type VerifyCmd struct {
-	Period    string `help:"The days to check, as report takes them (2005, 2005Q2, 2005-04, 2005-04-01..2005-09-30); every day with messages when empty." env:"SPAMGEO_VERIFY_PERIOD"`
-	SinkGroup string `help:"The sinks' Kafka consumer group, whose committed offsets are shown beside what ClickHouse stored." default:"spamgeo-sink" env:"SPAMGEO_VERIFY_SINK_GROUP"`
+	Period      string `help:"The days to check, as report takes them (2005, 2005Q2, 2005-04, 2005-04-01..2005-09-30); every day with messages when empty." env:"SPAMGEO_VERIFY_PERIOD"`
+	SinkGroup   string `help:"The sinks' Kafka consumer group, whose committed offsets are shown beside what ClickHouse stored." default:"spamgeo-sink" env:"SPAMGEO_VERIFY_SINK_GROUP"`
+	MetricsFile string `help:"Also write the result as Prometheus metrics to this file (spamgeo_verify_differences, spamgeo_verify_last_run_timestamp_seconds), replaced atomically: point it into node_exporter's textfile directory and deploy/prometheus/alerts.yml alerts on it." placeholder:"FILE" env:"SPAMGEO_VERIFY_METRICS_FILE"`
 }
 
 // Help says what verify compares.
@@ -46,6 +48,11 @@ func (c *VerifyCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error
 	}
 	fmt.Fprintf(stdout, "%s: %d messages in events; checked %d tables and views.\n", p, res.Events, len(res.Checked))
 	c.printOffsets(ctx, g, conn, stdout)
+	if c.MetricsFile != "" {
+		if err := writeVerifyMetrics(c.MetricsFile, res); err != nil {
+			return err
+		}
+	}
 	if res.OK() {
 		fmt.Fprintln(stdout, "Every rollup, view, event_ids and ingest_offsets agrees with events.")
 		return nil
@@ -75,6 +82,22 @@ func (c *VerifyCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error
 		fmt.Fprintln(stdout, t.Render())
 	}
 	return errDifferences
+}
+
+// writeVerifyMetrics writes the result for node_exporter's textfile collector.
+func writeVerifyMetrics(file string, res audit.Result) error {
+	reg := prometheus.NewRegistry()
+	differences := prometheus.NewGauge(prometheus.GaugeOpts{Name: "spamgeo_verify_differences",
+		Help: "Days (or months) and traps where a derived table differs from events, and partitions whose ledger differs, at the last run of spamgeo verify."})
+	ran := prometheus.NewGauge(prometheus.GaugeOpts{Name: "spamgeo_verify_last_run_timestamp_seconds",
+		Help: "When spamgeo verify last completed."})
+	reg.MustRegister(differences, ran)
+	differences.Set(float64(len(res.Differences) + len(res.Offsets)))
+	ran.SetToCurrentTime()
+	if err := prometheus.WriteToTextfile(file, reg); err != nil {
+		return fmt.Errorf("metrics file: %w", err)
+	}
+	return nil
 }
 
 // printOffsets shows, per partition of the enriched topic, the sink group's committed offset,

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -41,7 +43,12 @@ func TestVerifyAndRepairOnRealServers(t *testing.T) {
 		WHERE toDate(received_at) = (SELECT min(toDate(received_at)) FROM events) GROUP BY t, trap_id, country_code, continent_code`); err != nil {
 		t.Fatal(err)
 	}
-	out, err := runWith(env, "verify", "--period", "2005")
+	metrics := filepath.Join(t.TempDir(), "spamgeo_verify.prom")
+	out, err := runWith(env, "verify", "--period", "2005", "--metrics-file", metrics)
+	if text, _ := os.ReadFile(metrics); !strings.Contains(string(text), "spamgeo_verify_differences 2\n") ||
+		!strings.Contains(string(text), "spamgeo_verify_last_run_timestamp_seconds ") {
+		t.Errorf("verify's metrics file:\n%s", text)
+	}
 	if !errors.Is(err, errDifferences) {
 		t.Fatalf("verify of a doubled day: %v\n%s", err, out)
 	}

@@ -315,10 +315,22 @@ func TestComposePrometheus(t *testing.T) {
 			t.Errorf("Prometheus scrapes %s on port %d, its %s is port %d", role, got, key, want)
 		}
 	}
-	if prom := service(t, p, "prometheus"); len(prom.Configs) != 1 || prom.Configs[0].Target != "/etc/prometheus/prometheus.yml" {
-		t.Errorf("prometheus configs %+v", prom.Configs)
+	if prom := service(t, p, "prometheus"); len(prom.Configs) != 2 || prom.Configs[0].Target != "/etc/prometheus/prometheus.yml" ||
+		prom.Configs[1].Target != "/etc/prometheus/alerts.yml" || p.Configs["prometheus_alerts"].File != filepath.Join(filepath.Dir(file), "..", "prometheus", "alerts.yml") {
+		t.Errorf("prometheus configs %+v (the alert rules beside prometheus.yml)", prom.Configs)
 	}
-	if out, err := promtool(t, file); err != nil {
+	// Checked as the container sees it: every config of the service at its target's name.
+	etc := t.TempDir()
+	for _, c := range service(t, p, "prometheus").Configs {
+		text, err := os.ReadFile(p.Configs[c.Source].File)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(etc, filepath.Base(c.Target)), text, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := promtool(t, filepath.Join(etc, "prometheus.yml")); err != nil {
 		t.Errorf("promtool check config: %v\n%s", err, out)
 	}
 }

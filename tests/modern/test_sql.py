@@ -357,6 +357,22 @@ def expand_grafana(sql, variables):
     return sql
 
 
+def go_metric_names():
+    names = set()
+    for path in ROOT.rglob("*.go"):
+        names.update(re.findall(r'Name:\s*"(spamgeo_\w+)"', path.read_text()))
+    return names
+
+
+def test_alert_rules_name_registered_metrics():
+    """Every metric deploy/prometheus/alerts.yml alerts on is one the Go code registers."""
+    go_metrics = go_metric_names()
+    exprs = re.findall(r"expr: (?:\|\n)?((?:.+\n)+?)\s*(?:for|labels):", (ROOT / "deploy" / "prometheus" / "alerts.yml").read_text())
+    used = {m for e in exprs for m in re.findall(r"spamgeo_\w+", e)}
+    assert len(used) >= 8, used
+    assert used <= go_metrics, used - go_metrics
+
+
 def grafana_dashboards():
     return [json.loads(p.read_text()) for p in sorted((ROOT / "deploy" / "grafana" / "dashboards").glob("*.json"))]
 
@@ -366,9 +382,7 @@ def test_grafana_panels(db):
     insert_events(db, with_offsets=True)
     db.query("INSERT INTO campaign_days (generation, campaign_id, day, messages, sources, country_codes, asns) "
              "VALUES (now(), 'b82465470e9b', '2005-04-02', 3, 2, ['US', 'CN'], [64500])")
-    go_metrics = set()
-    for path in ROOT.rglob("*.go"):
-        go_metrics.update(re.findall(r'Name:\s*"(spamgeo_\w+)"', path.read_text()))
+    go_metrics = go_metric_names()
     checked = set()
     for dash in grafana_dashboards():
         traps = [r[0] for r in rows(db, "SELECT DISTINCT trap_id FROM rollup_country_day")]
