@@ -302,3 +302,39 @@ func TestExtentLiveAndDownloads(t *testing.T) {
 		}
 	}
 }
+
+// answer is the server's response to a GET of url, with its JSON body when it has one.
+func answer(t *testing.T, s *serve.Server, url string) (*http.Response, map[string]any) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", url, nil))
+	var body map[string]any
+	if strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+			t.Fatalf("%s: %v\n%s", url, err, rec.Body)
+		}
+	}
+	return rec.Result(), body
+}
+
+// Issue 18, finding 10: a period or comparison ClickHouse's DateTime cannot hold was a 500 (a
+// DateTime parse error) or, ending in 2105, silently empty; it is a 400 that names the bounds.
+func TestPeriodsOutsideClickHouseDateTime(t *testing.T) {
+	s := serve.New(serve.DefaultConfiguration(), serve.Dependencies{ClickHouse: testData(t), Registry: prometheus.NewRegistry(), Logger: testenv.Logger(t)})
+	for _, url := range []string{
+		"/api/v1/report?period=9999", "/api/v1/report?last=99999y", "/api/v1/report?from=2005-01-01&to=9999-12-31",
+		"/api/v1/report?period=2005&compare=9999", "/api/v1/report?period=1970&compare=previous",
+		"/api/v1/report?period=1970-06&compare=year", "/api/v1/report?period=2105", "/api/v1/report?period=0000",
+		"/api/v1/report?last=99999999999999999999d",
+	} {
+		res, body := answer(t, s, url)
+		if msg, _ := body["error"].(string); res.StatusCode != 400 || !strings.Contains(msg, "1970-01-01 to 2104-12-31") && !strings.Contains(msg, "reaches before 1970-01-01") {
+			t.Errorf("%s: %d %q; want 400 naming the days spamgeo can count", url, res.StatusCode, msg)
+		}
+	}
+	for _, url := range []string{"/api/v1/report?period=1970&compare=none", "/api/v1/report?period=2104&compare=previous", "/api/v1/report?period=1971&compare=year"} {
+		if res, body := answer(t, s, url); res.StatusCode != 200 {
+			t.Errorf("%s: %d %v; want 200", url, res.StatusCode, body["error"])
+		}
+	}
+}
