@@ -338,3 +338,33 @@ func TestPeriodsOutsideClickHouseDateTime(t *testing.T) {
 		}
 	}
 }
+
+// Issue 18, finding 19: series takes true, false, 1 or 0 (any case) and nothing else, and a
+// parameter given twice is refused rather than read once, on every endpoint.
+func TestStrictParameters(t *testing.T) {
+	s := serve.New(serve.DefaultConfiguration(), serve.Dependencies{ClickHouse: testData(t), Registry: prometheus.NewRegistry(), Logger: testenv.Logger(t)})
+	for value, series := range map[string]bool{"": true, "true": true, "TRUE": true, "1": true, "false": false, "FALSE": false, "False": false, "0": false} {
+		url := "/api/v1/report?period=2005-05&series=" + value
+		res, body := answer(t, s, url)
+		if _, has := body["series"]; res.StatusCode != 200 || has != series {
+			t.Errorf("%s: %d, series in the answer %v; want 200, %v", url, res.StatusCode, has, series)
+		}
+	}
+	for url, want := range map[string]string{
+		"/api/v1/report?period=2005-05&series=banana":             `series "banana"`,
+		"/api/v1/report?period=2005-05&series=no":                 `series "no"`,
+		"/api/v1/report?period=2005-05&series=false&series=true":  `"series" is given 2 times`,
+		"/api/v1/report?period=2005-05&period=2004-05":            `"period" is given 2 times`,
+		"/api/v1/report?period=2005-05&top=2&top=3":               `"top" is given 2 times`,
+		"/api/v1/report?period=2005-05&format=csv&format=png":     `"format" is given 2 times`,
+		"/api/v1/report?period=2005-05&compare=year&compare=none": `"compare" is given 2 times`,
+		"/api/v1/live?hours=2&hours=3":                            `"hours" is given 2 times`,
+		"/api/v1/live?top=2&top=2":                                `"top" is given 2 times`,
+		"/api/v1/extent?x=1&x=1":                                  "no parameters",
+	} {
+		res, body := answer(t, s, url)
+		if msg, _ := body["error"].(string); res.StatusCode != 400 || !strings.Contains(msg, want) {
+			t.Errorf("%s: %d %q; want 400 mentioning %s", url, res.StatusCode, msg, want)
+		}
+	}
+}
