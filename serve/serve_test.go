@@ -368,3 +368,27 @@ func TestStrictParameters(t *testing.T) {
 		}
 	}
 }
+
+// Issue 18, finding 14: every answer, of the API and of the dashboard, errors included, tells
+// browsers not to sniff types, not to be framed, and to run only the server's own scripts and
+// styles.
+func TestSecurityHeaders(t *testing.T) {
+	s := serve.New(serve.DefaultConfiguration(), serve.Dependencies{ClickHouse: testData(t), Registry: prometheus.NewRegistry(), Logger: testenv.Logger(t)})
+	for _, url := range []string{"/", "/index.html", "/app.js", "/dashboard.css", "/world.svg", "/api/openapi.yaml", "/api/v1/report?period=2005-05",
+		"/api/v1/report?period=2005-05&format=csv", "/api/v1/report?period=2005-13", "/api/v1/extent", "/api/v1/live", "/nothing-here"} {
+		res, _ := answer(t, s, url)
+		h := res.Header
+		if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("%s (%d): X-Content-Type-Options %q, X-Frame-Options %q", url, res.StatusCode, h.Get("X-Content-Type-Options"), h.Get("X-Frame-Options"))
+		}
+		csp := h.Get("Content-Security-Policy")
+		for _, want := range []string{"default-src 'none'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("%s (%d): Content-Security-Policy %q lacks %s", url, res.StatusCode, csp, want)
+			}
+		}
+		if strings.Contains(csp, "unsafe") {
+			t.Errorf("%s: Content-Security-Policy %q allows unsafe sources", url, csp)
+		}
+	}
+}
