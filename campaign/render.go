@@ -13,6 +13,7 @@ import (
 	"github.com/jedib0t/go-pretty/v6/text"
 
 	"github.com/spamgeo/spamgeo/internal/countries"
+	"github.com/spamgeo/spamgeo/internal/spreadsheet"
 	"github.com/spamgeo/spamgeo/query"
 	"github.com/spamgeo/spamgeo/report"
 )
@@ -119,8 +120,11 @@ func firstOf(s []string, n int) string {
 	return strings.Join(s[:n], " ") + fmt.Sprintf(" +%d", len(s)-n)
 }
 
+// writeCSV writes one campaign per line. Text cells go through spreadsheet.Text: domains and
+// subjects are the spammers' own words, and can be formulas.
 func writeCSV(w io.Writer, l Listing) error {
 	c := csv.NewWriter(w)
+	cell := spreadsheet.Text
 	_ = c.Write([]string{"period", "campaign", "messages", "days_active", "first_day", "last_day", "unique_sources", "asns",
 		"relay_countries", "hosting_countries", "domain_countries", "domains", "subject_templates"})
 	for _, s := range l.Campaigns {
@@ -128,10 +132,10 @@ func writeCSV(w io.Writer, l Listing) error {
 		for _, r := range s.RelayCountries {
 			relay = append(relay, r.Country+":"+strconv.FormatUint(r.Messages, 10))
 		}
-		_ = c.Write([]string{l.Period, s.ID, strconv.FormatUint(s.Messages, 10), strconv.Itoa(s.DaysActive),
+		_ = c.Write([]string{cell(l.Period), cell(s.ID), strconv.FormatUint(s.Messages, 10), strconv.Itoa(s.DaysActive),
 			s.FirstDay.Format("2006-01-02"), s.LastDay.Format("2006-01-02"), strconv.Itoa(s.UniqueSources), strconv.Itoa(s.ASNs),
-			strings.Join(relay, " "), strings.Join(s.HostingCountries, " "), strings.Join(s.DomainCountries, " "),
-			strings.Join(s.Domains, " "), strings.Join(s.SubjectTemplates, " | ")})
+			cell(strings.Join(relay, " ")), cell(strings.Join(s.HostingCountries, " ")), cell(strings.Join(s.DomainCountries, " ")),
+			cell(strings.Join(s.Domains, " ")), cell(strings.Join(s.SubjectTemplates, " | "))})
 	}
 	c.Flush()
 	return c.Error()

@@ -13,13 +13,42 @@ type Period struct {
 	From, To time.Time
 }
 
+// FirstDay and LastDay bound the days a period can cover: the years 1970 to 2104. ClickHouse
+// 18.16 stores DateTime as unsigned 32-bit Unix seconds and reads times from 1970-01-01
+// 00:00:00 to 2105-12-31 23:59:59 only (a later one reads as 0, a year past 9999 fails to
+// parse); the queries end a period at the midnight after its last day, which must stay inside.
+var (
+	FirstDay = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	LastDay  = time.Date(2104, 12, 31, 0, 0, 0, 0, time.UTC)
+)
+
+// Check says whether p holds at least a day and lies between FirstDay and LastDay.
+func (p Period) Check() error {
+	if !p.To.After(p.From) {
+		return fmt.Errorf("period %s is empty", p)
+	}
+	if p.From.Before(FirstDay) || p.Last().After(LastDay) {
+		return fmt.Errorf("period %s is outside the days spamgeo can count, %s to %s", p,
+			FirstDay.Format(time.DateOnly), LastDay.Format(time.DateOnly))
+	}
+	return nil
+}
+
+// checked is p, or the reason it cannot be counted.
+func checked(p Period) (Period, error) {
+	if err := p.Check(); err != nil {
+		return Period{}, err
+	}
+	return p, nil
+}
+
 // Days returns the period from the first to the last day given, both included.
 func Days(first, last time.Time) (Period, error) {
 	p := Period{From: day(first), To: day(last).AddDate(0, 0, 1)}
 	if !p.To.After(p.From) {
 		return Period{}, fmt.Errorf("period ends (%s) before it starts (%s)", last.Format(time.DateOnly), first.Format(time.DateOnly))
 	}
-	return p, nil
+	return checked(p)
 }
 
 func day(t time.Time) time.Time {
@@ -35,7 +64,8 @@ func (p Period) String() string {
 	return p.From.Format(time.DateOnly) + ".." + p.Last().Format(time.DateOnly)
 }
 
-// Previous is the period of the same length that ends where p starts.
+// Previous is the period of the same length that ends where p starts. Like YearEarlier it may
+// start before FirstDay: Check it.
 func (p Period) Previous() Period {
 	if p.isMonths() {
 		months := monthsBetween(p.From, p.To)
@@ -66,9 +96,16 @@ var (
 
 // ParsePeriod reads a period as people write one: a year (2005), a half-year (2005H2), a
 // quarter (2005Q2), a month (2005-04), a day (2005-04-01) or a range of days
-// (2005-04-01..2005-09-30).
+// (2005-04-01..2005-09-30), between FirstDay and LastDay.
 func ParsePeriod(s string) (Period, error) {
-	s = strings.ToUpper(strings.TrimSpace(s))
+	p, err := parsePeriod(strings.ToUpper(strings.TrimSpace(s)))
+	if err != nil {
+		return Period{}, err
+	}
+	return checked(p)
+}
+
+func parsePeriod(s string) (Period, error) {
 	atoi := func(v string) int { n, _ := strconv.Atoi(v); return n }
 	months := func(year, month, n int) Period {
 		from := time.Date(year, time.Month(month), 1, 0, 0, 0, 0, time.UTC)
@@ -103,20 +140,28 @@ func ParsePeriod(s string) (Period, error) {
 	return Period{}, fmt.Errorf("period %q: write a year (2005), half-year (2005H2), quarter (2005Q2), month (2005-04), day (2005-04-01) or range (2005-04-01..2005-09-30)", s)
 }
 
+// maxWindow is more days than FirstDay to LastDay: a longer window is refused before the
+// date arithmetic, which would overflow.
+const maxWindow = 1_000_000
+
 // LastPeriod is the rolling window of the last n days, weeks, months or years ("30d", "12w",
-// "6m", "1y") up to and including the day of now.
+// "6m", "1y") up to and including the day of now, within FirstDay and LastDay.
 func LastPeriod(spec string, now time.Time) (Period, error) {
 	m := lastRE.FindStringSubmatch(strings.ToLower(strings.TrimSpace(spec)))
 	if m == nil {
 		return Period{}, fmt.Errorf("window %q: write a count and a unit: 30d, 12w, 6m or 1y", spec)
 	}
-	n, _ := strconv.Atoi(m[1])
-	if n <= 0 {
+	n, err := strconv.Atoi(m[1])
+	switch {
+	case err != nil || n > maxWindow:
+		return Period{}, fmt.Errorf("window %q reaches before %s, the first day spamgeo can count", spec, FirstDay.Format(time.DateOnly))
+	case n == 0:
 		return Period{}, fmt.Errorf("window %q is empty", spec)
 	}
 	to := day(now).AddDate(0, 0, 1)
 	from := map[string]time.Time{
 		"d": to.AddDate(0, 0, -n), "w": to.AddDate(0, 0, -7*n), "m": to.AddDate(0, -n, 0), "y": to.AddDate(-n, 0, 0),
 	}[m[2]]
-	return Period{From: from, To: to}, nil
+	p := Period{From: from, To: to}
+	return checked(p)
 }

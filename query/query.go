@@ -118,8 +118,8 @@ func (r *Reader) Counts(ctx context.Context, req Request) (Counts, error) {
 	if !slices.Contains(Groupings, req.Grouping) {
 		return Counts{}, fmt.Errorf("grouping %q is not one of %v", req.Grouping, Groupings)
 	}
-	if !req.Period.To.After(req.Period.From) {
-		return Counts{}, fmt.Errorf("period %s is empty", req.Period)
+	if err := req.Period.Check(); err != nil {
+		return Counts{}, err
 	}
 	res := Coarsest(req.Period)
 	table, key, name := res.country, map[Grouping]string{

@@ -65,6 +65,52 @@ func TestLastAndComparisons(t *testing.T) {
 	}
 }
 
+// Issue 18, finding 10: periods ClickHouse's DateTime cannot hold (before 1970, or ending
+// after 2104, where 18.16 reads a time as 0 or fails to parse it) are refused when read, and a
+// comparison period derived from one is refused by Check; the bounds themselves are accepted.
+func TestPeriodsClickHouseCanStore(t *testing.T) {
+	now := date("2005-10-15 13:00:00")
+	for in, want := range map[string]string{"1970": "1970-01-01..1970-12-31", "2104": "2104-01-01..2104-12-31",
+		"1970-01-01..2104-12-31": "1970-01-01..2104-12-31"} {
+		if p, err := ParsePeriod(in); err != nil || p.String() != want {
+			t.Errorf("ParsePeriod(%q) = %s, %v; want %s", in, p, err, want)
+		}
+	}
+	if p, err := LastPeriod("35y", now); err != nil || p.String() != "1970-10-16..2005-10-15" {
+		t.Errorf("LastPeriod(35y) = %s, %v", p, err)
+	}
+	const bounds = "outside the days spamgeo can count, 1970-01-01 to 2104-12-31"
+	parse := map[string]func() (Period, error){}
+	for _, s := range []string{"9999", "0000", "1969", "2105", "2105H2", "9999Q4", "9999-12", "9999-12-31", "1969-12-31..1970-01-31", "2104-12-01..2105-01-01"} {
+		parse["ParsePeriod "+s] = func() (Period, error) { return ParsePeriod(s) }
+	}
+	for _, s := range []string{"99999y", "36y", "13100d", "9999999999999999999999d", "1000001w"} {
+		parse["LastPeriod "+s] = func() (Period, error) { return LastPeriod(s, now) }
+	}
+	parse["Days to 9999-12-31"] = func() (Period, error) { return Days(now, date("9999-12-31")) }
+	parse["Days from 1969-12-31"] = func() (Period, error) { return Days(date("1969-12-31"), now) }
+	for name, f := range parse {
+		p, err := f()
+		if err == nil || p != (Period{}) {
+			t.Errorf("%s = %s, %v; want an error", name, p, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), bounds) && !strings.Contains(err.Error(), "reaches before 1970-01-01") {
+			t.Errorf("%s: %v; want it to name the bounds", name, err)
+		}
+	}
+	y1970, _ := ParsePeriod("1970")
+	y2104, _ := ParsePeriod("2104")
+	for _, p := range []Period{y1970.Previous(), y1970.YearEarlier(), {From: y2104.To, To: y2104.To.AddDate(1, 0, 0)}, {From: y1970.To, To: y1970.From}} {
+		if err := p.Check(); err == nil {
+			t.Errorf("%s passes Check", p)
+		}
+	}
+	if err := y2104.Previous().Check(); err != nil {
+		t.Errorf("2103: %v", err)
+	}
+}
+
 func TestCoarsest(t *testing.T) {
 	for _, tc := range []struct{ from, to, want string }{
 		{"2005-01-01", "2006-01-01", "month"},

@@ -82,20 +82,23 @@ func Build(ctx context.Context, r *query.Reader, req Request) (Report, error) {
 }
 
 // Comparison resolves a comparison for p: none (or empty), previous, year, or a period in any
-// form query.ParsePeriod reads.
+// form query.ParsePeriod reads. Like p, it must lie between query.FirstDay and query.LastDay.
 func Comparison(s string, p query.Period) (*query.Period, error) {
+	var cp query.Period
 	switch strings.ToLower(s) {
 	case "", "none":
 		return nil, nil
 	case "previous":
-		cp := p.Previous()
-		return &cp, nil
+		cp = p.Previous()
 	case "year":
-		cp := p.YearEarlier()
-		return &cp, nil
+		cp = p.YearEarlier()
+	default:
+		var err error
+		if cp, err = query.ParsePeriod(s); err != nil {
+			return nil, fmt.Errorf("comparison: %w", err)
+		}
 	}
-	cp, err := query.ParsePeriod(s)
-	if err != nil {
+	if err := cp.Check(); err != nil {
 		return nil, fmt.Errorf("comparison: %w", err)
 	}
 	return &cp, nil

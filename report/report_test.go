@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -348,5 +349,44 @@ func TestPeriodText(t *testing.T) {
 	}
 	if got := CompareText(q2, period(t, "2004")); got != "in 2004" {
 		t.Errorf("CompareText other = %q", got)
+	}
+}
+
+// Issue 18, finding 15: trap ids and network names come from the outside world; in the CSV a
+// text cell that a spreadsheet would run as a formula (=, +, -, @, tab, carriage return first)
+// starts with a single quote, while numbers, negative changes included, stay numbers.
+func TestCSVNeutralisesFormulas(t *testing.T) {
+	hostile := []string{`=HYPERLINK("http://evil.example","x")`, "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)", "\t=1", "\r=1"}
+	var groups, before []query.Count
+	for i, id := range hostile {
+		groups = append(groups, cc(id, uint64(100+10*i), 10))
+		before = append(before, cc(id, uint64(200-10*i), 10))
+	}
+	prev := counts(period(t, "2004"), query.ByTrap, 60, before...)
+	r := New(query.Compare(counts(period(t, "2005"), query.ByTrap, 60, groups...), &prev, 12), Namer{}, nil)
+	var b bytes.Buffer
+	if err := Write(&b, r, CSV); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&b).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen, negative := map[string]bool{}, 0
+	for _, row := range rows[1:] {
+		code, name, change := row[3], row[4], row[13]
+		if code != name || !strings.HasPrefix(code, "'") || !slices.Contains(hostile, code[1:]) {
+			t.Errorf("code %q, name %q: want the trap id after a single quote", code, name)
+			continue
+		}
+		seen[code[1:]] = true
+		if v, err := strconv.ParseFloat(change, 64); err != nil {
+			t.Errorf("%q: change_pp %q is not a number", code, change)
+		} else if v < 0 {
+			negative++
+		}
+	}
+	if len(seen) != len(hostile) || negative == 0 {
+		t.Errorf("trap ids seen %v, negative changes %d; want all %d and some negative", seen, negative, len(hostile))
 	}
 }

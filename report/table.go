@@ -9,6 +9,8 @@ import (
 
 	"github.com/jedib0t/go-pretty/v6/table"
 	"github.com/jedib0t/go-pretty/v6/text"
+
+	"github.com/spamgeo/spamgeo/internal/spreadsheet"
 )
 
 // Format names an output of spamgeo report.
@@ -143,6 +145,7 @@ func writeMarkdown(w io.Writer, r Report) error {
 
 // writeCSV writes one row per line with plain numbers, for spreadsheets. Cells the row does not
 // have (no rank for the rest of the world, no comparison) are empty, as in the JSON they are absent.
+// Text cells go through spreadsheet.Text: a trap id or network name can be a formula.
 func writeCSV(w io.Writer, r Report) error {
 	c := csv.NewWriter(w)
 	_ = c.Write([]string{"period", "compare_period", "rank", "code", "name", "messages", "share_pct", "share_low_pct",
@@ -166,9 +169,9 @@ func writeCSV(w io.Writer, r Report) error {
 		if l.Rank > 0 {
 			rank = strconv.Itoa(l.Rank)
 		}
-		_ = c.Write([]string{r.Period, r.Compare, rank, l.Code, l.Name, strconv.FormatUint(l.Messages, 10),
-			f(l.Share), f(l.Low), f(l.High), strconv.FormatUint(l.Sources, 10), f(l.SourceShare),
-			ip(l.PreviousRank), fp(l.PreviousShare), fp(l.ChangePP), ip(l.RankChange), l.Movement})
+		_ = c.Write([]string{spreadsheet.Text(r.Period), spreadsheet.Text(r.Compare), rank, spreadsheet.Text(l.Code), spreadsheet.Text(l.Name),
+			strconv.FormatUint(l.Messages, 10), f(l.Share), f(l.Low), f(l.High), strconv.FormatUint(l.Sources, 10), f(l.SourceShare),
+			ip(l.PreviousRank), fp(l.PreviousShare), fp(l.ChangePP), ip(l.RankChange), spreadsheet.Text(l.Movement)})
 	}
 	c.Flush()
 	return c.Error()

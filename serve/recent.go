@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 
@@ -59,11 +58,9 @@ type liveCountry struct {
 var LiveParams = []string{"hours", "top"}
 
 func (s *Server) live(w http.ResponseWriter, r *http.Request) int {
-	q := r.URL.Query()
-	for k := range q {
-		if !slices.Contains(LiveParams, k) {
-			return s.fail(w, r, badRequest{fmt.Errorf("unknown parameter %q", k)})
-		}
+	q, err := parameters(r.URL.Query(), LiveParams)
+	if err != nil {
+		return s.fail(w, r, err)
 	}
 	hours, top := 24, 8
 	for _, p := range []struct {
@@ -71,7 +68,7 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) int {
 		to       *int
 		min, max int
 	}{{"hours", &hours, 1, 168}, {"top", &top, 1, 50}} {
-		if v := q.Get(p.name); v != "" {
+		if v := q[p.name]; v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < p.min || n > p.max {
 				return s.fail(w, r, badRequest{fmt.Errorf("%s %q is not a number from %d to %d", p.name, v, p.min, p.max)})

@@ -1,7 +1,7 @@
 // Package serve is spamgeo's read-only HTTP JSON API — the report of a period: shares by
 // country, continent, network or trap, with a comparison and the share-over-time series — and
 // a built-in dashboard page that draws it. It only reads ClickHouse, through query with bound parameters; every
-// request is validated, bounded in time, and answered with caching headers.
+// request is validated, bounded in time, and answered with caching and security headers.
 package serve
 
 import (
@@ -13,11 +13,14 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -94,9 +97,30 @@ func New(cfg Configuration, deps Dependencies) *Server {
 		w.Header().Set("Content-Type", "application/yaml")
 		w.Write(OpenAPI)
 	})
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: cfg.QueryTimeout + 5*time.Second,
+	s.http = &http.Server{Handler: secure(mux), ReadHeaderTimeout: 5 * time.Second, WriteTimeout: cfg.QueryTimeout + 5*time.Second,
 		IdleTimeout: time.Minute, ErrorLog: slog.NewLogLogger(deps.Logger.Handler(), slog.LevelWarn)}
 	return s
+}
+
+// securityHeaders go with every answer, of the API and of the dashboard: browsers take types as
+// sent, never show the pages in a frame, and run, style and fetch from this server only. The
+// dashboard has no inline script or style (app.js colours the map through the CSSOM, which
+// style-src allows), so the policy needs no 'unsafe-inline'.
+var securityHeaders = map[string]string{
+	"X-Content-Type-Options": "nosniff",
+	"X-Frame-Options":        "DENY",
+	"Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+		"base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+}
+
+// secure adds the securityHeaders to every answer of h.
+func secure(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for k, v := range securityHeaders {
+			w.Header().Set(k, v)
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Handler is the server's routing, for tests.
@@ -127,6 +151,33 @@ func (s *Server) Stop() error {
 // badRequest is a parameter problem, answered 400 with its message.
 type badRequest struct{ error }
 
+// parameters reads an endpoint's query parameters: each one of known, at most once (a second
+// value would otherwise be dropped unseen).
+func parameters(q url.Values, known []string) (map[string]string, error) {
+	out := make(map[string]string, len(q))
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		switch {
+		case !slices.Contains(known, k):
+			return nil, badRequest{fmt.Errorf("unknown parameter %q", k)}
+		case len(q[k]) > 1:
+			return nil, badRequest{fmt.Errorf("parameter %q is given %d times: give it once", k, len(q[k]))}
+		}
+		out[k] = q[k][0]
+	}
+	return out, nil
+}
+
+// parseBool reads a yes-or-no parameter: true or 1, false or 0, in any case.
+func parseBool(name, v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "true", "1":
+		return true, nil
+	case "false", "0":
+		return false, nil
+	}
+	return false, badRequest{fmt.Errorf("%s %q is not true or false (nor 1 or 0)", name, v)}
+}
+
 // Params are the report endpoint's query parameters, as the OpenAPI file lists them.
 var Params = []string{"period", "from", "to", "last", "compare", "by", "top", "publisher", "series", "format", "chart"}
 
@@ -141,47 +192,36 @@ type download struct {
 }
 
 // downloadRequest reads the format and chart parameters.
-func downloadRequest(q map[string][]string) (download, error) {
+func downloadRequest(q map[string]string) (download, error) {
 	d := download{chart: "bars"}
-	if v := q["format"]; len(v) > 0 && v[0] != "json" {
-		d.format = report.Format(v[0])
+	if v, ok := q["format"]; ok && v != "json" {
+		d.format = report.Format(v)
 		if !slices.Contains(Downloads, d.format) {
-			return d, badRequest{fmt.Errorf("format %q is not json, csv or png", v[0])}
+			return d, badRequest{fmt.Errorf("format %q is not json, csv or png", v)}
 		}
 	}
-	if v := q["chart"]; len(v) > 0 {
-		if d.format != report.PNG || v[0] != "bars" && v[0] != "time" {
-			return d, badRequest{fmt.Errorf("chart %q: use chart=bars or chart=time with format=png", v[0])}
+	if v, ok := q["chart"]; ok {
+		if d.format != report.PNG || v != "bars" && v != "time" {
+			return d, badRequest{fmt.Errorf("chart %q: use chart=bars or chart=time with format=png", v)}
 		}
-		d.chart = v[0]
+		d.chart = v
 	}
 	return d, nil
 }
 
-// reportRequest reads and checks the parameters.
-func (s *Server) reportRequest(q map[string][]string) (report.Request, error) {
-	get := func(k string) string {
-		if v := q[k]; len(v) > 0 {
-			return v[0]
-		}
-		return ""
-	}
-	for k := range q {
-		if !slices.Contains(Params, k) {
-			return report.Request{}, badRequest{fmt.Errorf("unknown parameter %q", k)}
-		}
-	}
+// reportRequest reads and checks the parameters (see parameters).
+func (s *Server) reportRequest(q map[string]string) (report.Request, error) {
 	var p query.Period
 	var err error
 	switch {
-	case get("period") != "":
-		p, err = query.ParsePeriod(get("period"))
-	case get("last") != "":
-		p, err = query.LastPeriod(get("last"), s.now())
-	case get("from") != "" && get("to") != "":
+	case q["period"] != "":
+		p, err = query.ParsePeriod(q["period"])
+	case q["last"] != "":
+		p, err = query.LastPeriod(q["last"], s.now())
+	case q["from"] != "" && q["to"] != "":
 		var from, to time.Time
-		if from, err = time.Parse(time.DateOnly, get("from")); err == nil {
-			if to, err = time.Parse(time.DateOnly, get("to")); err == nil {
+		if from, err = time.Parse(time.DateOnly, q["from"]); err == nil {
+			if to, err = time.Parse(time.DateOnly, q["to"]); err == nil {
 				p, err = query.Days(from, to)
 			}
 		}
@@ -191,14 +231,14 @@ func (s *Server) reportRequest(q map[string][]string) (report.Request, error) {
 	if err != nil {
 		return report.Request{}, badRequest{err}
 	}
-	req := report.Request{Query: query.Request{Period: p, Grouping: query.ByCountry}, Top: 12, Publisher: get("publisher")}
-	if by := get("by"); by != "" {
+	req := report.Request{Query: query.Request{Period: p, Grouping: query.ByCountry}, Top: 12, Publisher: q["publisher"]}
+	if by := q["by"]; by != "" {
 		if !slices.Contains([]string{"country", "continent", "asn", "trap"}, by) {
 			return req, badRequest{fmt.Errorf("by %q is not country, continent, asn or trap", by)}
 		}
 		req.Query.Grouping = query.Grouping(by)
 	}
-	if top := get("top"); top != "" {
+	if top := q["top"]; top != "" {
 		if req.Top, err = strconv.Atoi(top); err != nil || req.Top < 1 || req.Top > 250 {
 			return req, badRequest{fmt.Errorf("top %q is not a number from 1 to 250", top)}
 		}
@@ -210,19 +250,28 @@ func (s *Server) reportRequest(q map[string][]string) (report.Request, error) {
 	if req.Publisher != "" && req.Query.Grouping != query.ByCountry {
 		return req, badRequest{errors.New("a publisher groups countries: use it with by=country")}
 	}
-	if req.Compare, err = report.Comparison(get("compare"), p); err != nil {
+	if req.Compare, err = report.Comparison(q["compare"], p); err != nil {
 		return req, badRequest{err}
 	}
-	req.Series = get("series") != "false"
+	req.Series = true
+	if v := q["series"]; v != "" {
+		if req.Series, err = parseBool("series", v); err != nil {
+			return req, err
+		}
+	}
 	return req, nil
 }
 
 func (s *Server) report(w http.ResponseWriter, r *http.Request) int {
-	req, err := s.reportRequest(r.URL.Query())
+	q, err := parameters(r.URL.Query(), Params)
 	if err != nil {
 		return s.fail(w, r, err)
 	}
-	file, err := downloadRequest(r.URL.Query())
+	req, err := s.reportRequest(q)
+	if err != nil {
+		return s.fail(w, r, err)
+	}
+	file, err := downloadRequest(q)
 	if err != nil {
 		return s.fail(w, r, err)
 	}

@@ -302,3 +302,93 @@ func TestExtentLiveAndDownloads(t *testing.T) {
 		}
 	}
 }
+
+// answer is the server's response to a GET of url, with its JSON body when it has one.
+func answer(t *testing.T, s *serve.Server, url string) (*http.Response, map[string]any) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", url, nil))
+	var body map[string]any
+	if strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+			t.Fatalf("%s: %v\n%s", url, err, rec.Body)
+		}
+	}
+	return rec.Result(), body
+}
+
+// Issue 18, finding 10: a period or comparison ClickHouse's DateTime cannot hold was a 500 (a
+// DateTime parse error) or, ending in 2105, silently empty; it is a 400 that names the bounds.
+func TestPeriodsOutsideClickHouseDateTime(t *testing.T) {
+	s := serve.New(serve.DefaultConfiguration(), serve.Dependencies{ClickHouse: testData(t), Registry: prometheus.NewRegistry(), Logger: testenv.Logger(t)})
+	for _, url := range []string{
+		"/api/v1/report?period=9999", "/api/v1/report?last=99999y", "/api/v1/report?from=2005-01-01&to=9999-12-31",
+		"/api/v1/report?period=2005&compare=9999", "/api/v1/report?period=1970&compare=previous",
+		"/api/v1/report?period=1970-06&compare=year", "/api/v1/report?period=2105", "/api/v1/report?period=0000",
+		"/api/v1/report?last=99999999999999999999d",
+	} {
+		res, body := answer(t, s, url)
+		if msg, _ := body["error"].(string); res.StatusCode != 400 || !strings.Contains(msg, "1970-01-01 to 2104-12-31") && !strings.Contains(msg, "reaches before 1970-01-01") {
+			t.Errorf("%s: %d %q; want 400 naming the days spamgeo can count", url, res.StatusCode, msg)
+		}
+	}
+	for _, url := range []string{"/api/v1/report?period=1970&compare=none", "/api/v1/report?period=2104&compare=previous", "/api/v1/report?period=1971&compare=year"} {
+		if res, body := answer(t, s, url); res.StatusCode != 200 {
+			t.Errorf("%s: %d %v; want 200", url, res.StatusCode, body["error"])
+		}
+	}
+}
+
+// Issue 18, finding 19: series takes true, false, 1 or 0 (any case) and nothing else, and a
+// parameter given twice is refused rather than read once, on every endpoint.
+func TestStrictParameters(t *testing.T) {
+	s := serve.New(serve.DefaultConfiguration(), serve.Dependencies{ClickHouse: testData(t), Registry: prometheus.NewRegistry(), Logger: testenv.Logger(t)})
+	for value, series := range map[string]bool{"": true, "true": true, "TRUE": true, "1": true, "false": false, "FALSE": false, "False": false, "0": false} {
+		url := "/api/v1/report?period=2005-05&series=" + value
+		res, body := answer(t, s, url)
+		if _, has := body["series"]; res.StatusCode != 200 || has != series {
+			t.Errorf("%s: %d, series in the answer %v; want 200, %v", url, res.StatusCode, has, series)
+		}
+	}
+	for url, want := range map[string]string{
+		"/api/v1/report?period=2005-05&series=banana":             `series "banana"`,
+		"/api/v1/report?period=2005-05&series=no":                 `series "no"`,
+		"/api/v1/report?period=2005-05&series=false&series=true":  `"series" is given 2 times`,
+		"/api/v1/report?period=2005-05&period=2004-05":            `"period" is given 2 times`,
+		"/api/v1/report?period=2005-05&top=2&top=3":               `"top" is given 2 times`,
+		"/api/v1/report?period=2005-05&format=csv&format=png":     `"format" is given 2 times`,
+		"/api/v1/report?period=2005-05&compare=year&compare=none": `"compare" is given 2 times`,
+		"/api/v1/live?hours=2&hours=3":                            `"hours" is given 2 times`,
+		"/api/v1/live?top=2&top=2":                                `"top" is given 2 times`,
+		"/api/v1/extent?x=1&x=1":                                  "no parameters",
+	} {
+		res, body := answer(t, s, url)
+		if msg, _ := body["error"].(string); res.StatusCode != 400 || !strings.Contains(msg, want) {
+			t.Errorf("%s: %d %q; want 400 mentioning %s", url, res.StatusCode, msg, want)
+		}
+	}
+}
+
+// Issue 18, finding 14: every answer, of the API and of the dashboard, errors included, tells
+// browsers not to sniff types, not to be framed, and to run only the server's own scripts and
+// styles.
+func TestSecurityHeaders(t *testing.T) {
+	s := serve.New(serve.DefaultConfiguration(), serve.Dependencies{ClickHouse: testData(t), Registry: prometheus.NewRegistry(), Logger: testenv.Logger(t)})
+	for _, url := range []string{"/", "/index.html", "/app.js", "/dashboard.css", "/world.svg", "/api/openapi.yaml", "/api/v1/report?period=2005-05",
+		"/api/v1/report?period=2005-05&format=csv", "/api/v1/report?period=2005-13", "/api/v1/extent", "/api/v1/live", "/nothing-here"} {
+		res, _ := answer(t, s, url)
+		h := res.Header
+		if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("%s (%d): X-Content-Type-Options %q, X-Frame-Options %q", url, res.StatusCode, h.Get("X-Content-Type-Options"), h.Get("X-Frame-Options"))
+		}
+		csp := h.Get("Content-Security-Policy")
+		for _, want := range []string{"default-src 'none'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("%s (%d): Content-Security-Policy %q lacks %s", url, res.StatusCode, csp, want)
+			}
+		}
+		if strings.Contains(csp, "unsafe") {
+			t.Errorf("%s: Content-Security-Policy %q allows unsafe sources", url, csp)
+		}
+	}
+}

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"gonum.org/v1/plot/vg"
 )
@@ -41,6 +44,25 @@ func TestChartOptions(t *testing.T) {
 	} {
 		if _, err := c.cmd.chartOptions(); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: %v, want %q", c.cmd, err, c.want)
+		}
+	}
+}
+
+// Issue 18, finding 10: `spamgeo report` refuses a period or comparison ClickHouse's DateTime
+// cannot hold before it asks ClickHouse, saying which days it can count.
+func TestReportPeriodOutsideClickHouseDateTime(t *testing.T) {
+	for _, cmd := range []ReportCmd{
+		{PeriodFlags: PeriodFlags{Period: "9999"}},
+		{PeriodFlags: PeriodFlags{Last: "99999y"}},
+		{PeriodFlags: PeriodFlags{From: time.Date(2005, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)}},
+		{PeriodFlags: PeriodFlags{Period: "2005"}, Compare: "9999"},
+		{PeriodFlags: PeriodFlags{Period: "1970"}, Compare: "previous"},
+		{PeriodFlags: PeriodFlags{Period: "2005"}, CompareFrom: time.Date(1969, 1, 1, 0, 0, 0, 0, time.UTC), CompareTo: time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC)},
+	} {
+		cmd.Top, cmd.By, cmd.Format, cmd.DPI = 12, "country", "text", 150
+		err := cmd.Run(context.Background(), &Globals{}, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), "outside the days spamgeo can count, 1970-01-01 to 2104-12-31") && !strings.Contains(err.Error(), "reaches before 1970-01-01") {
+			t.Errorf("%+v: %v; want the bounds named", cmd.PeriodFlags, err)
 		}
 	}
 }

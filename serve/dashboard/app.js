@@ -32,14 +32,16 @@ function colour(share, max) {
 function drawMap(rows) {
   const countries = rows.filter((r) => r.code && r.code.length === 2);
   const max = Math.max(...countries.map((r) => r.share_pct), 0);
-  document.querySelectorAll("#map path").forEach((p) => { p.style.fill = ""; p.removeAttribute("data-share"); p.innerHTML = ""; });
+  document.querySelectorAll("#map path").forEach((p) => { p.style.fill = ""; p.removeAttribute("data-share"); p.replaceChildren(); });
   const offMap = [];
   for (const r of countries) {
     const p = document.querySelector(`#map path[id="${r.code.toLowerCase()}"]`);
     if (!p) { offMap.push(`${r.name} ${pct(r.share_pct)}`); continue; }
     p.style.fill = colour(r.share_pct, max);
     p.setAttribute("data-share", r.share_pct);
-    p.innerHTML = `<title>${r.name}: ${pct(r.share_pct)}</title>`;
+    const title = document.createElementNS("http://www.w3.org/2000/svg", "title");
+    title.textContent = `${r.name}: ${pct(r.share_pct)}`;
+    p.appendChild(title);
   }
   drawLegend(max, offMap);
 }
