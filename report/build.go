@@ -20,6 +20,8 @@ type Request struct {
 	Publisher  string // built-in grouping name or YAML file; empty for none
 	Series     bool
 	Provenance bool
+	// Movers asks which groups' shares moved beyond chance against the comparison (query.FindMovers).
+	Movers bool
 }
 
 // Build reads the counts (and the comparison's, and the series) and lays the report out.
@@ -64,6 +66,9 @@ func Build(ctx context.Context, r *query.Reader, req Request) (Report, error) {
 		}
 	}
 	rep := New(table, names, series)
+	if req.Movers && table.Compared() {
+		rep.Movers = newMovers(query.FindMovers(current, *previous, req.Top, query.DefaultMoverRule), req.Query.Grouping, names)
+	}
 	if req.Provenance {
 		p, err := r.Provenance(ctx, req.Query.Period)
 		if err != nil {

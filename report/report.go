@@ -32,6 +32,7 @@ type Report struct {
 	Sentences    []string      `json:"sentences"`
 	Notes        []string      `json:"notes"` // what the reader must know, e.g. an empty comparison period
 	Caveat       string        `json:"caveat"`
+	Movers       *Movers       `json:"movers,omitempty"` // with --movers and a usable comparison
 	Series       *query.Series `json:"-"`
 
 	period        query.Period

@@ -123,6 +123,9 @@ func writeText(w io.Writer, r Report) error {
 	for _, s := range r.Sentences {
 		fmt.Fprintln(w, s)
 	}
+	if r.Movers != nil {
+		writeMovers(w, r.Movers, moversListed, false)
+	}
 	for _, s := range r.Notes {
 		fmt.Fprintf(w, "\nNote: %s\n", s)
 	}
@@ -135,6 +138,9 @@ func writeMarkdown(w io.Writer, r Report) error {
 	_, err := fmt.Fprintf(w, "## %s\n\n%s\n\n", heading(r), t.RenderMarkdown())
 	for _, s := range r.Sentences {
 		fmt.Fprintf(w, "- %s\n", s)
+	}
+	if r.Movers != nil {
+		writeMovers(w, r.Movers, moversListed, true)
 	}
 	for _, s := range r.Notes {
 		fmt.Fprintf(w, "\n**Note:** %s\n", s)

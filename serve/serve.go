@@ -179,7 +179,7 @@ func parseBool(name, v string) (bool, error) {
 }
 
 // Params are the report endpoint's query parameters, as the OpenAPI file lists them.
-var Params = []string{"period", "from", "to", "last", "compare", "by", "top", "publisher", "series", "format", "chart"}
+var Params = []string{"period", "from", "to", "last", "compare", "by", "top", "publisher", "series", "movers", "format", "chart"}
 
 // Downloads are the report endpoint's formats besides JSON: the table as CSV and a chart as
 // PNG, as the dashboard offers them.
@@ -256,6 +256,11 @@ func (s *Server) reportRequest(q map[string]string) (report.Request, error) {
 	req.Series = true
 	if v := q["series"]; v != "" {
 		if req.Series, err = parseBool("series", v); err != nil {
+			return req, err
+		}
+	}
+	if v := q["movers"]; v != "" {
+		if req.Movers, err = parseBool("movers", v); err != nil {
 			return req, err
 		}
 	}

@@ -184,6 +184,14 @@ func TestReportAPIOnRealServer(t *testing.T) {
 			t.Errorf("%s: notes %v, want %d", url, body["notes"], notes)
 		}
 	}
+	// Movers, asked for: four messages a period are too few to test.
+	if _, body := get(s, "/api/v1/report?period=2005-05&compare=year&movers=true"); body["movers"] == nil ||
+		body["movers"].(map[string]any)["too_few"] != 2.0 || len(body["movers"].(map[string]any)["risen"].([]any)) != 0 {
+		t.Errorf("movers of four messages a period: %v", body["movers"])
+	}
+	if _, body := get(s, "/api/v1/report?period=2005-05&movers=1"); body["movers"] != nil {
+		t.Errorf("movers without a comparison: %v", body["movers"])
+	}
 	if _, body := get(s, "/api/v1/report?period=2003"); body["rows"] == nil || len(body["rows"].([]any)) != 0 {
 		t.Errorf("an empty period's rows: %v", body["rows"])
 	}

@@ -156,6 +156,28 @@ func TestPipelineOnRealServers(t *testing.T) {
 	if !strings.Contains(rep.Sentences[0], "down from 41.5% a year earlier") {
 		t.Errorf("headline: %q", rep.Sentences[0])
 	}
+	// What moved: China's rise and the falls of the United States and South Korea are beyond
+	// chance on 20,000 messages a period; Canada's 2.91% → 3.00% is not.
+	var moved report.Report
+	out = spamgeo(t, env, "report", "--period", "2005-04-01..2005-09-30", "--compare", "year", "--movers", "--format", "json")
+	if err := json.Unmarshal([]byte(out), &moved); err != nil || moved.Movers == nil {
+		t.Fatalf("report --movers JSON: %v\n%s", err, out)
+	}
+	codes := func(ls []report.MoverLine) []string {
+		var out []string
+		for _, l := range ls {
+			out = append(out, l.Code)
+		}
+		return out
+	}
+	risen, fallen := codes(moved.Movers.Risen), codes(moved.Movers.Fallen)
+	if !slices.Contains(risen, "CN") || !slices.Contains(fallen, "US") || !slices.Contains(fallen, "KR") ||
+		slices.Contains(risen, "CA") || slices.Contains(fallen, "CA") || risen[0] != "CN" || fallen[0] != "US" {
+		t.Errorf("movers: rose %v, fell %v", risen, fallen)
+	}
+	if err := runErr(env, "report", "--period", "2005", "--movers"); err == nil || !strings.Contains(err.Error(), "give --compare") {
+		t.Errorf("--movers without a comparison: %v", err)
+	}
 	out = spamgeo(t, env, "report", "--period", "2004-04-01..2004-09-30")
 	for _, want := range []string{`12 │ Taiwan\s+│ TW\s+│\s+0\.91%`, `All other countries\s+│\s+│\s+12\.79%`} {
 		if !regexp.MustCompile(want).MatchString(out) {

@@ -42,6 +42,7 @@ type ReportCmd struct {
 	Width       string    `help:"Chart width, with its unit: cm, mm, in, pt (1/72 in) or px (pixels at --dpi): 18cm, 7in, 1200px. Default 18cm (wider for bar charts of many rows)." placeholder:"LENGTH" env:"SPAMGEO_REPORT_WIDTH"`
 	Height      string    `help:"Chart height, with its unit as for --width. Default 11cm." placeholder:"LENGTH" env:"SPAMGEO_REPORT_HEIGHT"`
 	DPI         int       `name:"dpi" help:"PNG resolution in pixels per inch: 18cm at 150 dpi is 1063 pixels; 300 for print." default:"150" env:"SPAMGEO_REPORT_DPI"`
+	Movers      bool      `help:"Also list the groups whose share rose or fell beyond chance against the comparison (two-proportion z-test at 99% confidence, at least 30 messages in the two periods, largest change first) and those that entered or left the top rows (text, markdown, json)." env:"SPAMGEO_REPORT_MOVERS"`
 	Output      string    `help:"Write to this file instead of standard output." short:"o" placeholder:"FILE" env:"SPAMGEO_REPORT_OUTPUT"`
 }
 
@@ -101,7 +102,10 @@ func (c *ReportCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error
 	charts := format == report.PNG || format == report.SVG || format == report.HTML
 	timeChart := c.Chart == "time" && format != report.HTML && charts
 	req := report.Request{Query: query.Request{Period: p, Grouping: query.Grouping(c.By)}, Compare: cp, Top: c.Top,
-		Publisher: c.Publisher, Series: format == report.HTML || timeChart, Provenance: charts}
+		Publisher: c.Publisher, Series: format == report.HTML || timeChart, Provenance: charts, Movers: c.Movers}
+	if c.Movers && cp == nil {
+		return errors.New("--movers compares two periods: give --compare too")
+	}
 	out, closeOut, err := output(c.Output, stdout, format == report.PNG)
 	if err != nil {
 		return err

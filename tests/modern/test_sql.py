@@ -2,6 +2,7 @@
 (ClickHouse 26.x in-process), because the local server is 18.16 and users run current
 versions. The SQL is read from the files the Go binary embeds, never copied here."""
 
+import math
 import json
 import re
 from pathlib import Path
@@ -410,3 +411,19 @@ def test_grafana_panels(db):
                         assert all(abs(v - 100) < 1e-6 for v in buckets.values()), (panel["title"], buckets)
                     checked.add(panel["title"])
     assert checked == set(GRAFANA_COLUMNS)
+
+
+def test_two_proportion_reference():
+    """query/movers_test.go's expected z and p-values, recomputed with Python's statistics.NormalDist."""
+    from statistics import NormalDist
+    text = (ROOT / "query" / "movers_test.go").read_text()
+    cases = re.findall(r"\{(\d+), (\d+), (\d+), (\d+), (-?[\d.e+-]+), ([\d.e+-]+)\}", text)
+    assert len(cases) >= 3
+    for k1, n1, k2, n2, z_go, p_go in cases:
+        k1, n1, k2, n2 = map(int, (k1, n1, k2, n2))
+        if n1 == 0 or n2 == 0 or k1 + k2 in (0, n1 + n2):
+            continue
+        pooled = (k1 + k2) / (n1 + n2)
+        z = (k1 / n1 - k2 / n2) / math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+        p = 2 * (1 - NormalDist().cdf(abs(z)))
+        assert abs(z - float(z_go)) < 1e-9 and abs(p - float(p_go)) < 1e-12, (k1, n1, k2, n2, z, p)
