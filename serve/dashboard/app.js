@@ -115,6 +115,15 @@ function drawChart(report) {
   }, data, $("chart"));
 }
 
+// drawMovers lists what rose and fell beyond chance against the comparison (absent without one).
+function drawMovers(m) {
+  const el = $("movers");
+  el.textContent = "";
+  if (!m) return;
+  const list = (lines) => lines.slice(0, 5).map((l) => `${l.name} (${l.change_pp > 0 ? "+" : ""}${l.change_pp.toFixed(1)} pp)`).join(", ") || "none";
+  el.textContent = `Beyond chance (${m.test}): rose ${list(m.risen)}; fell ${list(m.fallen)}.`;
+}
+
 // choice is what the controls say, as API parameters.
 function choice() {
   return { period: $("period").value.trim(), compare: $("compare").value, by: $("by").value, top: $("top").value };
@@ -155,7 +164,7 @@ async function show() {
   let report, map;
   try {
     [report, map] = await Promise.all([
-      getJSON("/api/v1/report?" + new URLSearchParams({ period: c.period, compare: c.compare, by: c.by, top: c.top }), request.signal),
+      getJSON("/api/v1/report?" + new URLSearchParams({ period: c.period, compare: c.compare, by: c.by, top: c.top, movers: "true" }), request.signal),
       getJSON("/api/v1/report?" + new URLSearchParams({ period: c.period, by: "country", top: "250", series: "false" }), request.signal),
     ]);
   } catch (e) {
@@ -169,6 +178,7 @@ async function show() {
   $("summary").textContent = [...report.sentences, ...report.notes].join(" ");
   drawMap(map.rows);
   drawTable(report, c.by);
+  drawMovers(report.movers);
   drawChart(report);
   setDownloads(c);
   history.replaceState(null, "", "?" + pageQuery(c));
