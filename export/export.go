@@ -6,6 +6,7 @@ package export
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -122,7 +123,8 @@ func Count(ctx context.Context, conn driver.Conn, what Rows, f Filter) (uint64, 
 }
 
 // Write streams the rows matching f to w in format, ordered by time, calling progress with the
-// rows written so far after each batch. It returns the number of rows written.
+// rows written so far after each batch. It returns the number of rows written. When a write to w
+// fails, the error is w's.
 func Write(ctx context.Context, conn driver.Conn, what Rows, f Filter, format Format, w io.Writer, progress func(int64)) (int64, error) {
 	src, err := sourceOf(what)
 	if err != nil {
@@ -134,8 +136,9 @@ func Write(ctx context.Context, conn driver.Conn, what Rows, f Filter, format Fo
 		return 0, fmt.Errorf("read %s to export: %w", what, err)
 	}
 	defer rows.Close()
-	out, err := newWriter(format, src.schema, w)
-	if err != nil {
+	s := &sink{w: w, format: format}
+	var out recordWriter
+	if err := s.do(func() (err error) { out, err = newWriter(format, src.schema, s); return err }); err != nil {
 		return 0, err
 	}
 	b := array.NewRecordBuilder(memory.DefaultAllocator, src.schema)
@@ -147,8 +150,8 @@ func Write(ctx context.Context, conn driver.Conn, what Rows, f Filter, format Fo
 		if rec.NumRows() == 0 {
 			return nil
 		}
-		if err := out.Write(rec); err != nil {
-			return fmt.Errorf("write %s: %w", format, err)
+		if err := s.do(func() error { return out.Write(rec) }); err != nil {
+			return err
 		}
 		written += rec.NumRows()
 		if progress != nil {
@@ -174,7 +177,54 @@ func Write(ctx context.Context, conn driver.Conn, what Rows, f Filter, format Fo
 	if err := flush(); err != nil {
 		return written, err
 	}
-	return written, out.Close()
+	return written, s.do(out.Close)
+}
+
+// sink is the output as the format writers see it. It keeps the first write error: the Parquet
+// library panics when its output fails ("failed to write magic number") or, in places, drops
+// the error, and the output's own error says what went wrong and where.
+type sink struct {
+	w      io.Writer
+	format Format
+	err    error
+}
+
+func (s *sink) Write(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.w.Write(p)
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
+	}
+	s.err = err
+	return n, err
+}
+
+// Seek is w's, when it has one; probing it tells a file from a stream.
+func (s *sink) Seek(offset int64, whence int) (int64, error) {
+	seeker, ok := s.w.(io.Seeker)
+	if !ok {
+		return 0, errors.New("the output cannot seek")
+	}
+	return seeker.Seek(offset, whence)
+}
+
+// do runs a call of the format's writer, turning its panic into an error; the output's own
+// error, if a write failed, comes first.
+func (s *sink) do(call func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+		switch {
+		case s.err != nil:
+			err = s.err
+		case err != nil:
+			err = fmt.Errorf("write %s: %w", s.format, err)
+		}
+	}()
+	return call()
 }
 
 type countryDayRow struct {
@@ -232,19 +282,18 @@ type recordWriter interface {
 }
 
 // newWriter wraps w so that closing the format's writer does not close w: the caller owns it.
-func newWriter(format Format, schema *arrow.Schema, w io.Writer) (recordWriter, error) {
+func newWriter(format Format, schema *arrow.Schema, w *sink) (recordWriter, error) {
 	switch format {
 	case Parquet:
 		props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithMaxRowGroupLength(BatchRows))
 		return pqarrow.NewFileWriter(schema, struct{ io.Writer }{w}, props, pqarrow.DefaultWriterProps())
 	case Arrow:
-		ws, ok := w.(io.WriteSeeker)
-		if !ok {
+		if _, err := w.Seek(0, io.SeekCurrent); err != nil {
 			// The IPC file format ends with a footer pointing back at the batches; without a
 			// seekable file, write the stream format, which pyarrow and others read as well.
 			return ipc.NewWriter(struct{ io.Writer }{w}, ipc.WithSchema(schema)), nil
 		}
-		return ipc.NewFileWriter(struct{ io.WriteSeeker }{ws}, ipc.WithSchema(schema))
+		return ipc.NewFileWriter(struct{ io.WriteSeeker }{w}, ipc.WithSchema(schema))
 	}
 	return nil, fmt.Errorf("format %q is neither %s nor %s", format, Parquet, Arrow)
 }

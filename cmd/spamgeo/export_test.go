@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,7 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow/go/v15/arrow/ipc"
+	"github.com/apache/arrow/go/v15/parquet/file"
+
 	"github.com/spamgeo/spamgeo/internal/geoip/geoiptest"
+	"github.com/spamgeo/spamgeo/internal/kafka"
 	"github.com/spamgeo/spamgeo/internal/testenv"
 )
 
@@ -161,3 +168,70 @@ func TestExportOnRealServers(t *testing.T) {
 }
 
 func itoa[T uint16 | uint32](v T) string { return strconv.FormatUint(uint64(v), 10) }
+
+// exportEnv is a migrated database holding n events in April 2005, with HELO and sender
+// strings that compress poorly, so that their export is far larger than a pipe's buffer.
+func exportEnv(t *testing.T, n int) pipelineEnv {
+	t.Helper()
+	env := pipelineEnv{kafka: kafka.DefaultConfiguration(), clickhouse: testenv.ClickHouse(t)}
+	spamgeo(t, env, "migrate")
+	conn, err := env.clickhouse.Open(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.Exec(t.Context(), `INSERT INTO events (event_id, received_at, trap_id, collector, source_ip, helo,
+		mail_from, rcpt_count, size, country_code, continent_code, asn, as_org, geoip_build)
+		SELECT generateUUIDv4(), toDateTime('2005-04-01 00:00:00', 'UTC') + number * 60, 't1', 'c1', MD5(toString(number)),
+			hex(MD5(concat('helo', toString(number)))), concat(hex(MD5(toString(number))), '@example.org'), 1,
+			toUInt32(number % 5000), ['US', 'CN', 'KR'][number % 3 + 1], ['NA', 'AS', 'AS'][number % 3 + 1],
+			toUInt32(number % 1000), 'AS', 'test' FROM numbers(?)`, n); err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+// exportedRows counts the rows of a Parquet file or an Arrow IPC stream read from b.
+func exportedRows(t *testing.T, format string, b []byte) int64 {
+	t.Helper()
+	if format == "parquet" {
+		r, err := file.NewParquetReader(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("not a Parquet file (%d bytes): %v", len(b), err)
+		}
+		defer r.Close()
+		return r.NumRows()
+	}
+	r, err := ipc.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("not an Arrow IPC stream (%d bytes): %v", len(b), err)
+	}
+	defer r.Release()
+	var n int64
+	for r.Next() {
+		n += r.Record().NumRows()
+	}
+	if err := r.Err(); err != nil && !errors.Is(err, io.EOF) {
+		t.Fatalf("Arrow IPC stream: %v", err)
+	}
+	return n
+}
+
+// Issue 18, finding 20: `-o -` streams the file to standard output, and nothing else goes there;
+// before, it wrote a file named "-".
+func TestExportToStandardOutputOnRealServers(t *testing.T) {
+	env := exportEnv(t, 5000)
+	t.Chdir(t.TempDir())
+	for _, format := range []string{"parquet", "arrow"} {
+		out, err := runWith(env, "export", "--period", "2005-04", "--format", format, "-o", "-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := exportedRows(t, format, []byte(out)); n != 5000 {
+			t.Errorf("%s on standard output: %d rows, want 5000", format, n)
+		}
+		if _, err := os.Lstat("-"); err == nil {
+			t.Fatalf("%s: a file named - was written", format)
+		}
+	}
+}
