@@ -52,7 +52,7 @@ type CampaignsCmd struct {
 	Top               int    `help:"Campaigns listed." default:"10" env:"SPAMGEO_CAMPAIGNS_TOP"`
 	MinMessages       uint64 `help:"Campaigns with fewer messages in the period are not listed." default:"2" env:"SPAMGEO_CAMPAIGNS_MIN_MESSAGES"`
 	Format            string `help:"Output: text, markdown, csv, json, html, or png or svg (a chart of the listed campaigns' messages per day)." default:"text" enum:"text,markdown,csv,json,html,png,svg" env:"SPAMGEO_CAMPAIGNS_FORMAT"`
-	Output            string `help:"Write to this file instead of standard output." short:"o" placeholder:"FILE" env:"SPAMGEO_CAMPAIGNS_OUTPUT"`
+	Output            string `help:"Write to this file instead of standard output; it is written under a temporary name beside it and renamed into place when complete, so a failure leaves the path as it was (pipes and devices are written to directly)." short:"o" placeholder:"FILE" env:"SPAMGEO_CAMPAIGNS_OUTPUT"`
 	Save              bool   `help:"Store the campaigns found (keys and days) as a new generation of the campaign_keys and campaign_days tables, for SQL and Grafana." env:"SPAMGEO_CAMPAIGNS_SAVE"`
 
 	Resolver        string        `help:"DNS server (host:port) to resolve the listed campaigns' advertised hosts through; the answers are placed with the GeoIP files and recorded in host_addresses. Empty (the default) resolves nothing." placeholder:"HOST:PORT" env:"SPAMGEO_CAMPAIGNS_RESOLVER"`
@@ -77,11 +77,11 @@ func (c *CampaignsCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) er
 	if c.Top < 1 {
 		return fmt.Errorf("--top %d: list at least one campaign", c.Top)
 	}
-	out, closeOut, err := output(c.Output, stdout, c.Format == "png")
+	out, err := output(ctx, c.Output, stdout, c.Format == "png")
 	if err != nil {
 		return err
 	}
-	defer closeOut()
+	defer out.Abort()
 	res, store, closeStore, err := campaignsOf(ctx, g, &c.PeriodFlags, c.CampaignRuleFlags)
 	if err != nil {
 		return err
@@ -102,7 +102,10 @@ func (c *CampaignsCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) er
 			return err
 		}
 	}
-	return campaign.Write(out, listing, c.Format)
+	if err := campaign.Write(out, listing, c.Format); err != nil {
+		return err
+	}
+	return out.Commit()
 }
 
 // resolve looks up the advertised hosts of the listed campaigns and records the answers.

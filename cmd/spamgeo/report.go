@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 	"gonum.org/v1/plot/vg"
 
+	"github.com/spamgeo/spamgeo/internal/outfile"
 	"github.com/spamgeo/spamgeo/query"
 	"github.com/spamgeo/spamgeo/report"
 )
@@ -43,7 +44,7 @@ type ReportCmd struct {
 	Height      string    `help:"Chart height, with its unit as for --width. Default 11cm." placeholder:"LENGTH" env:"SPAMGEO_REPORT_HEIGHT"`
 	DPI         int       `name:"dpi" help:"PNG resolution in pixels per inch: 18cm at 150 dpi is 1063 pixels; 300 for print." default:"150" env:"SPAMGEO_REPORT_DPI"`
 	Movers      bool      `help:"Also list the groups whose share rose or fell beyond chance against the comparison (two-proportion z-test at 99% confidence, at least 30 messages in the two periods, largest change first) and those that entered or left the top rows (text, markdown, json)." env:"SPAMGEO_REPORT_MOVERS"`
-	Output      string    `help:"Write to this file instead of standard output." short:"o" placeholder:"FILE" env:"SPAMGEO_REPORT_OUTPUT"`
+	Output      string    `help:"Write to this file instead of standard output; it is written under a temporary name beside it and renamed into place when complete, so a failure leaves the path as it was (pipes and devices are written to directly)." short:"o" placeholder:"FILE" env:"SPAMGEO_REPORT_OUTPUT"`
 }
 
 // period resolves --period, --from/--to and --last, exactly one of which must be given.
@@ -106,11 +107,11 @@ func (c *ReportCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error
 	if c.Movers && cp == nil {
 		return errors.New("--movers compares two periods: give --compare too")
 	}
-	out, closeOut, err := output(c.Output, stdout, format == report.PNG)
+	out, err := output(ctx, c.Output, stdout, format == report.PNG)
 	if err != nil {
 		return err
 	}
-	defer closeOut()
+	defer out.Abort()
 
 	conn, err := g.clickhouse().Open(ctx)
 	if err != nil {
@@ -126,14 +127,19 @@ func (c *ReportCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error
 	}
 	switch {
 	case timeChart:
-		return report.WriteTimeChart(out, rep, chart, format)
+		err = report.WriteTimeChart(out, rep, chart, format)
 	case format == report.PNG || format == report.SVG:
-		return report.WriteBarChart(out, rep, chart, format)
+		err = report.WriteBarChart(out, rep, chart, format)
 	case format == report.HTML:
 		chart.Title = "" // the page's heading; its two charts keep their own titles
-		return report.WriteHTML(out, rep, chart)
+		err = report.WriteHTML(out, rep, chart)
+	default:
+		err = report.Write(out, rep, format)
 	}
-	return report.Write(out, rep, format)
+	if err != nil {
+		return err
+	}
+	return out.Commit()
 }
 
 // chartOptions reads --width, --height, --dpi, --title and --source.
@@ -183,20 +189,17 @@ func chartLength(s string, dpi int) (vg.Length, error) {
 	return 0, fmt.Errorf("%q: give a positive number and its unit: 18cm, 180mm, 7in, 504pt or 1200px (pixels at --dpi)", s)
 }
 
-// output is where a command writes: the file path when given, else stdout, which must not be a
-// terminal when the output is binary.
-func output(path string, stdout io.Writer, binary bool) (io.Writer, func() error, error) {
-	if path != "" {
-		f, err := os.Create(path)
-		if err != nil {
-			return nil, nil, err
-		}
-		return f, f.Close, nil
+// output is where a command writes: the file path when given ("-" for standard output), else
+// standard output, which must not be a terminal when the output is binary. A file appears, whole,
+// on Commit; the caller defers Abort.
+func output(ctx context.Context, path string, stdout io.Writer, binary bool) (*outfile.File, error) {
+	if path == "" {
+		path = outfile.Stdout
 	}
-	if binary && isTerminal(stdout) {
-		return nil, nil, errors.New("a PNG chart is binary: write it with --output FILE or redirect standard output")
+	if binary && path == outfile.Stdout && isTerminal(stdout) {
+		return nil, errors.New("a PNG chart is binary: write it with --output FILE or redirect standard output")
 	}
-	return stdout, func() error { return nil }, nil
+	return outfile.Create(ctx, path, stdout)
 }
 
 func isTerminal(w io.Writer) bool {

@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"context"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"gonum.org/v1/plot/vg"
+
+	"github.com/spamgeo/spamgeo/internal/kafka"
+	"github.com/spamgeo/spamgeo/internal/testenv"
 )
 
 // Chart sizes are lengths with their unit; pixels count at --dpi; nonsense is refused with the
@@ -64,5 +69,38 @@ func TestReportPeriodOutsideClickHouseDateTime(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "outside the days spamgeo can count, 1970-01-01 to 2104-12-31") && !strings.Contains(err.Error(), "reaches before 1970-01-01") {
 			t.Errorf("%+v: %v; want the bounds named", cmd.PeriodFlags, err)
 		}
+	}
+}
+
+// A report that fails leaves its output file as it was (it used to be emptied before the
+// report was read), and -o - is standard output.
+func TestReportOutputOnRealServers(t *testing.T) {
+	env := pipelineEnv{kafka: kafka.DefaultConfiguration(), clickhouse: testenv.ClickHouse(t)}
+	t.Chdir(t.TempDir()) // where a file named - would go
+	path := filepath.Join(t.TempDir(), "report.csv")
+	if err := os.WriteFile(path, []byte("last month's report"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The database is not migrated yet: there is nothing to read.
+	for _, command := range []string{"report", "campaigns"} {
+		if err := runErr(env, command, "--period", "2005-04", "--format", "csv", "-o", path); err == nil {
+			t.Fatalf("%s without a schema succeeded", command)
+		}
+		if b, _ := os.ReadFile(path); string(b) != "last month's report" {
+			t.Errorf("after a failed %s the file holds %q", command, b)
+		}
+	}
+	spamgeo(t, env, "migrate")
+	insertEvents(t, env.clickhouse, []struct{ at, country string }{{"2005-04-02 10:00:00", "US"}})
+	spamgeo(t, env, "report", "--period", "2005-04", "--format", "csv", "-o", path)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := spamgeo(t, env, "report", "--period", "2005-04", "--format", "csv", "-o", "-"); out != string(b) || !strings.Contains(out, "US") {
+		t.Errorf("-o - wrote %q, the file %q", out, b)
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 1 {
+		t.Errorf("files beside the report: %v", entries)
 	}
 }
