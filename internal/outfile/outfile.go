@@ -67,7 +67,14 @@ func Create(ctx context.Context, path string, stdout io.Writer) (*File, error) {
 		f.w, f.file = file, file
 		f.watch(file)
 		return f, nil
-	case err != nil && !errors.Is(err, fs.ErrNotExist):
+	case err == nil:
+		// Renaming over a file needs no right to write to it; refuse, as os.Create would.
+		w, err := os.OpenFile(f.target, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, err
+		}
+		w.Close()
+	case !errors.Is(err, fs.ErrNotExist):
 		return nil, err
 	}
 	file, err := createTemp(f.target)

@@ -290,3 +290,20 @@ func TestFIFOStalledReader(t *testing.T) {
 	}
 	isFIFO(t, fifo)
 }
+
+// A file the user may not write to is not replaced, though its directory would allow it.
+func TestReadOnlyFile(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root may write to any file")
+	}
+	path := filepath.Join(t.TempDir(), "out.parquet")
+	if err := os.WriteFile(path, []byte("old"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Create(t.Context(), path, nil); !errors.Is(err, fs.ErrPermission) {
+		t.Errorf("a read-only file: %v", err)
+	}
+	if got := content(t, path); got != "old" {
+		t.Errorf("the file holds %q", got)
+	}
+}
