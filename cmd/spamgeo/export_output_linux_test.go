@@ -124,6 +124,26 @@ func TestExportOutputOnRealServers(t *testing.T) {
 		}
 	})
 
+	// The same with -o - into a pipe nobody reads: standard output is inherited in blocking mode,
+	// where no deadline can interrupt a write.
+	t.Run("stdout sigterm", func(t *testing.T) {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		cmd := export("--format", "parquet", "-o", "-")
+		cmd.Stdout = w
+		out, err := wait(t, cmd, func() {
+			w.Close() // the child has its own copy
+			waitFull(t, r)
+		})
+		t.Log(out)
+		if code := exitCode(err); code != 1 || !strings.Contains(out, "write standard output: terminated") {
+			t.Errorf("SIGTERM on a blocked standard output: exit %d, want 1:\n%s", code, out)
+		}
+	})
+
 	// Finding 4, on a regular file: a failed export removed the file, even one that was there
 	// before. The file keeps its content, and no temporary file is left.
 	t.Run("existing file kept", func(t *testing.T) {
@@ -196,12 +216,15 @@ func isFIFO(t *testing.T, path string) {
 	}
 }
 
-// wait starts cmd, runs then (if not nil) and sends it SIGTERM, and returns its output once it
+// wait starts cmd (its standard output to the output returned unless set), runs then (if not nil) and sends it SIGTERM, and returns its output once it
 // has exited; a command still running 20 seconds later fails the test.
 func wait(t *testing.T, cmd *exec.Cmd, then func()) (string, error) {
 	t.Helper()
 	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	if cmd.Stdout == nil {
+		cmd.Stdout = &out
+	}
+	cmd.Stderr = &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

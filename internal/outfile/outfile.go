@@ -14,6 +14,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -43,8 +44,10 @@ func Create(ctx context.Context, path string, stdout io.Writer) (*File, error) {
 	f := &File{name: path, ctx: ctx}
 	if path == Stdout {
 		f.name, f.w = "standard output", stdout
-		if file, ok := stdout.(*os.File); ok {
+		if file, ok := stdout.(*os.File); ok && file.SetWriteDeadline(time.Time{}) == nil {
 			f.watch(file)
+		} else {
+			f.w = cancellable{ctx, stdout}
 		}
 		return f, nil
 	}
@@ -133,6 +136,36 @@ func createTemp(target string) (*os.File, error) {
 // Regular files and most devices take no deadline; their writes do not block for long.
 func (f *File) watch(file *os.File) {
 	f.stop = context.AfterFunc(f.ctx, func() { file.SetWriteDeadline(time.Now()) })
+}
+
+// cancellable is a writer whose writes end when ctx does, for standard output, which usually
+// takes no deadline (a pipe inherited in blocking mode). A write cut short stays blocked in the
+// background until the process exits, which it is about to do.
+type cancellable struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c cancellable) Write(p []byte) (int, error) {
+	if c.ctx.Err() != nil {
+		return 0, context.Cause(c.ctx)
+	}
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	p = slices.Clone(p) // the caller may reuse p once Write has returned
+	go func() {
+		n, err := c.w.Write(p)
+		done <- result{n, err}
+	}()
+	select {
+	case r := <-done:
+		return r.n, r.err
+	case <-c.ctx.Done():
+		return 0, context.Cause(c.ctx)
+	}
 }
 
 // Write writes p, or returns the first error a write met, naming the path.

@@ -307,3 +307,37 @@ func TestReadOnlyFile(t *testing.T) {
 		t.Errorf("the file holds %q", got)
 	}
 }
+
+// blocked is a writer that never returns from Write until released, as a pipe nobody reads.
+type blocked chan struct{}
+
+func (b blocked) Write(p []byte) (int, error) {
+	<-b
+	return len(p), nil
+}
+
+// A write to standard output that blocks ends when the context does, though standard output
+// takes no deadline.
+func TestStdoutBlocked(t *testing.T) {
+	stdout := make(blocked)
+	defer close(stdout)
+	ctx, cancel := context.WithCancel(t.Context())
+	f, err := Create(ctx, Stdout, stdout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(200*time.Millisecond, cancel)
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.Write([]byte("rows"))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "standard output") {
+			t.Errorf("blocked write: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the write did not end with the context")
+	}
+}
