@@ -3,6 +3,7 @@ package enrich
 import (
 	"log/slog"
 	"maps"
+	"math"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -134,5 +135,42 @@ func BenchmarkLookupRealDBIP(b *testing.B) {
 			b.Fatal(err)
 		}
 		i++
+	}
+}
+
+// Issue 18, findings 8 and 9 at the enricher: fe80::1%eth0 was enriched public/ZZ, a size of
+// 2^63-1 and an unknown collector went on to the sink. They are dead-lettered with the reason,
+// and a link-local source (as collectors write it, without zone) is link-local, country XR.
+func TestEnrichRefusesEventsTheTableCannotHold(t *testing.T) {
+	country, asn := geoiptest.Files(t)
+	e := newEnricher(t, geoip.Configuration{CountryDatabase: country, ASNDatabases: []string{asn}})
+	base := event.Raw{SchemaVersion: 1, EventID: "6f1c2a1e-8d0b-5c3e-9f4a-1b2c3d4e5f60",
+		ReceivedAt: time.Date(2005, 5, 1, 0, 0, 0, 0, time.UTC), TrapID: "t", Collector: event.CollectorTrap,
+		SourceIP: netip.MustParseAddr("fe80::1"), Size: 100}
+	var batch []kafka.Message
+	for _, change := range []func(r *event.Raw){
+		func(r *event.Raw) {},
+		func(r *event.Raw) { r.SourceIP = netip.MustParseAddr("fe80::1%eth0") },
+		func(r *event.Raw) { r.SourceIP = netip.MustParseAddr("2a00:1::1%eth0") },
+		func(r *event.Raw) { r.Size = math.MaxInt64 },
+		func(r *event.Raw) { r.Collector = "mx" },
+	} {
+		r := base
+		change(&r)
+		v, _ := event.EncodeRaw(&r)
+		batch = append(batch, kafka.Message{Value: v, Offset: int64(len(batch))})
+	}
+	out, dead := e.Enrich(batch)
+	if len(out) != 1 || len(dead) != 4 {
+		t.Fatalf("%d enriched, %d dead letters; want 1 and 4", len(out), len(dead))
+	}
+	got, err := event.DecodeEnriched(out[0].Value)
+	if err != nil || got.AddressClass != "link-local" || got.CountryCode != "XR" {
+		t.Errorf("fe80::1 enriched as %+v (%v), want link-local XR", got.Geo, err)
+	}
+	for i, want := range []string{"fe80::1%eth0 has a zone", "2a00:1::1%eth0 has a zone", "size 9223372036854775807 is outside", `collector "mx"`} {
+		if reason := kafka.HeaderValue(dead[i], "spamgeo.reason"); !strings.Contains(reason, want) {
+			t.Errorf("dead letter %d: reason %q, want %q", i, reason, want)
+		}
 	}
 }

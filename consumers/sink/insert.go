@@ -72,8 +72,9 @@ func (c *columns) add(e *event.Enriched, m kafka.Message) {
 	c.geoipBuild = append(c.geoipBuild, e.GeoIPBuild)
 	c.kafkaTopic = append(c.kafkaTopic, m.Topic)
 	c.receivedAt = append(c.receivedAt, e.ReceivedAt)
-	c.rcptCount = append(c.rcptCount, uint16(min(e.RcptCount, 1<<16-1)))
-	c.size = append(c.size, uint32(min(e.Size, 1<<32-1)))
+	// DecodeEnriched refused values these columns cannot hold (event.MaxRcptCount, MaxMessageSize).
+	c.rcptCount = append(c.rcptCount, uint16(e.RcptCount))
+	c.size = append(c.size, uint32(e.Size))
 	c.asn = append(c.asn, e.ASN)
 	c.kafkaPartition = append(c.kafkaPartition, uint32(m.Partition))
 	c.kafkaOffset = append(c.kafkaOffset, m.Offset)

@@ -71,9 +71,10 @@ var mayBeSpecial4, mayBeSpecial6 = func() (v4, v6 [256]bool) {
 	return v4, v6
 }()
 
-// Classify returns the class of addr; IPv4-mapped addresses are classified as IPv4.
+// Classify returns the class of addr; IPv4-mapped addresses are classified as IPv4, and a zone
+// (fe80::1%eth0) is ignored: netip.Prefix.Contains never matches a zoned address.
 func Classify(addr netip.Addr) Class {
-	addr = addr.Unmap()
+	addr = addr.Unmap().WithZone("")
 	if !addr.IsValid() {
 		return Reserved
 	}

@@ -26,3 +26,16 @@ func TestClassify(t *testing.T) {
 		t.Errorf("Classify(zero) = %s", got)
 	}
 }
+
+// Issue 18, finding 8: fe80::1%eth0 was classified public (and so enriched ZZ) because
+// netip.Prefix.Contains never matches a zoned address. A zone does not change the class.
+func TestClassifyZonedAddress(t *testing.T) {
+	for addr, want := range map[string]Class{
+		"fe80::1%eth0": LinkLocal, "fe80::1%1": LinkLocal, "ff02::1%eth0": Multicast, "fd00::1%lo": Private,
+		"::1%lo": Loopback, "2001:db8::1%x": Documentation, "::ffff:169.254.1.1%eth0": LinkLocal, "2a00:1::1%eth0": Public,
+	} {
+		if got := Classify(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("Classify(%s) = %s, want %s", addr, got, want)
+		}
+	}
+}

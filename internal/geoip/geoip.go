@@ -185,9 +185,10 @@ func (db *DB) Builds() []string {
 
 // Lookup returns the geography of addr as the databases current at `at` know it (at is the
 // event's receive time; it only matters with directories of dated builds). IPv4-mapped IPv6
-// addresses are looked up as IPv4. An error means a database file is damaged.
+// addresses are looked up as IPv4, zoned ones without their zone. An error means a database
+// file is damaged.
 func (db *DB) Lookup(addr netip.Addr, at time.Time) (Result, error) {
-	addr = addr.Unmap()
+	addr = addr.Unmap().WithZone("")
 	r := Result{Class: Classify(addr)}
 	if r.Class != Public {
 		r.Country = countries.Reserved

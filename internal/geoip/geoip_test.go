@@ -10,6 +10,7 @@ import (
 
 	"github.com/oschwald/maxminddb-golang/v2"
 
+	"github.com/spamgeo/spamgeo/internal/countries"
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/geoip/geoiptest"
 )
@@ -273,5 +274,24 @@ func BenchmarkTreeWalk(b *testing.B) {
 			b.Fatal(res.Err())
 		}
 		i++
+	}
+}
+
+// A zoned address is looked up as the address without its zone: fe80::1%eth0 is link-local and
+// reserved (XR), never a public address the databases do not know (ZZ).
+func TestLookupZonedAddress(t *testing.T) {
+	country, asn := geoiptest.Files(t)
+	db, err := geoip.Open(geoip.Configuration{CountryDatabase: country, ASNDatabases: []string{asn}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for addr, want := range map[string][2]string{
+		"fe80::1%eth0": {string(geoip.LinkLocal), countries.Reserved}, "2a00:1::1%eth0": {string(geoip.Public), "US"},
+	} {
+		got, err := db.Lookup(netip.MustParseAddr(addr), time.Time{})
+		if err != nil || string(got.Class) != want[0] || got.Country != want[1] {
+			t.Errorf("Lookup(%s) = %s %s, %v; want %s %s", addr, got.Class, got.Country, err, want[0], want[1])
+		}
 	}
 }

@@ -219,9 +219,11 @@ func (c *connCounter) dropIP(a netip.Addr) {
 	}
 }
 
+// addrOf returns the address of a, without the zone a link-local peer comes with (fe80::1%eth0):
+// it names one of this host's interfaces, and events carry none.
 func addrOf(a net.Addr) netip.Addr {
 	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
-		return ap.Addr().Unmap()
+		return ap.Addr().Unmap().WithZone("")
 	}
 	return netip.Addr{}
 }

@@ -8,6 +8,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"time"
 )
@@ -25,6 +26,13 @@ var Schemas embed.FS
 var (
 	minTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
 	maxTime = time.Date(2106, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// The largest rcpt_count and size an event may carry: the events table stores them as UInt16
+// and UInt32, and a larger value would be stored as some other number.
+const (
+	MaxRcptCount   = math.MaxUint16
+	MaxMessageSize = math.MaxUint32
 )
 
 // Collector names the kind of producer that created a raw event.
@@ -48,18 +56,20 @@ type Raw struct {
 	ReceivedAt time.Time `json:"received_at"`
 	// TrapID names the trap (or trap network) that caught the message.
 	TrapID string `json:"trap_id"`
-	// Collector is the kind of producer that made the event.
+	// Collector is the kind of producer that made the event: one of the Collector constants.
 	Collector Collector `json:"collector"`
 	// SourceIP is the address of the machine that relayed the message to us: the SMTP client
-	// for a live trap, the first untrusted hop of the Received chain for mailboxes.
+	// for a live trap, the first untrusted hop of the Received chain for mailboxes. It never
+	// has a zone (fe80::1%eth0): that names an interface of the collector's host, means nothing
+	// anywhere else, and makes the event invalid; collectors drop it (fe80::1).
 	SourceIP netip.Addr `json:"source_ip"`
 	// HELO is the name the client gave in HELO/EHLO, as sent (may be empty or bogus).
 	HELO string `json:"helo"`
 	// MailFrom is the envelope sender (MAIL FROM), empty for the null sender "<>".
 	MailFrom string `json:"mail_from"`
-	// RcptCount is the number of accepted envelope recipients.
+	// RcptCount is the number of accepted envelope recipients, at most MaxRcptCount.
 	RcptCount int `json:"rcpt_count"`
-	// Size is the message size in bytes as received (headers and body).
+	// Size is the message size in bytes as received (headers and body), at most MaxMessageSize.
 	Size int64 `json:"size"`
 	// Mail holds what the trap or an archive import saw of the message itself; synthetic
 	// events have none.
@@ -154,12 +164,16 @@ func (r *Raw) Validate() error {
 		return fmt.Errorf("received_at %s is outside %d-%d", r.ReceivedAt.Format(time.RFC3339), minTime.Year(), maxTime.Year()-1)
 	case r.TrapID == "":
 		return errors.New("trap_id is missing")
+	case r.Collector != CollectorTrap && r.Collector != CollectorReplay && r.Collector != CollectorSynth:
+		return fmt.Errorf("collector %q is not trap, replay or synth", r.Collector)
 	case !r.SourceIP.IsValid():
 		return errors.New("source_ip is missing")
-	case r.RcptCount < 0:
-		return fmt.Errorf("rcpt_count %d is negative", r.RcptCount)
-	case r.Size < 0:
-		return fmt.Errorf("size %d is negative", r.Size)
+	case r.SourceIP.Zone() != "":
+		return fmt.Errorf("source_ip %s has a zone, which names an interface of the collector's host; collectors drop it", r.SourceIP)
+	case r.RcptCount < 0 || r.RcptCount > MaxRcptCount:
+		return fmt.Errorf("rcpt_count %d is outside 0-%d", r.RcptCount, MaxRcptCount)
+	case r.Size < 0 || r.Size > MaxMessageSize:
+		return fmt.Errorf("size %d is outside 0-%d", r.Size, MaxMessageSize)
 	}
 	return nil
 }

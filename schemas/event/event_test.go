@@ -204,6 +204,11 @@ func TestDecodeRawRejects(t *testing.T) {
 		{"no trap", mutate(func(m map[string]any) { m["trap_id"] = "" }), "trap_id"},
 		{"negative size", mutate(func(m map[string]any) { m["size"] = -1 }), "size"},
 		{"size type", mutate(func(m map[string]any) { m["size"] = "big" }), "not an event"},
+		{"size above UInt32", mutate(func(m map[string]any) { m["size"] = int64(1) << 32 }), "size 4294967296 is outside 0-4294967295"},
+		{"rcpt_count above UInt16", mutate(func(m map[string]any) { m["rcpt_count"] = 65536 }), "rcpt_count 65536 is outside 0-65535"},
+		{"unknown collector", mutate(func(m map[string]any) { m["collector"] = "carrier-pigeon" }), `collector "carrier-pigeon"`},
+		{"no collector", mutate(func(m map[string]any) { delete(m, "collector") }), `collector ""`},
+		{"zoned link-local", mutate(func(m map[string]any) { m["source_ip"] = "fe80::1%eth0" }), "has a zone"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := DecodeRaw(tc.input)
@@ -219,6 +224,58 @@ func TestDecodeRawRejects(t *testing.T) {
 				if validateJSON(t, rawSchema, tc.input) == nil {
 					t.Errorf("schema accepts what the decoder rejects: %s", tc.input)
 				}
+			}
+		})
+	}
+}
+
+// Issue 18, finding 9: a size of 2^63-1 was accepted and stored as 4294967295 (the events
+// table's UInt32 saturated), and a zone on a public IPv6 address or an unknown collector passed.
+// Every reader of events (DecodeRaw, DecodeEnriched, ViewRaw: replay, enricher, sink) refuses
+// them with the same reason, and so does the JSON Schema; the largest storable values pass.
+func TestDecodeRefusesValuesTheEventsTableCannotHold(t *testing.T) {
+	rawSchema, enrichedSchema := compileSchemas(t)
+	enrich := func(raw string) string {
+		return strings.TrimSuffix(raw, "}") + `,"country_code":"US","continent_code":"NA","asn":1,"as_org":"","geoip_build":"b"}`
+	}
+	for _, tc := range []struct {
+		name, field, value, reason string
+	}{
+		{"size 2^63-1", `"size":2048`, `"size":9223372036854775807`, "size 9223372036854775807 is outside 0-4294967295"},
+		{"size 2^32", `"size":2048`, `"size":4294967296`, "size 4294967296 is outside 0-4294967295"},
+		{"rcpt_count 2^16", `"rcpt_count":3`, `"rcpt_count":65536`, "rcpt_count 65536 is outside 0-65535"},
+		{"zone on public IPv6", `"source_ip":"192.0.2.7"`, `"source_ip":"2a00:1450::1%eth0"`, "source_ip 2a00:1450::1%eth0 has a zone"},
+		{"zone on link-local IPv6", `"source_ip":"192.0.2.7"`, `"source_ip":"fe80::1%eth0"`, "source_ip fe80::1%eth0 has a zone"},
+		{"unknown collector", `"collector":"synth"`, `"collector":"mx"`, `collector "mx" is not trap, replay or synth`},
+		{"largest size", `"size":2048`, `"size":4294967295`, ""},
+		{"largest rcpt_count", `"rcpt_count":3`, `"rcpt_count":65535`, ""},
+		{"link-local without zone", `"source_ip":"192.0.2.7"`, `"source_ip":"fe80::1"`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := sampleRaw()
+			canonical, _ := EncodeRaw(&r)
+			if !bytes.Contains(canonical, []byte(tc.field)) {
+				t.Fatalf("%s not in %s", tc.field, canonical)
+			}
+			raw := strings.Replace(string(canonical), tc.field, tc.value, 1)
+			_, errRaw := DecodeRaw([]byte(raw))
+			_, errView := ViewRaw([]byte(raw))
+			_, errEnriched := DecodeEnriched([]byte(enrich(raw)))
+			schemaRaw := validateJSON(t, rawSchema, []byte(raw))
+			schemaEnriched := validateJSON(t, enrichedSchema, []byte(enrich(raw)))
+			if tc.reason == "" {
+				if errRaw != nil || errView != nil || errEnriched != nil || schemaRaw != nil || schemaEnriched != nil {
+					t.Fatalf("%s refused: raw %v, view %v, enriched %v, schema %v / %v", raw, errRaw, errView, errEnriched, schemaRaw, schemaEnriched)
+				}
+				return
+			}
+			for name, err := range map[string]error{"DecodeRaw": errRaw, "ViewRaw": errView, "DecodeEnriched": errEnriched} {
+				if err == nil || !strings.Contains(err.Error(), tc.reason) {
+					t.Errorf("%s = %v, want a refusal saying %q", name, err, tc.reason)
+				}
+			}
+			if schemaRaw == nil || schemaEnriched == nil {
+				t.Errorf("the schemas accept %s", raw)
 			}
 		})
 	}
@@ -244,6 +301,13 @@ func FuzzDecodeRaw(f *testing.F) {
 	f.Add(b)
 	f.Add([]byte(`{"schema_version":1}`))
 	f.Add([]byte(`{"source_ip":"::ffff:1.2.3.4","received_at":"2005-01-01T00:00:00+14:00"}`))
+	for _, change := range [][2]string{
+		{`"size":2048`, `"size":9223372036854775807`}, {`"size":2048`, `"size":4294967295`},
+		{`"rcpt_count":3`, `"rcpt_count":65536`}, {`"collector":"synth"`, `"collector":"mx"`},
+		{`"source_ip":"192.0.2.7"`, `"source_ip":"fe80::1%eth0"`}, {`"source_ip":"192.0.2.7"`, `"source_ip":"2a00:1450::1%25"`},
+	} {
+		f.Add([]byte(strings.Replace(string(b), change[0], change[1], 1)))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := DecodeRaw(data)
 		if err != nil {
@@ -329,6 +393,7 @@ func FuzzFastPathsAgreeWithEncodingJSON(f *testing.F) {
 	f.Add([]byte(` {"source_ip":"::ffff:1.2.3.4","received_at":"2005-02-29T00:00:00Z","rcpt_count":01} `))
 	f.Add([]byte(`{"asn":4294967296,"country_code":"US","city":"x","latitude":1.5}`))
 	f.Add([]byte(`{"asn":-1,"as_org":"A","subdivision":"US-CA","address_class":"public","geoip_build":"b","continent_code":"NA"}`))
+	f.Add([]byte(`{"source_ip":"fe80::1%eth0","size":9223372036854775807,"rcpt_count":65536,"collector":"mx"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var fast Raw
 		if decodeRawFast(data, &fast) {
@@ -381,6 +446,10 @@ func FuzzViewMatchesDecode(f *testing.F) {
 	f.Add([]byte(strings.Replace(string(canonical), `"size":2048`, `"size":2048, "future_field": [1, {"a": null}]`, 1)))
 	f.Add([]byte(strings.Replace(string(canonical), `"trap_id":"trap-1"`, `"trap_id":""`, 1)))
 	f.Add([]byte(string(canonical) + "  \n"))
+	f.Add([]byte(strings.Replace(string(canonical), `"size":2048`, `"size":9223372036854775807`, 1)))
+	f.Add([]byte(strings.Replace(string(canonical), `"collector":"synth"`, `"collector":"Trap"`, 1)))
+	f.Add([]byte(strings.Replace(string(canonical), `"source_ip":"192.0.2.7"`, `"source_ip":"fe80::1%eth0"`, 1)))
+	f.Add([]byte(strings.Replace(string(canonical), `"source_ip":"192.0.2.7"`, `"source_ip":"::ffff:192.0.2.7%1"`, 1)))
 	geo := Geo{CountryCode: "KR", ContinentCode: "AS", ASN: 4766, ASOrg: `Korea "Telecom"`, GeoIPBuild: "b"}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		want, wantErr := DecodeRaw(data)
