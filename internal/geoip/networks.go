@@ -3,8 +3,6 @@ package geoip
 import (
 	"fmt"
 	"net/netip"
-
-	"github.com/oschwald/maxminddb-golang/v2"
 )
 
 // anyCountryRecord reads the country of a record in the GeoIP2 layout and in the flat one.
@@ -32,9 +30,9 @@ func (r *anyCountryRecord) code() string {
 // ipv6 is set; networks without a country are left out. The synthetic generator draws source
 // addresses from these, so every address it makes is placed back in its country by the same file.
 func CountryNetworks(path string, ipv6 bool) (map[string][]netip.Prefix, error) {
-	r, err := maxminddb.Open(path)
+	r, err := readMMDB(path)
 	if err != nil {
-		return nil, fmt.Errorf("open country database %s: %w", path, err)
+		return nil, fmt.Errorf("country database: %w", err)
 	}
 	defer r.Close()
 	out := map[string][]netip.Prefix{}
