@@ -1,6 +1,8 @@
 package enrich
 
 import (
+	"bytes"
+	"context"
 	"log/slog"
 	"maps"
 	"math"
@@ -17,6 +19,7 @@ import (
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/geoip/geoiptest"
 	"github.com/spamgeo/spamgeo/internal/kafka"
+	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/producers/synth"
 	"github.com/spamgeo/spamgeo/schemas/event"
 )
@@ -172,5 +175,63 @@ func TestEnrichRefusesEventsTheTableCannotHold(t *testing.T) {
 		if reason := kafka.HeaderValue(dead[i], "spamgeo.reason"); !strings.Contains(reason, want) {
 			t.Errorf("dead letter %d: reason %q, want %q", i, reason, want)
 		}
+	}
+}
+
+// Issue 18, finding 1 at the enricher: a raw message larger than the dead-letter topic takes
+// was refused by the broker on every attempt, and the enricher retried that batch forever,
+// enriching nothing new; once restarted it published the batch's events again. Now the message
+// is dead-lettered as a stub, the topic drains, and every event is enriched exactly once.
+func TestOversizedMessageDoesNotBlockEnricherOnRealBroker(t *testing.T) {
+	kcfg := testenv.Kafka(t)
+	kcfg.DLQTopic += ".small"
+	testenv.CreateTopic(t, kcfg, kcfg.DLQTopic, map[string]string{"max.message.bytes": "4096"})
+	country, asn := geoiptest.Files(t)
+	batch := rawBatch(t, country, 1000)
+	huge := kafka.Message{Key: batch[0].Key, Value: bytes.Repeat([]byte("x"), 300<<10),
+		Headers: []kafka.Header{{Key: "origin", Value: []byte("attacker")}}}
+	msgs := slices.Concat(batch[:500], []kafka.Message{huge}, batch[500:])
+	for i := range msgs {
+		msgs[i].Partition, msgs[i].Offset = 0, 0
+	}
+	w := kcfg.Writer(kcfg.RawTopic, kafka.DefaultWriterOptions(), testenv.Logger(t))
+	defer w.Close()
+	if err := kafka.Deliver(context.Background(), w, msgs, nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfiguration()
+	cfg.Group, cfg.Drain = "enrich-"+testenv.Suffix(), true
+	cfg.GeoIP = geoip.Configuration{CountryDatabase: country, ASNDatabases: []string{asn}}
+	reg := prometheus.NewRegistry()
+	e, err := New(cfg, Dependencies{Kafka: kcfg, Registry: reg, Logger: testenv.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := e.Run(ctx); err != nil || ctx.Err() != nil {
+		t.Fatalf("the enricher did not drain the raw topic: %v, %v (stuck on: %v)", err, ctx.Err(), e.Healthy())
+	}
+	ids := map[string]int{}
+	for _, m := range testenv.ReadAll(t, kcfg, kcfg.EnrichedTopic, 1000) {
+		got, err := event.DecodeEnriched(m.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[got.EventID]++
+	}
+	if len(ids) != 1000 {
+		t.Errorf("%d distinct events enriched, want 1000", len(ids))
+	}
+	dead := testenv.ReadAll(t, kcfg, kcfg.DLQTopic, 1)[0]
+	if kafka.HeaderValue(dead, "spamgeo.stub") != "refused" || kafka.HeaderValue(dead, "spamgeo.size") != "307200" ||
+		kafka.HeaderValue(dead, "spamgeo.topic") != kcfg.RawTopic || kafka.HeaderValue(dead, "spamgeo.offset") == "" ||
+		!strings.Contains(kafka.HeaderValue(dead, "spamgeo.reason"), "exceeds") || kafka.HeaderValue(dead, "origin") != "attacker" ||
+		len(dead.Value) != 1<<10 || !bytes.Equal(dead.Value, huge.Value[:1<<10]) {
+		t.Errorf("dead letter: headers %v, %d value bytes", dead.Headers, len(dead.Value))
+	}
+	if e.Healthy() != nil {
+		t.Errorf("unhealthy after draining: %v", e.Healthy())
 	}
 }

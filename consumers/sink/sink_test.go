@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/netip"
@@ -321,5 +322,54 @@ func BenchmarkKnown(b *testing.B) {
 			}
 			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "ids/s")
 		})
+	}
+}
+
+// Issue 18, finding 1 at the sink: an enriched message larger than the dead-letter topic takes
+// held the sink on its batch forever (the insert done, the dead letter refused on every
+// attempt). Now it is dead-lettered as a stub, the topic drains, and every event is stored once.
+func TestOversizedMessageDoesNotBlockSinkOnRealServers(t *testing.T) {
+	kcfg := testenv.Kafka(t)
+	kcfg.DLQTopic += ".small"
+	testenv.CreateTopic(t, kcfg, kcfg.DLQTopic, map[string]string{"max.message.bytes": "4096"})
+	_, conn := migrated(t)
+	w := kcfg.Writer(kcfg.EnrichedTopic, kafka.DefaultWriterOptions(), testenv.Logger(t))
+	defer w.Close()
+	var msgs []kafka.Message
+	for i := range 2000 {
+		e := enriched(i)
+		v, _ := event.EncodeEnriched(&e)
+		msgs = append(msgs, kafka.Message{Value: v})
+		if i == 1000 {
+			msgs = append(msgs, kafka.Message{Value: bytes.Repeat([]byte("{"), 300<<10)})
+		}
+	}
+	if err := kafka.Deliver(context.Background(), w, msgs, nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfiguration()
+	cfg.Group, cfg.Drain = "sink-"+testenv.Suffix(), true
+	s, err := New(cfg, Dependencies{Kafka: kcfg, ClickHouse: conn, Registry: prometheus.NewRegistry(), Logger: testenv.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.Run(ctx); err != nil || ctx.Err() != nil {
+		t.Fatalf("the sink did not drain the enriched topic: %v, %v (stuck on: %v)", err, ctx.Err(), s.Healthy())
+	}
+	var rows, ids uint64
+	if err := conn.QueryRow(ctx, "SELECT count(), uniqExact(event_id) FROM events").Scan(&rows, &ids); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 2000 || ids != 2000 {
+		t.Errorf("%d rows of %d events stored, want 2000 of 2000", rows, ids)
+	}
+	dead := testenv.ReadAll(t, kcfg, kcfg.DLQTopic, 1)[0]
+	if kafka.HeaderValue(dead, "spamgeo.stage") != "sink" || kafka.HeaderValue(dead, "spamgeo.stub") != "refused" ||
+		kafka.HeaderValue(dead, "spamgeo.size") != "307200" || kafka.HeaderValue(dead, "spamgeo.topic") != kcfg.EnrichedTopic ||
+		len(dead.Value) != 1<<10 {
+		t.Errorf("dead letter: headers %v, %d value bytes", dead.Headers, len(dead.Value))
 	}
 }

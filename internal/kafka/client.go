@@ -232,31 +232,46 @@ func (c Configuration) Lag(ctx context.Context, group, topic string) (int64, err
 func Deliver(ctx context.Context, w *kafkago.Writer, msgs []Message, failed func(error)) error {
 	var b backoff
 	for len(msgs) > 0 {
-		err := w.WriteMessages(ctx, msgs...)
+		left, err := write(ctx, w, msgs)
 		if err == nil {
 			return nil
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		var we kafkago.WriteErrors
-		if errors.As(err, &we) && len(we) == len(msgs) {
-			var left []Message
-			for i, e := range we {
-				if e != nil {
-					left = append(left, msgs[i])
-				}
-			}
-			msgs = left
-		}
-		if failed != nil {
-			failed(fmt.Errorf("write %d messages to %s: %w", len(msgs), w.Topic, summarize(err)))
-		}
+		msgs = left
+		report(failed, w, msgs, err)
 		if !b.wait(ctx) {
 			return ctx.Err()
 		}
 	}
 	return nil
+}
+
+// write makes one attempt at writing msgs and returns those that failed: all of them unless
+// the error says which.
+func write(ctx context.Context, w *kafkago.Writer, msgs []Message) ([]Message, error) {
+	err := w.WriteMessages(ctx, msgs...)
+	if err == nil {
+		return nil, nil
+	}
+	var we kafkago.WriteErrors
+	if !errors.As(err, &we) || len(we) != len(msgs) {
+		return msgs, err
+	}
+	var left []Message
+	for i, e := range we {
+		if e != nil {
+			left = append(left, msgs[i])
+		}
+	}
+	return left, err
+}
+
+func report(failed func(error), w *kafkago.Writer, msgs []Message, err error) {
+	if failed != nil {
+		failed(fmt.Errorf("write %d messages to %s: %w", len(msgs), w.Topic, summarize(err)))
+	}
 }
 
 // summarize shortens kafka-go's per-message error lists, which repeat one cause thousands of times.

@@ -18,7 +18,8 @@ type Configuration struct {
 	RawTopic string
 	// EnrichedTopic receives the enriched events.
 	EnrichedTopic string
-	// DLQTopic receives messages a stage could not use, unchanged, with the reason in headers.
+	// DLQTopic receives messages a stage could not use, with the reason in headers, cut to a
+	// bounded stub when large (see DeadLetterQueue).
 	DLQTopic string
 	// Partitions is the partition count of topics spamgeo creates; existing topics are left as they are.
 	Partitions int

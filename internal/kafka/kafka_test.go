@@ -1,9 +1,12 @@
 package kafka_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -120,5 +123,111 @@ func TestNothingCommittedWithoutSuccessOnRealBroker(t *testing.T) {
 	}
 	if n != 200 {
 		t.Errorf("the next consumer got %d messages, want 200", n)
+	}
+}
+
+// Issue 18, finding 1: a refused message larger than the dead-letter topic's max.message.bytes
+// was refused by the broker ("[10] Message Size Too Large") on every attempt, and its stage
+// retried it forever, processing nothing new. Dead letters are now bounded stubs: cut to fixed
+// bounds (a long reason, a header of 20 KiB), and cut further when the topic still refuses
+// them (a 200 KiB value, against a topic taking 4 KiB); letters the topic refuses only
+// together are sent one by one, unchanged. Each keeps where it came from and its size.
+func TestDeadLetterStubsOnRealBroker(t *testing.T) {
+	cfg := testenv.Kafka(t)
+	cfg.DLQTopic += ".small"
+	testenv.CreateTopic(t, cfg, cfg.DLQTopic, map[string]string{"max.message.bytes": "4096"})
+	reg := prometheus.NewRegistry()
+	q := kafka.NewDeadLetterQueue(cfg, "test", reg, testenv.Logger(t))
+	defer q.Close()
+	trace := kafka.Header{Key: "trace", Value: []byte("t-1")}
+	original := func(offset int64, key string, value []byte, headers ...kafka.Header) kafka.Message {
+		return kafka.Message{Topic: "spamgeo.raw", Partition: 2, Offset: offset, Key: []byte(key), Value: value,
+			Headers: append([]kafka.Header{trace}, headers...)}
+	}
+	letters := []kafka.Message{
+		q.Refuse(original(1, "a", bytes.Repeat([]byte("a"), 200<<10)), "too big"),
+		q.Refuse(original(2, "same", bytes.Repeat([]byte("b"), 1500)), "garbage"),
+		q.Refuse(original(3, "same", bytes.Repeat([]byte("c"), 1500)), "garbage"),
+		q.Refuse(original(4, "same", []byte("d")), strings.Repeat("long reason ", 500)),
+		q.Refuse(original(5, "e", []byte("e"), kafka.Header{Key: "huge", Value: bytes.Repeat([]byte("h"), 20<<10)}), "huge header"),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var failures atomic.Int32
+	if err := q.Deliver(ctx, letters, func(error) { failures.Add(1) }); err != nil {
+		t.Fatalf("dead letters not delivered: %v (%d failed attempts)", err, failures.Load())
+	}
+	got := map[string]kafka.Message{}
+	for _, m := range testenv.ReadAll(t, cfg, cfg.DLQTopic, len(letters)) {
+		got[kafka.HeaderValue(m, "spamgeo.offset")] = m
+	}
+	for _, want := range []struct {
+		offset, stub, size string
+		value              int
+		reason             int
+		headers            []string
+	}{
+		{"1", "refused", "204800", 1 << 10, len("too big"), []string{"trace"}},
+		{"2", "", "1500", 1500, len("garbage"), []string{"trace"}},
+		{"3", "", "1500", 1500, len("garbage"), []string{"trace"}},
+		{"4", "oversized", "1", 1, 1 << 10, []string{"trace"}},
+		{"5", "oversized", "1", 1, len("huge header"), []string{"trace"}},
+	} {
+		m, ok := got[want.offset]
+		if !ok {
+			t.Errorf("no dead letter of offset %s", want.offset)
+			continue
+		}
+		var own, others []string
+		for _, h := range m.Headers {
+			if strings.HasPrefix(h.Key, "spamgeo.") {
+				own = append(own, h.Key)
+			} else {
+				others = append(others, h.Key)
+			}
+		}
+		if kafka.HeaderValue(m, "spamgeo.stub") != want.stub || kafka.HeaderValue(m, "spamgeo.size") != want.size ||
+			len(m.Value) != want.value || len(kafka.HeaderValue(m, "spamgeo.reason")) != want.reason ||
+			kafka.HeaderValue(m, "spamgeo.topic") != "spamgeo.raw" || kafka.HeaderValue(m, "spamgeo.partition") != "2" ||
+			kafka.HeaderValue(m, "spamgeo.stage") != "test" || !slices.Equal(others, want.headers) {
+			t.Errorf("dead letter of offset %s: stub %q, size %s, %d value bytes, %d reason bytes, headers %v %v; want %+v",
+				want.offset, kafka.HeaderValue(m, "spamgeo.stub"), kafka.HeaderValue(m, "spamgeo.size"), len(m.Value),
+				len(kafka.HeaderValue(m, "spamgeo.reason")), own, others, want)
+		}
+	}
+	stubs := map[string]float64{}
+	families, _ := reg.Gather()
+	for _, f := range families {
+		if f.GetName() == "spamgeo_dead_letter_stubs_total" {
+			for _, m := range f.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "cause" {
+						stubs[l.GetValue()] = m.GetCounter().GetValue()
+					}
+				}
+			}
+		}
+	}
+	// The 200 KiB value is cut to 64 KiB (oversized), refused, then cut to 1 KiB (refused).
+	if stubs["oversized"] != 3 || stubs["refused"] != 1 {
+		t.Errorf("stub counters %v, want 3 oversized and 1 refused", stubs)
+	}
+	if got := testenv.CounterValue(t, reg, "spamgeo_dead_lettered_total"); got != 5 {
+		t.Errorf("dead-lettered counter %v, want 5", got)
+	}
+}
+
+// Headers are bounded by count as well as by bytes: a message with 100,000 empty headers is
+// dead-lettered with 2,048 of them, after the spamgeo headers.
+func TestDeadLetterBoundsManyHeaders(t *testing.T) {
+	q := kafka.NewDeadLetterQueue(kafka.DefaultConfiguration(), "test", prometheus.NewRegistry(), testenv.Logger(t))
+	defer q.Close()
+	m := kafka.Message{Value: []byte("v"), Headers: make([]kafka.Header, 100_000)}
+	letter := q.Refuse(m, "many headers")
+	if n := len(letter.Headers); n != 7+2048 || kafka.HeaderValue(letter, "spamgeo.stub") != "oversized" {
+		t.Errorf("%d headers, stub %q; want 7 + 2048, oversized", n, kafka.HeaderValue(letter, "spamgeo.stub"))
+	}
+	if small := q.Refuse(kafka.Message{Value: []byte("v")}, "small"); len(small.Headers) != 6 || kafka.HeaderValue(small, "spamgeo.stub") != "" {
+		t.Errorf("a small letter has headers %v", small.Headers)
 	}
 }

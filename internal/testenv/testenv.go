@@ -71,6 +71,26 @@ func KafkaPartitions(t testing.TB, partitions int) kafka.Configuration {
 	return cfg
 }
 
+// CreateTopic creates topic on cfg's brokers with cfg.Partitions partitions and the given topic
+// configs (such as max.message.bytes), for tests of what a stage does with an unusual topic.
+func CreateTopic(t testing.TB, cfg kafka.Configuration, topic string, configs map[string]string) {
+	t.Helper()
+	tc := kafkago.TopicConfig{Topic: topic, NumPartitions: cfg.Partitions, ReplicationFactor: cfg.ReplicationFactor}
+	for k, v := range configs {
+		tc.ConfigEntries = append(tc.ConfigEntries, kafkago.ConfigEntry{ConfigName: k, ConfigValue: v})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl := &kafkago.Client{Addr: kafkago.TCP(cfg.Brokers...)}
+	resp, err := cl.CreateTopics(ctx, &kafkago.CreateTopicsRequest{Topics: []kafkago.TopicConfig{tc}})
+	if err != nil {
+		unavailable(t, "Kafka", err)
+	}
+	if err := resp.Errors[topic]; err != nil {
+		t.Fatalf("create topic %s: %v", topic, err)
+	}
+}
+
 // ClickHouse returns a configuration for the local server ($SPAMGEO_TEST_CLICKHOUSE, default
 // 127.0.0.1:9000) naming a database for this test alone, dropped when the test ends. The
 // database is not created: migrating it is part of what tests exercise.
