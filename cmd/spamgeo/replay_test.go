@@ -3,6 +3,7 @@ package main
 import (
 	"compress/gzip"
 	"context"
+	"fmt"
 	"net/smtp"
 	"os"
 	"path/filepath"
@@ -160,5 +161,24 @@ func TestReplayOnRealServers(t *testing.T) {
 		return nil
 	}, nil); err != nil || items != 2 {
 		t.Errorf("walked %d archived messages: %v", items, err)
+	}
+}
+
+// Issue 18, finding 6: a directory holding a symbolic link to nothing among good files is
+// imported: the link is skipped and reported by its reason, and the command succeeds.
+func TestReplayDirectoryWithBrokenSymlink(t *testing.T) {
+	env := pipelineEnv{kafka: testenv.Kafka(t), clickhouse: testenv.ClickHouse(t)}
+	dir := t.TempDir()
+	for i, m := range []string{directMessage, ipv6Message} {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%d.eml", i)), []byte(m), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(filepath.Join(dir, "gone.eml"), filepath.Join(dir, "0-dangling.eml")); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runWith(env, "replay", dir)
+	if err != nil || !strings.Contains(out, "imported 2 messages, skipped 1") || !strings.Contains(out, "broken-symlink") {
+		t.Errorf("replay of a directory with a broken link: %v\n%s", err, out)
 	}
 }

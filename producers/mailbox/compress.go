@@ -34,12 +34,16 @@ func decompress(r *bufio.Reader) (io.ReadCloser, string, error) {
 	return nil, "", nil
 }
 
-// failureReason names why reading a file stopped: the disk read failed ("unreadable") or its
-// compressed stream is corrupt ("corrupt-gzip" and so on).
+// failureReason names why reading a file stopped: the disk read failed ("unreadable"), its
+// compressed stream ends early ("incomplete-gzip" and so on: cut short, or still being written)
+// or it is corrupt ("corrupt-gzip" and so on).
 func failureReason(format string, err error) string {
 	var disk *diskError
-	if format == "" || errors.As(err, &disk) {
+	switch {
+	case format == "" || errors.As(err, &disk):
 		return "unreadable"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "incomplete-" + format
 	}
 	return "corrupt-" + format
 }

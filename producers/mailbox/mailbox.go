@@ -28,7 +28,10 @@ type Skipped struct {
 	Path  string
 	Index int
 	// Reason is short and machine-friendly: "too-large", "empty", "not-mail", "unreadable"
-	// (the file or directory could not be read), "corrupt-gzip", "corrupt-bzip2" or "corrupt-zstd".
+	// (the file or directory could not be read), "broken-symlink" (a symbolic link to nothing),
+	// "corrupt-gzip", "corrupt-bzip2" or "corrupt-zstd" (the compressed stream is damaged), or
+	// "incomplete-gzip", "incomplete-bzip2" or "incomplete-zstd": the compressed stream ends early,
+	// inside the message skipped, as a file still being written does. The messages before were read.
 	Reason string
 	Err    error
 }
@@ -92,21 +95,24 @@ func Walk(ctx context.Context, paths []string, opts Options, yield func(Item) er
 		}
 		return w.file(path, size)
 	}, func(path string, err error) error {
-		skip(Skipped{Path: path, Reason: "unreadable", Err: err})
+		reason := "unreadable"
+		if errors.Is(err, errBrokenSymlink) {
+			reason = "broken-symlink"
+		}
+		skip(Skipped{Path: path, Reason: reason, Err: err})
 		return nil
 	})
 }
 
-// Size returns the total number of bytes Walk will read from disk for paths (compressed sizes), for a progress bar.
-func Size(paths []string) (int64, error) {
+// Size returns the total number of bytes Walk will read from disk for paths (compressed sizes),
+// for a progress bar. What cannot be listed counts nothing: Walk reports it.
+func Size(paths []string) int64 {
 	var total int64
-	err := eachFile(paths, func(_ string, size int64) error {
+	eachFile(paths, func(_ string, size int64) error {
 		total += size
 		return nil
-	}, func(_ string, err error) error {
-		return fmt.Errorf("mailbox size: %w", err)
-	})
-	return total, err
+	}, func(string, error) error { return nil })
+	return total
 }
 
 // walker holds what Walk reuses from file to file.
@@ -128,6 +134,9 @@ func (w *walker) file(path string, size int64) error {
 	f, err := os.Open(path)
 	if err != nil {
 		w.skip(Skipped{Path: path, Reason: "unreadable", Err: err})
+		if w.opts.Progress != nil {
+			w.opts.Progress(size)
+		}
 		return nil
 	}
 	defer f.Close()
@@ -147,8 +156,9 @@ func (w *walker) file(path string, size int64) error {
 		text = w.text
 	}
 
+	// A stream that ends early is read up to where it ends: the error shows again there.
 	head, err := text.Peek(headSize)
-	if err != nil && err != io.EOF {
+	if err != nil && err != io.EOF && !errors.Is(err, io.ErrUnexpectedEOF) {
 		w.skip(Skipped{Path: path, Reason: failureReason(format, err), Err: err})
 		return nil
 	}

@@ -1,6 +1,7 @@
 package mailbox
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -19,7 +20,7 @@ type tree struct {
 func eachFile(paths []string, visit func(path string, size int64) error, fail func(path string, err error) error) error {
 	t := tree{visit: visit, fail: fail}
 	for _, path := range paths {
-		info, err := os.Stat(path)
+		info, err := stat(path)
 		switch {
 		case err != nil:
 			err = fail(path, err)
@@ -46,7 +47,7 @@ func (t tree) dir(dir string) error {
 	for _, entry := range entries {
 		name := entry.Name()
 		path := filepath.Join(dir, name)
-		info, err := os.Stat(path)
+		info, err := stat(path)
 		switch {
 		case err != nil:
 			err = t.fail(path, err)
@@ -63,6 +64,22 @@ func (t tree) dir(dir string) error {
 		}
 	}
 	return nil
+}
+
+// errBrokenSymlink is the error of a symbolic link whose target does not exist.
+var errBrokenSymlink = errors.New("broken symbolic link: its target does not exist")
+
+// stat is os.Stat, telling a symbolic link whose target is gone (errBrokenSymlink) from a path
+// that cannot be read.
+func stat(path string) (fs.FileInfo, error) {
+	info, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if link, lerr := os.Lstat(path); lerr == nil && link.Mode()&fs.ModeSymlink != 0 {
+			target, _ := os.Readlink(path)
+			return nil, fmt.Errorf("%s -> %s: %w", path, target, errBrokenSymlink)
+		}
+	}
+	return info, err
 }
 
 // isMaildir reports whether dir has the cur and new subdirectories of a Maildir.

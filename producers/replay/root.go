@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -58,6 +59,10 @@ type Dependencies struct {
 type Summary struct {
 	Imported int            `json:"imported"`
 	Skipped  map[string]int `json:"skipped"` // by reason
+	// Incomplete are the compressed files that end early (reasons "incomplete-gzip" and so on),
+	// with the number of messages imported from each: the messages before the end were read, the
+	// one it ends in was not. A file still being written reads so; import it again once complete.
+	Incomplete map[string]int `json:"incomplete,omitempty"`
 }
 
 // Total is the number of messages skipped.
@@ -75,16 +80,17 @@ func (s Summary) String() string {
 	for _, r := range slices.Sorted(maps.Keys(s.Skipped)) {
 		out += fmt.Sprintf("\n  %-24s %d", r, s.Skipped[r])
 	}
+	for _, path := range slices.Sorted(maps.Keys(s.Incomplete)) {
+		out += fmt.Sprintf("\n%s: incomplete, still being written or cut short: %d messages imported, not the one it ends in",
+			path, s.Incomplete[path])
+	}
 	return out
 }
 
 // Run imports cfg.Paths and publishes their events to the raw topic.
 func Run(ctx context.Context, cfg Configuration, deps Dependencies) (Summary, error) {
-	sum := Summary{Skipped: map[string]int{}}
-	total, err := mailbox.Size(cfg.Paths)
-	if err != nil {
-		return sum, err
-	}
+	sum := Summary{Skipped: map[string]int{}, Incomplete: map[string]int{}}
+	total := mailbox.Size(cfg.Paths)
 	bar := progressbar.DefaultBytesSilent(total)
 	if deps.Progress != nil {
 		bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(deps.Progress),
@@ -99,6 +105,7 @@ func Run(ctx context.Context, cfg Configuration, deps Dependencies) (Summary, er
 	defer pub.Close()
 	limits := mailparse.DefaultLimits()
 	var batch []event.Raw
+	fromFile := map[string]int{} // messages of each file in sum.Imported or batch
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -112,15 +119,19 @@ func Run(ctx context.Context, cfg Configuration, deps Dependencies) (Summary, er
 	}
 	skip := func(s mailbox.Skipped) {
 		sum.Skipped[s.Reason]++
+		if strings.HasPrefix(s.Reason, "incomplete-") {
+			sum.Incomplete[s.Path] = fromFile[s.Path]
+		}
 		deps.Logger.Debug("skipped", "path", s.Path, "index", s.Index, "reason", s.Reason, "error", s.Err)
 	}
-	err = mailbox.Walk(ctx, cfg.Paths, opts, func(it mailbox.Item) error {
+	err := mailbox.Walk(ctx, cfg.Paths, opts, func(it mailbox.Item) error {
 		e, reason := Event(it, cfg, limits)
 		if reason != "" {
 			skip(mailbox.Skipped{Path: it.Path, Index: it.Index, Reason: reason})
 			return nil
 		}
 		batch = append(batch, e)
+		fromFile[it.Path]++
 		if len(batch) >= cfg.BatchSize {
 			return flush()
 		}
