@@ -99,12 +99,72 @@ type Entry struct {
 	SHA256 string `json:"sha256"`
 }
 
-// Build writes the bundle into dir, which must not exist yet or be empty.
+// Build writes the bundle into dir, which must not exist yet or be an empty directory (or a
+// symbolic link to one: the bundle goes where it points). The bundle is built in a new directory
+// beside it and moved into place once complete, so a build that fails leaves nothing behind.
 func Build(ctx context.Context, in Input, dir string) (*Manifest, error) {
-	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
-		return nil, fmt.Errorf("%s is not empty: a bundle goes into a new directory", dir)
+	target, mode, exists, err := bundleTarget(dir)
+	if err != nil {
+		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(dir, MessagesDir), 0o750); err != nil {
+	partial, err := os.MkdirTemp(filepath.Dir(target), "."+filepath.Base(target)+".partial-")
+	if err != nil {
+		return nil, fmt.Errorf("evidence: %w", err)
+	}
+	defer os.RemoveAll(partial) // gone already once moved into place
+	m, err := build(ctx, in, partial)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(partial, mode); err != nil {
+		return nil, fmt.Errorf("evidence: %w", err)
+	}
+	// The empty directory makes way (os.Rename does not replace one); Remove fails if something
+	// was put into it meanwhile.
+	if exists {
+		if err := os.Remove(target); err != nil {
+			return nil, fmt.Errorf("evidence: %w", err)
+		}
+	}
+	if err := os.Rename(partial, target); err != nil {
+		return nil, fmt.Errorf("evidence: %w", err)
+	}
+	return m, nil
+}
+
+// bundleTarget is where a bundle given dir goes, symbolic links followed, with the mode it gets
+// and whether it is an empty directory already; the parents of a new one are made.
+func bundleTarget(dir string) (target string, mode fs.FileMode, exists bool, err error) {
+	if dir, err = filepath.Abs(dir); err != nil {
+		return "", 0, false, err
+	}
+	info, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, lerr := os.Lstat(dir); lerr == nil {
+			return "", 0, false, fmt.Errorf("%s is a symbolic link to nothing: %w", dir, err)
+		}
+		if err := os.MkdirAll(filepath.Dir(dir), 0o750); err != nil {
+			return "", 0, false, err
+		}
+		parent, err := filepath.EvalSymlinks(filepath.Dir(dir))
+		return filepath.Join(parent, filepath.Base(dir)), 0o750, false, err
+	}
+	if err != nil {
+		return "", 0, false, err
+	}
+	if !info.IsDir() {
+		return "", 0, false, fmt.Errorf("%s is not a directory: a bundle goes into a new or empty directory", dir)
+	}
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) > 0 {
+		return "", 0, false, errors.Join(err, fmt.Errorf("%s is not empty: a bundle goes into a new directory", dir))
+	}
+	target, err = filepath.EvalSymlinks(dir)
+	return target, info.Mode().Perm(), true, err
+}
+
+// build writes the bundle into the empty directory dir.
+func build(ctx context.Context, in Input, dir string) (*Manifest, error) {
+	if err := os.Mkdir(filepath.Join(dir, MessagesDir), 0o750); err != nil {
 		return nil, err
 	}
 	m := &Manifest{Campaign: in.Campaign.ID, Period: in.Period, Keys: in.Keys, Messages: len(in.Messages)}
@@ -224,10 +284,15 @@ func writeSums(dir string) error {
 	return os.WriteFile(filepath.Join(dir, SumsFile), []byte(b.String()), 0o640)
 }
 
-// bundleFiles lists the files under dir but SHA256SUMS, slash-separated and sorted.
+// bundleFiles lists the files under dir (a symbolic link to a bundle is followed) but SHA256SUMS,
+// slash-separated and sorted.
 func bundleFiles(dir string) ([]string, error) {
+	dir, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return nil, err
+	}
 	var out []string
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}

@@ -214,3 +214,72 @@ func equalQuery(a, b Query) bool {
 	return a.Period == b.Period && a.Campaign == b.Campaign && a.MinSubjectWords == b.MinSubjectWords &&
 		a.MaxBodyDistance == b.MaxBodyDistance && slices.Equal(a.IgnoreDomains, b.IgnoreDomains) && a.MboxQuoting == b.MboxQuoting
 }
+
+// Issue 18, finding 13: --out may be a symbolic link to an empty directory; the bundle goes into
+// the directory it points to, and verifies through the link.
+func TestBuildIntoSymlinkToEmptyDirectory(t *testing.T) {
+	dir := t.TempDir()
+	in := input(t, writeArchive(t, dir))
+	real, link := filepath.Join(dir, "case"), filepath.Join(dir, "link")
+	if err := os.Mkdir(real, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("case", link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Build(context.Background(), in, link); err != nil {
+		t.Fatalf("Build into a link to an empty directory: %v", err)
+	}
+	if err := Verify(link); err != nil {
+		t.Errorf("the bundle does not verify through the link: %v", err)
+	}
+	if err := Verify(real); err != nil {
+		t.Errorf("the bundle does not verify: %v", err)
+	}
+	if info, err := os.Lstat(link); err != nil || info.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link is no longer a link: %v, %v", info, err)
+	}
+	if got := len(files(t, real)); got != 3+4 {
+		t.Errorf("%d files in the bundle, want 7", got)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 3 { // archive, case, link: no leftover of the build
+		t.Errorf("beside the bundle: %v", entries)
+	}
+}
+
+// Issue 18, finding 13: a build that fails leaves no partial bundle, nor anything beside it; the
+// empty directory it was to go into stays empty, and a new one is not made.
+func TestFailedBuildLeavesNoPartialBundle(t *testing.T) {
+	dir := t.TempDir()
+	in := input(t, writeArchive(t, dir))
+	empty := filepath.Join(dir, "empty")
+	if err := os.Mkdir(empty, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, out := range []string{empty, filepath.Join(dir, "new")} {
+		if _, err := Build(canceled, in, out); err == nil {
+			t.Fatalf("Build with a canceled context into %s succeeded", out)
+		}
+	}
+	if entries, err := os.ReadDir(empty); err != nil || len(entries) != 0 {
+		t.Errorf("the empty directory holds %v (%v) after a failed build", entries, err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 { // archive and empty
+		t.Errorf("after failed builds: %v", entries)
+	}
+	// Nor does it touch a directory that is not empty, or a file.
+	if err := os.WriteFile(filepath.Join(empty, "x"), nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{empty, filepath.Join(empty, "x")} {
+		if _, err := Build(context.Background(), in, out); err == nil {
+			t.Errorf("Build into %s succeeded", out)
+		}
+	}
+	if entries, _ := os.ReadDir(empty); len(entries) != 1 {
+		t.Errorf("the directory that was not empty holds %v", entries)
+	}
+}

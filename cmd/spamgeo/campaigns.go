@@ -138,7 +138,7 @@ type EvidenceCmd struct {
 	CampaignRuleFlags `embed:""`
 	Campaign          string   `help:"Campaign id, as spamgeo campaigns lists it for the same period." required:"" env:"SPAMGEO_EVIDENCE_CAMPAIGN"`
 	Archive           []string `help:"Where the raw messages are: the trap's archive directory, or the files and directories that were replayed." required:"" type:"existingpath" sep:"," env:"SPAMGEO_EVIDENCE_ARCHIVE"`
-	Out               string   `help:"Directory to create the bundle in; must not exist or be empty." short:"o" required:"" placeholder:"DIR" env:"SPAMGEO_EVIDENCE_OUT"`
+	Out               string   `help:"Directory to create the bundle in; must not exist or be empty (or a symbolic link to an empty one). Built beside it and moved into place when complete." short:"o" required:"" placeholder:"DIR" env:"SPAMGEO_EVIDENCE_OUT"`
 	MboxQuoting       string   `help:"How the archive's mbox files quote body lines starting with 'From '." enum:"mboxrd,mboxo" default:"mboxrd" env:"SPAMGEO_EVIDENCE_MBOX_QUOTING"`
 }
 
