@@ -21,6 +21,7 @@ import (
 	"strings"
 
 	"github.com/spamgeo/spamgeo/campaign"
+	"github.com/spamgeo/spamgeo/producers/envelope"
 	"github.com/spamgeo/spamgeo/producers/mailbox"
 	"github.com/spamgeo/spamgeo/producers/mailparse"
 	"github.com/spamgeo/spamgeo/producers/replay"
@@ -93,10 +94,13 @@ type Query struct {
 // Entry is one message of the campaign.
 type Entry struct {
 	campaign.Message
-	// File is the raw message's path in the bundle and SHA256 its hash; both empty when the
-	// archives did not hold it.
+	// File is the raw message's path in the bundle, the bytes the trap received, and SHA256 its
+	// hash; both empty when the archives did not hold it.
 	File   string `json:"file"`
 	SHA256 string `json:"sha256"`
+	// Envelope is the SMTP transaction as the trap recorded it in its archive (sender, recipients
+	// as given, TLS, client), absent for archives without records.
+	Envelope *envelope.Envelope `json:"envelope,omitempty"`
 }
 
 // Build writes the bundle into dir, which must not exist yet or be an empty directory (or a
@@ -176,17 +180,22 @@ func build(ctx context.Context, in Input, dir string) (*Manifest, error) {
 	limits := mailparse.DefaultLimits()
 	held := map[string]bool{} // the archive files that held messages
 	err := mailbox.Walk(ctx, in.Archives, in.Mailbox, func(it mailbox.Item) error {
-		i, ok := index[replay.EventID(it.Data, mailparse.Parse(it.Data, limits))]
+		message, env, err := replay.Unwrap(it.Data)
+		if err != nil {
+			return nil // replay skips it too: no stored message comes from it
+		}
+		i, ok := index[replay.EventID(message, env, mailparse.Parse(message, limits))]
 		if !ok || m.Entries[i].File != "" {
 			return nil
 		}
 		held[it.Path] = true
-		sum := sha256.Sum256(it.Data)
+		sum := sha256.Sum256(message)
 		e := &m.Entries[i]
 		e.File = fmt.Sprintf("%s/%06d-%s.eml", MessagesDir, i+1, e.EventID)
 		e.SHA256 = hex.EncodeToString(sum[:])
+		e.Envelope = env
 		m.Archived++
-		return os.WriteFile(filepath.Join(dir, e.File), it.Data, 0o640)
+		return os.WriteFile(filepath.Join(dir, e.File), message, 0o640)
 	}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("read archives: %w", err)

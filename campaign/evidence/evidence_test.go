@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/spamgeo/spamgeo/campaign"
+	"github.com/spamgeo/spamgeo/producers/envelope"
 	"github.com/spamgeo/spamgeo/producers/mailbox"
 	"github.com/spamgeo/spamgeo/producers/mailparse"
 	"github.com/spamgeo/spamgeo/producers/replay"
@@ -56,7 +57,7 @@ func input(t *testing.T, archive string) Input {
 	var ids []string
 	err := mailbox.Walk(context.Background(), []string{archive}, mailbox.DefaultOptions(), func(it mailbox.Item) error {
 		if !bytes.Contains(it.Data, []byte("Cheap pills now 9")) {
-			ids = append(ids, replay.EventID(it.Data, mailparse.Parse(it.Data, mailparse.DefaultLimits())))
+			ids = append(ids, replay.EventID(it.Data, nil, mailparse.Parse(it.Data, mailparse.DefaultLimits())))
 		}
 		return nil
 	}, nil)
@@ -281,5 +282,52 @@ func TestFailedBuildLeavesNoPartialBundle(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(empty); len(entries) != 1 {
 		t.Errorf("the directory that was not empty holds %v", entries)
+	}
+}
+
+// Issue 18, finding 7: a message of the trap's archive goes into the bundle as the trap received
+// it, without the envelope record above it, which the manifest carries instead.
+func TestBundleHoldsTheMessageAsReceived(t *testing.T) {
+	dir := t.TempDir()
+	archive := filepath.Join(dir, "archive")
+	message := []byte("Received: from [192.0.2.1] by trap.example; Sat, 2 Apr 2005 10:01:00 +0000\r\n" +
+		"Subject: Cheap pills now\r\n\r\nFrom the desk of\r\nhttp://pills.example/\r\n")
+	env := envelope.Envelope{Version: envelope.Version, EventID: "5b7d2f4e-1c3a-4e8b-9f60-2d1e7c9a8b01", TrapID: "t1",
+		ReceivedAt: time.Date(2005, 4, 2, 10, 1, 0, 123, time.UTC), SourceIP: netip.MustParseAddr("81.2.69.160"),
+		SourceRule: "smtp-client", HELO: "bot", MailFrom: "Seller@pills.example", Recipients: []envelope.Text{"A@trap.example", "用户@trap.example"},
+		TLS: true, Size: int64(len(message))}
+	entry, err := envelope.Append([]byte("From Seller@pills.example Sat Apr  2 10:01:00 2005\n"), env, "\r\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry = append(append(entry, bytes.ReplaceAll(message, []byte("\nFrom the"), []byte("\n>From the"))...), '\n')
+	if err := os.MkdirAll(archive, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(archive, "t1-2005-04-02.mbox"), entry, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	in := input(t, writeArchive(t, t.TempDir()))
+	in.Archives, in.Messages = []string{archive}, in.Messages[:1]
+	in.Messages[0].EventID = env.EventID
+	out := filepath.Join(dir, "bundle")
+	m, err := Build(context.Background(), in, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := m.Entries[0]
+	got, err := os.ReadFile(filepath.Join(out, filepath.FromSlash(e.File)))
+	if err != nil || !bytes.Equal(got, message) {
+		t.Errorf("bundled message %q (%v), want the bytes received %q", got, err, message)
+	}
+	if sum := sha256.Sum256(message); e.SHA256 != hex.EncodeToString(sum[:]) {
+		t.Errorf("entry sha256 %s, want that of the message", e.SHA256)
+	}
+	if e.Envelope == nil || e.Envelope.MailFrom != "Seller@pills.example" || !e.Envelope.TLS ||
+		!slices.Equal(e.Envelope.RecipientStrings(), []string{"A@trap.example", "用户@trap.example"}) {
+		t.Errorf("entry envelope %+v", e.Envelope)
+	}
+	if err := Verify(out); err != nil {
+		t.Error(err)
 	}
 }

@@ -22,11 +22,13 @@ type ReplayCmd struct {
 
 // Help explains dates, sources and ids.
 func (c *ReplayCmd) Help() string {
-	return "Each message becomes a raw event dated by the top Received header (the trap's own; else the Date " +
-		"header, else the mbox postmark), sourced from the first Received hop not among --trusted-relays " +
-		"(private and reserved hops are skipped). Its id comes from its content, or from the header spamgeo " +
-		"trap writes into its archive, and the sink stores a replayed id once: importing the same archive " +
-		"twice adds nothing. Prints what was imported and what was skipped, with reasons."
+	return "A message of spamgeo trap's archive becomes the event the trap published, from the envelope record " +
+		"the trap wrote above it (same id, time, source, sender, recipients, TLS, size). Any other message becomes " +
+		"a raw event dated by the top Received header (else the Date header, else the mbox postmark), sourced " +
+		"from the first Received hop not among --trusted-relays (private and reserved hops are skipped), with an " +
+		"id from its content. The sink stores a replayed id once: importing the same archive twice adds nothing. " +
+		"Prints what was imported and what was skipped, with reasons; files that cannot be read are skipped, and a " +
+		"compressed file that ends early (still being written) is read up to its end and named."
 }
 
 // Run imports the paths and prints the summary.

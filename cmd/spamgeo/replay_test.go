@@ -146,7 +146,7 @@ func TestReplayOnRealServers(t *testing.T) {
 	if got := stored("1"); len(got) != 5 {
 		t.Errorf("after importing the trap's archive: %d events, want 5 (3 replayed + 2 live)\n%s", len(got), strings.Join(got, "\n"))
 	}
-	// The archive names the trap addresses as a delivering MTA does, so an import keeps them.
+	// The archive keeps the envelope recipients, so an import keeps them.
 	archived, _ := filepath.Glob(filepath.Join(cfg.ArchiveDir, "*.mbox.gz"))
 	if len(archived) != 1 {
 		t.Fatalf("archive files %q", archived)
@@ -180,5 +180,50 @@ func TestReplayDirectoryWithBrokenSymlink(t *testing.T) {
 	out, err := runWith(env, "replay", dir)
 	if err != nil || !strings.Contains(out, "imported 2 messages, skipped 1") || !strings.Contains(out, "broken-symlink") {
 		t.Errorf("replay of a directory with a broken link: %v\n%s", err, out)
+	}
+}
+
+// Issue 18, finding 18: the archive of a trap still running, today's file still open, imports
+// every message and reports nothing corrupt or incomplete.
+func TestReplayOfARunningTrapsArchive(t *testing.T) {
+	env := pipelineEnv{kafka: testenv.Kafka(t), clickhouse: testenv.ClickHouse(t)}
+	cfg := trap.DefaultConfiguration()
+	cfg.Listen, cfg.NoTLS, cfg.TrapID, cfg.ArchiveDir = []string{"127.0.0.1:0"}, true, "open", t.TempDir()
+	tr, err := trap.New(cfg, trap.Dependencies{Kafka: env.kafka, Registry: prometheus.NewRegistry(), Logger: testenv.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Stop()
+	for _, subject := range []string{"one", "two", "three"} {
+		if err := smtp.SendMail(tr.Addrs()[0].String(), nil, "bulk@sender.test", []string{"victim@trap.test"},
+			[]byte("Subject: "+subject+"\r\n\r\nbody\r\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := runWith(env, "replay", cfg.ArchiveDir)
+	if err != nil || !strings.Contains(out, "imported 3 messages, skipped 0") {
+		t.Errorf("replay of the open archive: %v\n%s", err, out)
+	}
+	// Read while the trap writes its last message (or cut short): what is complete is imported,
+	// and the file is named as incomplete, not corrupt.
+	archived, _ := filepath.Glob(filepath.Join(cfg.ArchiveDir, "*.mbox.gz"))
+	if len(archived) != 1 {
+		t.Fatalf("archive files %q", archived)
+	}
+	data, err := os.ReadFile(archived[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(t.TempDir(), "cut.mbox.gz")
+	if err := os.WriteFile(cut, data[:len(data)-10], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runWith(env, "replay", cut)
+	if err != nil || !strings.Contains(out, "imported 2 messages, skipped 1") || !strings.Contains(out, "incomplete-gzip") ||
+		!strings.Contains(out, cut+": incomplete, still being written or cut short: 2 messages imported") || strings.Contains(out, "corrupt") {
+		t.Errorf("replay of an archive cut inside its last message: %v\n%s", err, out)
 	}
 }

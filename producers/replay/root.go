@@ -1,7 +1,9 @@
 // Package replay imports archived trap mail — mbox, Maildir, .eml files and directories of them,
-// plain or compressed — as raw events: dated by the trap's own Received header, sourced by the
-// Received chain, and identified by their content, so that importing an archive twice stores
-// each message once (the sink skips replayed events it holds already).
+// plain or compressed — as raw events. A message of spamgeo trap's archive carries the trap's
+// envelope record (package envelope) and gives back the event the trap published, id and all;
+// any other is dated by its top Received header, sourced by the Received chain, and identified
+// by its content. Either way importing an archive twice stores each message once (the sink skips
+// replayed events it holds already).
 package replay
 
 import (
@@ -21,6 +23,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/spamgeo/spamgeo/internal/kafka"
+	"github.com/spamgeo/spamgeo/producers/envelope"
 	"github.com/spamgeo/spamgeo/producers/mailbox"
 	"github.com/spamgeo/spamgeo/producers/mailparse"
 	"github.com/spamgeo/spamgeo/producers/publish"
@@ -143,8 +146,8 @@ func Run(ctx context.Context, cfg Configuration, deps Dependencies) (Summary, er
 	return sum, err
 }
 
-// trapHeader recognises the Received header spamgeo trap writes into its archive; it carries the
-// event id the live trap published, so importing the archive gives the same ids.
+// trapHeader recognises the Received header spamgeo trap wrote into its archive before it wrote
+// envelope records; it carries the event id the live trap published.
 var trapHeader = regexp.MustCompile(`\(spamgeo trap ([^)\s]+)\) with \S+ id ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})`)
 
 func first(hops []mailparse.Hop) mailparse.Hop {
@@ -157,19 +160,76 @@ func first(hops []mailparse.Hop) mailparse.Hop {
 // idNamespace is the UUIDv5 namespace of ids derived from message content.
 var idNamespace = uuid.MustParse("2b0f7c4e-9a3d-5e61-8c2f-4d7a1e9b3c50")
 
-// EventID is the event id Event gives the archived message data whose parse is msg: the id
-// spamgeo trap recorded in its Received header, or else one derived from the content.
-func EventID(data []byte, msg *mailparse.Message) string {
+// Unwrap returns the message an archive entry holds, as received, and the envelope record
+// spamgeo trap wrote above it; the record is nil for an entry without one (another archive, or
+// the trap's from before records), whose message is the entry itself.
+func Unwrap(entry []byte) ([]byte, *envelope.Envelope, error) {
+	env, message, found, err := envelope.Cut(entry)
+	switch {
+	case !found:
+		return entry, nil, nil
+	case err != nil:
+		return nil, nil, err
+	}
+	return message, &env, nil
+}
+
+// EventID is the event id Event gives an archived message whose parse is msg: the one the trap
+// recorded in env or, in its older archives, in its Received header; else one derived from the
+// content.
+func EventID(message []byte, env *envelope.Envelope, msg *mailparse.Message) string {
+	if env != nil {
+		return env.EventID
+	}
 	if m := trapHeader.FindStringSubmatch(first(msg.Received).Raw); m != nil && msg.Received[0].FromIP.IsValid() {
 		return m[2]
 	}
-	return uuid.NewSHA1(idNamespace, data).String()
+	return uuid.NewSHA1(idNamespace, message).String()
 }
 
 // Event turns one archived message into a raw event, or says why it cannot.
 func Event(it mailbox.Item, cfg Configuration, limits mailparse.Limits) (event.Raw, string) {
-	msg := mailparse.Parse(it.Data, limits)
-	id, trapID := EventID(it.Data, msg), cfg.TrapID
+	message, env, err := Unwrap(it.Data)
+	if err != nil {
+		return event.Raw{}, "bad-envelope"
+	}
+	msg := mailparse.Parse(message, limits)
+	var r event.Raw
+	if env != nil {
+		r = recorded(env, message, msg)
+	} else {
+		var reason string
+		if r, reason = archived(it, message, msg, cfg); reason != "" {
+			return event.Raw{}, reason
+		}
+	}
+	if err := r.Validate(); err != nil {
+		return event.Raw{}, "invalid-event"
+	}
+	return r, ""
+}
+
+// recorded is the event of a message the trap archived with its envelope record: the event the
+// trap published, but for its collector.
+func recorded(env *envelope.Envelope, message []byte, msg *mailparse.Message) event.Raw {
+	mail := msg.Mail()
+	mail.SourceRule, mail.SourceHop, mail.SourcePort, mail.Listener = env.SourceRule, env.SourceHop, env.SourcePort, env.Listener
+	if env.SourceRule == event.SourceReceived && env.SourceHop < len(msg.Received) {
+		mail.SourceHeader = msg.Received[env.SourceHop].Raw
+	}
+	mail.TLS, mail.Recipients = env.TLS, env.RecipientStrings()
+	mail.Defects = append(mail.Defects, env.Defects...)
+	return event.Raw{
+		SchemaVersion: event.SchemaVersion, EventID: env.EventID, ReceivedAt: env.ReceivedAt.UTC(), TrapID: env.TrapID,
+		Collector: event.CollectorReplay, SourceIP: env.SourceIP, HELO: string(env.HELO), MailFrom: string(env.MailFrom),
+		RcptCount: len(env.Recipients), Size: int64(len(message)), Mail: mail,
+	}
+}
+
+// archived is the event of a message without a record, dated and sourced by its Received chain,
+// or the reason it cannot be imported.
+func archived(it mailbox.Item, message []byte, msg *mailparse.Message, cfg Configuration) (event.Raw, string) {
+	id, trapID := EventID(message, nil, msg), cfg.TrapID
 	var src mailparse.Source
 	if m := trapHeader.FindStringSubmatch(first(msg.Received).Raw); m != nil && msg.Received[0].FromIP.IsValid() {
 		// Written by spamgeo trap: its source is the trap's own verdict, taken as it is.
@@ -192,13 +252,9 @@ func Event(it mailbox.Item, cfg Configuration, limits mailparse.Limits) (event.R
 	}
 	mail := msg.Mail()
 	mail.SourceRule, mail.SourceHop, mail.SourceHeader = event.SourceReceived, src.Hop, src.Header
-	r := event.Raw{
+	return event.Raw{
 		SchemaVersion: event.SchemaVersion, EventID: id, ReceivedAt: at.UTC(), TrapID: trapID,
 		Collector: event.CollectorReplay, SourceIP: src.IP, HELO: msg.Received[src.Hop].FromName,
-		RcptCount: max(1, len(mail.Recipients)), Size: int64(len(it.Data)), Mail: mail,
-	}
-	if err := r.Validate(); err != nil {
-		return event.Raw{}, "invalid-event"
-	}
-	return r, ""
+		RcptCount: max(1, len(mail.Recipients)), Size: int64(len(message)), Mail: mail,
+	}, ""
 }

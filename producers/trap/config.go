@@ -62,7 +62,8 @@ type Configuration struct {
 	SpoolDir string
 	// MaxSpoolBytes bounds the spool; when it is full the trap answers 451.
 	MaxSpoolBytes int64
-	// ArchiveDir, when set, keeps every accepted message in daily gzip-compressed mbox files.
+	// ArchiveDir, when set, keeps every accepted message as received, with its envelope, in daily
+	// gzip-compressed mbox files.
 	ArchiveDir string
 }
 

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -110,7 +108,7 @@ func (s *session) Data(r io.Reader) error {
 	}
 	r2 := s.event(data)
 	if s.t.archive != nil {
-		if err := s.t.archive.write(r2.ReceivedAt, s.from, s.traceHeaders(r2), data); err != nil {
+		if err := s.t.archive.write(r2, data); err != nil {
 			s.t.metrics.archiveFailures.Inc()
 			s.t.deps.Logger.Error("archive", "error", err)
 		} else {
@@ -150,7 +148,7 @@ func (s *session) event(data []byte) *event.Raw {
 	return &event.Raw{
 		SchemaVersion: event.SchemaVersion,
 		// Unique per accepted message: identical spam sent twice is two messages. The id stays
-		// with the event through the spool and is written into the archive's Received header.
+		// with the event through the spool and is written into the archive's envelope record.
 		EventID:    uuid.NewString(),
 		ReceivedAt: time.Now().UTC(),
 		TrapID:     s.t.cfg.TrapID,
@@ -162,39 +160,6 @@ func (s *session) event(data []byte) *event.Raw {
 		Size:       int64(len(data)),
 		Mail:       m,
 	}
-}
-
-// traceHeaders are the trap's own header lines for the archive, as a delivering MTA writes them:
-// a Delivered-To line per trap address and a Received header that names the event's source where
-// an MTA names its client and carries the event id, so an import of the archive gives the same
-// event, recipients included.
-func (s *session) traceHeaders(r *event.Raw) string {
-	var b strings.Builder
-	for _, rcpt := range r.Mail.Recipients {
-		fmt.Fprintf(&b, "Delivered-To: %s\n", sanitize(rcpt))
-	}
-	with := "ESMTP"
-	if r.Mail.TLS {
-		with = "ESMTPS"
-	}
-	fmt.Fprintf(&b, "Received: from %s (unknown [%s])\n\tby %s (spamgeo trap %s) with %s id %s;\n\t%s\n",
-		sanitize(r.HELO), r.SourceIP, s.t.cfg.Hostname, s.t.cfg.TrapID, with, r.EventID,
-		r.ReceivedAt.Format(time.RFC1123Z))
-	return b.String()
-}
-
-// sanitize keeps a client-given name from breaking the header it is written into.
-func sanitize(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c < 0x21 || c > 0x7e || c == '(' || c == ')' || c == '[' || c == ']' || c == ';' {
-			b[i] = '_'
-		}
-	}
-	if len(b) > 255 {
-		b = b[:255]
-	}
-	return string(b)
 }
 
 // headerLength is the size of the header block: up to the first empty line.
