@@ -20,8 +20,8 @@ type TrapCmd struct {
 	MaxHeaderBytes      int           `help:"Largest header block accepted (552 beyond)." default:"262144" env:"SPAMGEO_TRAP_MAX_HEADER_BYTES"`
 	MaxRecipients       int           `help:"Most recipients of one message (452 beyond)." default:"100" env:"SPAMGEO_TRAP_MAX_RECIPIENTS"`
 	MaxLineLength       int           `help:"Longest command or message line." default:"2000" env:"SPAMGEO_TRAP_MAX_LINE_LENGTH"`
-	CommandTimeout      time.Duration `help:"Longest wait for each command line." default:"60s" env:"SPAMGEO_TRAP_COMMAND_TIMEOUT"`
-	DataTimeout         time.Duration `help:"Longest the DATA phase of one message may take in all." default:"5m" env:"SPAMGEO_TRAP_DATA_TIMEOUT"`
+	CommandTimeout      time.Duration `help:"Longest one command line may take to arrive in full, however slowly it trickles in (421 and the connection closed beyond)." default:"60s" env:"SPAMGEO_TRAP_COMMAND_TIMEOUT"`
+	DataTimeout         time.Duration `help:"Longest the DATA phase of one message may take in all (421 and the connection closed beyond)." default:"5m" env:"SPAMGEO_TRAP_DATA_TIMEOUT"`
 	SessionTimeout      time.Duration `help:"Longest one connection may last in all (slow clients)." default:"15m" env:"SPAMGEO_TRAP_SESSION_TIMEOUT"`
 	MaxConnections      int           `help:"Most connections served at once; more are answered 421." default:"1000" env:"SPAMGEO_TRAP_MAX_CONNECTIONS"`
 	MaxConnectionsPerIP int           `help:"Most connections from one client address at once." default:"20" env:"SPAMGEO_TRAP_MAX_CONNECTIONS_PER_IP"`

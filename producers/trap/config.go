@@ -31,9 +31,10 @@ type Configuration struct {
 	MaxRecipients int
 	// MaxLineLength is the longest command or message line (500 beyond).
 	MaxLineLength int
-	// CommandTimeout is how long the trap waits for each command line.
+	// CommandTimeout is how long one command line may take to arrive in full, however slowly it
+	// trickles in; past it the trap answers 421 and closes the connection.
 	CommandTimeout time.Duration
-	// DataTimeout is how long the whole DATA phase of one message may take.
+	// DataTimeout is how long the whole DATA phase of one message may take (421 and closed beyond).
 	DataTimeout time.Duration
 	// SessionTimeout is how long one connection may last in all, however busy (slowloris).
 	SessionTimeout time.Duration

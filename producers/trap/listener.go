@@ -4,10 +4,12 @@ import (
 	"crypto/tls"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/emersion/go-smtp"
 	proxyproto "github.com/pires/go-proxyproto"
 )
 
@@ -82,29 +84,102 @@ func (l *limitedListener) Accept() (net.Conn, error) {
 			t.conns.release(peer, perIP)
 			t.metrics.sessions.WithLabelValues(sc.outcome()).Inc()
 		}
+		sc.timeout = func(limit string) {
+			t.metrics.rejected.WithLabelValues(strings.ToLower(limit) + "-timeout").Inc()
+		}
 		return sc, nil
 	}
 }
 
 // sessionConn caps every deadline the SMTP server sets at the end of the session (and of the
 // DATA phase, while one runs), so a client that trickles bytes cannot hold a connection forever.
+//
+// A deadline, once passed, ends the session: every later read fails at once. go-smtp alone would
+// go on: it sets the command timeout as each command line starts, but its line reader hands the
+// part of a line read by the deadline up as a whole command, and the next line gets a deadline
+// of its own, so a line trickled a byte at a time was never cut.
 type sessionConn struct {
 	net.Conn
 	mu       sync.Mutex
-	deadline time.Time // the session's end
-	dataEnd  time.Time // the current DATA phase's end, zero outside DATA
+	deadline time.Time     // the session's end
+	dataEnd  time.Time     // the current DATA phase's end, zero outside DATA
+	passed   *timeoutError // the deadline that passed, nil while none has
+	hungUp   bool
 	once     sync.Once
 	release  func()
+	timeout  func(limit string) // told the first deadline that passes
 	// What the session came to, for spamgeo_trap_sessions_total when the connection closes.
-	greeted, delivered, refused, timedOut atomic.Bool
+	greeted, delivered, refused atomic.Bool
+}
+
+// timeoutError is what reads return once a deadline has passed; it names the limit (Session,
+// Data or Command), and not the socket's addresses as the system's error does. Like the
+// system's, it is temporary: crypto/tls would keep a permanent one for every later read, and
+// a TLS session could then not be hung up (see hangUp).
+type timeoutError struct{ limit string }
+
+func (e *timeoutError) Error() string   { return strings.ToLower(e.limit) + " timeout" }
+func (e *timeoutError) Timeout() bool   { return true }
+func (e *timeoutError) Temporary() bool { return true }
+
+// reply is the trap's answer to a client that let a deadline pass; it ends the session.
+func (e *timeoutError) reply() *smtp.SMTPError {
+	return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 2},
+		Message: e.limit + " timeout, closing connection"}
 }
 
 func (c *sessionConn) Read(b []byte) (int, error) {
+	c.mu.Lock()
+	switch {
+	case c.hungUp:
+		c.mu.Unlock()
+		return 0, net.ErrClosed
+	case c.passed != nil:
+		err := c.passed
+		c.mu.Unlock()
+		return 0, err
+	}
+	c.mu.Unlock()
 	n, err := c.Conn.Read(b)
 	if ne, ok := err.(net.Error); ok && ne.Timeout() {
-		c.timedOut.Store(true)
+		return n, c.expire()
 	}
 	return n, err
+}
+
+// expire records that a deadline passed, and which: the session's, the DATA phase's, or else
+// the command's.
+func (c *sessionConn) expire() *timeoutError {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.passed == nil {
+		now := time.Now()
+		switch {
+		case !now.Before(c.deadline):
+			c.passed = &timeoutError{"Session"}
+		case !c.dataEnd.IsZero() && !now.Before(c.dataEnd):
+			c.passed = &timeoutError{"Data"}
+		default:
+			c.passed = &timeoutError{"Command"}
+		}
+		c.timeout(c.passed.limit)
+	}
+	return c.passed
+}
+
+// expired returns the deadline that passed, nil while none has.
+func (c *sessionConn) expired() *timeoutError {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.passed
+}
+
+// hangUp makes every later read fail as on a closed connection: go-smtp then writes the reply
+// it has (the trap's last word) and closes without reading anything more.
+func (c *sessionConn) hangUp() {
+	c.mu.Lock()
+	c.hungUp = true
+	c.mu.Unlock()
 }
 
 // outcome classifies the session for metrics.
@@ -112,7 +187,7 @@ func (c *sessionConn) outcome() string {
 	switch {
 	case c.delivered.Load():
 		return "delivered"
-	case c.timedOut.Load():
+	case c.expired() != nil:
 		return "timeout"
 	case c.refused.Load():
 		return "refused"

@@ -21,6 +21,9 @@ type backend struct{ t *Trap }
 func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	t := b.t
 	sc := sessionConnOf(c.Conn())
+	if err := timedOut(sc); err != nil {
+		return nil, err
+	}
 	s := &session{t: t, conn: c, sc: sc, rule: event.SourceSMTPClient}
 	if sc != nil {
 		sc.greeted.Store(true)
@@ -65,12 +68,31 @@ func (s *session) refuse(reason string, err *smtp.SMTPError) error {
 	return err
 }
 
+// timedOut ends a session whose deadline passed while its command was read: what go-smtp took
+// for the command is only the part of the line read by then.
+func timedOut(sc *sessionConn) error {
+	if sc == nil {
+		return nil
+	}
+	if e := sc.expired(); e != nil {
+		sc.hangUp()
+		return e.reply()
+	}
+	return nil
+}
+
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+	if err := timedOut(s.sc); err != nil {
+		return err
+	}
 	s.from, s.recipients = from, nil
 	return nil
 }
 
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if err := timedOut(s.sc); err != nil {
+		return err
+	}
 	if !s.t.cfg.accepts(to) {
 		// There is no relay path at all: anything that is not a trap address is refused.
 		return s.refuse("relay-denied", &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
@@ -84,23 +106,39 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	return nil
 }
 
-var errTemporary = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0},
-	Message: "Temporary failure, please try again later"}
+var (
+	errTemporary = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0},
+		Message: "Temporary failure, please try again later"}
+	errIncomplete = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0},
+		Message: "Message not received in full, please try again"}
+)
 
 func (s *session) Data(r io.Reader) error {
+	if err := timedOut(s.sc); err != nil {
+		return err
+	}
 	if s.sc != nil {
 		s.sc.startData(s.t.cfg.DataTimeout)
 		defer s.sc.endData()
 	}
 	data, err := io.ReadAll(r)
+	var timeout *timeoutError
 	switch {
 	case errors.Is(err, smtp.ErrDataTooLarge):
 		return s.refuse("message-too-large", smtp.ErrDataTooLarge)
 	case errors.Is(err, smtp.ErrTooLongLine):
 		return s.refuse("line-too-long", &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "Line too long"})
+	case errors.As(err, &timeout):
+		// Counted when the deadline passed (see sessionConn). What follows the deadline would
+		// be the rest of the body, not commands: the session ends with this reply.
+		s.sc.hangUp()
+		return timeout.reply()
 	case err != nil:
+		// The client went away or sent RSET in the middle of a BDAT message; the reason is no
+		// business of the client's.
 		s.t.metrics.rejected.WithLabelValues("data-read-error").Inc()
-		return err
+		s.t.deps.Logger.Debug("message not read in full", "client", s.client, "error", err)
+		return errIncomplete
 	}
 	if headerLength(data) > s.t.cfg.MaxHeaderBytes {
 		return s.refuse("header-too-large", &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4},

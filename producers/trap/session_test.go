@@ -1,0 +1,228 @@
+package trap_test
+
+import (
+	"bufio"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spamgeo/spamgeo/internal/testenv"
+	"github.com/spamgeo/spamgeo/producers/trap"
+)
+
+// client is a raw SMTP connection whose replies are read line by line.
+type client struct {
+	t     *testing.T
+	conn  net.Conn
+	r     *bufio.Reader
+	start time.Time
+}
+
+func connect(t *testing.T, addr string) *client {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	c := &client{t: t, conn: conn, r: bufio.NewReader(conn), start: time.Now()}
+	c.expect("220 ")
+	return c
+}
+
+// reply reads one reply line (each line of a multi-line reply).
+func (c *client) reply() (string, error) {
+	c.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	line, err := c.r.ReadString('\n')
+	return strings.TrimRight(line, "\r\n"), err
+}
+
+// send writes one command line and returns the last line of its reply.
+func (c *client) send(line string) string {
+	c.t.Helper()
+	if _, err := fmt.Fprintf(c.conn, "%s\r\n", line); err != nil {
+		c.t.Fatalf("send %q: %v", line, err)
+	}
+	for {
+		reply, err := c.reply()
+		if err != nil {
+			c.t.Fatalf("reply to %q: %v", line, err)
+		}
+		if len(reply) < 4 || reply[3] != '-' {
+			return reply
+		}
+	}
+}
+
+// startTLS says EHLO and turns the connection to TLS.
+func (c *client) startTLS() {
+	c.t.Helper()
+	c.send("EHLO tls.test")
+	if got := c.send("STARTTLS"); !strings.HasPrefix(got, "220 ") {
+		c.t.Fatalf("STARTTLS: %q", got)
+	}
+	tc := tls.Client(c.conn, &tls.Config{InsecureSkipVerify: true})
+	if err := tc.Handshake(); err != nil {
+		c.t.Fatal(err)
+	}
+	c.conn, c.r = tc, bufio.NewReader(tc)
+}
+
+func (c *client) expect(prefix string) {
+	c.t.Helper()
+	reply, err := c.reply()
+	if err != nil || !strings.HasPrefix(reply, prefix) {
+		c.t.Fatalf("reply %q (%v), want %q...", reply, err, prefix)
+	}
+}
+
+// rest reads what the trap still says until it closes the connection, and when it closed it.
+func (c *client) rest() (lines []string, closedAfter time.Duration) {
+	c.t.Helper()
+	for {
+		line, err := c.reply()
+		if line != "" {
+			lines = append(lines, line)
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || err != nil && strings.Contains(err.Error(), "reset") {
+			return lines, time.Since(c.start)
+		}
+		if err != nil {
+			c.t.Fatalf("the trap did not close the connection: %v (said %q)", err, lines)
+		}
+	}
+}
+
+// A command line trickled a byte at a time is cut at --command-timeout, with one 421 and the
+// connection closed, long before --session-timeout, in plain text as after STARTTLS; the part
+// of the line read by then is not taken for a command. Before, go-smtp's line reader handed that
+// part up as a whole command (250 to "HELO slow.ex") and the next command's deadline started
+// afresh.
+func TestCommandTimeoutCutsATrickledLine(t *testing.T) {
+	const commandTimeout = time.Second
+	r := startTrap(t, testenv.Kafka(t), func(c *trap.Configuration) {
+		c.CommandTimeout, c.DataTimeout, c.SessionTimeout = commandTimeout, 20*time.Second, 30*time.Second
+	})
+	for i, starttls := range []bool{false, true} {
+		c := connect(t, r.addr)
+		if starttls {
+			c.startTLS()
+		}
+		c.start = time.Now()
+		go func() {
+			for _, b := range []byte("HELO slow.example.with.a.long.name.sent.one.byte.at.a.time.example\r\n") {
+				if _, err := c.conn.Write([]byte{b}); err != nil {
+					return
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}()
+		lines, closedAfter := c.rest()
+		if len(lines) != 1 || !strings.HasPrefix(lines[0], "421 4.4.2 ") {
+			t.Errorf("STARTTLS %v: replies to a trickled command line: %q, want one 421 4.4.2", starttls, lines)
+		}
+		// The trap's clock starts as it sends its reply, a little before the client's does.
+		if closedAfter < commandTimeout-200*time.Millisecond || closedAfter > commandTimeout+time.Second {
+			t.Errorf("STARTTLS %v: connection closed after %v, want at the command timeout (%v)", starttls,
+				closedAfter.Round(time.Millisecond), commandTimeout)
+		}
+		waitCounter(t, r, "spamgeo_trap_sessions_total", "timeout", float64(i+1))
+	}
+	if got := counter(t, r.reg, "spamgeo_trap_rejected_total", "command-timeout"); got != 2 {
+		t.Errorf("rejected{command-timeout} = %v, want 2", got)
+	}
+}
+
+// Commands that each arrive within --command-timeout, and a DATA phase longer than it but within
+// --data-timeout, are served: the command timeout bounds one line, not the session or a message.
+func TestSlowButTimelyClientIsServed(t *testing.T) {
+	const commandTimeout = time.Second
+	r := startTrap(t, testenv.Kafka(t), func(c *trap.Configuration) {
+		c.CommandTimeout, c.DataTimeout, c.SessionTimeout = commandTimeout, 10*time.Second, 30*time.Second
+	})
+	c := connect(t, r.addr)
+	for _, step := range []struct{ line, want string }{
+		{"HELO slow.test", "250 "}, {"MAIL FROM:<a@sender.test>", "250 "}, {"RCPT TO:<victim@trap.example>", "250 "},
+		{"NOOP", "250 "}, {"DATA", "354 "},
+	} {
+		time.Sleep(commandTimeout * 7 / 10)
+		if got := c.send(step.line); !strings.HasPrefix(got, step.want) {
+			t.Fatalf("%s: %q, want %q...", step.line, got, step.want)
+		}
+	}
+	for i := range 4 { // 2.8 s of DATA, each line within the command timeout
+		time.Sleep(commandTimeout * 7 / 10)
+		fmt.Fprintf(c.conn, "Line %d of a slow message\r\n", i)
+	}
+	if got := c.send("."); !strings.HasPrefix(got, "250 ") {
+		t.Fatalf("end of a slow DATA phase: %q, want 250", got)
+	}
+	if got := c.send("QUIT"); !strings.HasPrefix(got, "221 ") {
+		t.Errorf("QUIT: %q", got)
+	}
+	events(t, r, 1)
+}
+
+// Past --data-timeout the trap answers a plain 421 and closes the connection, in plain text as
+// after STARTTLS. Before, it answered "554 5.0.0 Error: transaction failed: read tcp ...: i/o
+// timeout" and read the rest of the body as commands until "Too many errors".
+func TestDataTimeoutAnswers421AndCloses(t *testing.T) {
+	const dataTimeout = 2 * time.Second
+	r := startTrap(t, testenv.Kafka(t), func(c *trap.Configuration) {
+		c.CommandTimeout, c.DataTimeout, c.SessionTimeout = 10*time.Second, dataTimeout, 30*time.Second
+	})
+	for i, starttls := range []bool{false, true} {
+		c := connect(t, r.addr)
+		if starttls {
+			c.startTLS()
+		}
+		c.send("HELO slow.test")
+		c.send("MAIL FROM:<a@sender.test>")
+		c.send("RCPT TO:<victim@trap.example>")
+		if got := c.send("DATA"); !strings.HasPrefix(got, "354 ") {
+			t.Fatalf("DATA: %q", got)
+		}
+		c.start = time.Now()
+		go func() { // a body that never ends, each line in good time but the whole too slow
+			for i := 0; ; i++ {
+				if _, err := fmt.Fprintf(c.conn, "NOOP body line %d\r\n", i); err != nil {
+					return
+				}
+				time.Sleep(300 * time.Millisecond)
+			}
+		}()
+		lines, closedAfter := c.rest()
+		if want := []string{"421 4.4.2 Data timeout, closing connection"}; !slices.Equal(lines, want) {
+			t.Errorf("STARTTLS %v: replies past the data timeout: %q, want %q", starttls, lines, want)
+		}
+		if closedAfter < dataTimeout-200*time.Millisecond || closedAfter > dataTimeout+time.Second {
+			t.Errorf("STARTTLS %v: connection closed %v into DATA, want at the data timeout (%v)", starttls,
+				closedAfter.Round(time.Millisecond), dataTimeout)
+		}
+		if got := counter(t, r.reg, "spamgeo_trap_rejected_total", "data-timeout"); got != float64(i+1) {
+			t.Errorf("rejected{data-timeout} = %v, want %d", got, i+1)
+		}
+	}
+	if got := counter(t, r.reg, "spamgeo_trap_messages_accepted_total", ""); got != 0 {
+		t.Errorf("accepted = %v, want 0", got)
+	}
+}
+
+// waitCounter waits for a counter the trap sets as a connection closes.
+func waitCounter(t *testing.T, r *running, name, label string, want float64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for counter(t, r.reg, name, label) != want {
+		if time.Now().After(deadline) {
+			t.Errorf("%s{%s} = %v, want %v", name, label, counter(t, r.reg, name, label), want)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
