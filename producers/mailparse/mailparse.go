@@ -102,8 +102,8 @@ type Message struct {
 	SubjectTemplate string
 	BodySimhash     uint64
 	// DeliveredTo are the addresses of the Delivered-To and X-Original-To headers delivering MTAs
-	// (and spamgeo trap's archive) write: the trap addresses of an archived message, lowercased,
-	// unique and sorted.
+	// (and spamgeo trap's archive) write: the trap addresses of an archived message as written
+	// there (as the live trap records them: a quoted local part's case matters), unique and sorted.
 	DeliveredTo []string
 	Received    []Hop // the Received headers, top (newest) first
 	// Defects are short machine-friendly reasons something was off, unique and sorted:
@@ -313,7 +313,7 @@ const maxDeliveredTo = 100
 func (p *parser) deliveredTo(h textproto.Header) []string {
 	var out []string
 	for _, v := range append(h.Values("Delivered-To"), h.Values("X-Original-To")...) {
-		if a := strings.ToLower(strings.Trim(strings.TrimSpace(v), "<>")); a != "" && len(out) < maxDeliveredTo {
+		if a := strings.Trim(strings.TrimSpace(v), "<>"); a != "" && len(out) < maxDeliveredTo {
 			out = append(out, p.clean(a))
 		}
 	}

@@ -85,7 +85,7 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 	if err := timedOut(s.sc); err != nil {
 		return err
 	}
-	s.from, s.recipients = from, nil
+	s.from, s.recipients = envelopeAddress(from), nil
 	return nil
 }
 
@@ -93,6 +93,7 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if err := timedOut(s.sc); err != nil {
 		return err
 	}
+	to = envelopeAddress(to)
 	if !s.t.cfg.accepts(to) {
 		// There is no relay path at all: anything that is not a trap address is refused.
 		return s.refuse("relay-denied", &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},

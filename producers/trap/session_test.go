@@ -2,17 +2,24 @@ package trap_test
 
 import (
 	"bufio"
+	"compress/gzip"
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/spamgeo/spamgeo/internal/testenv"
+	"github.com/spamgeo/spamgeo/producers/mailbox"
+	"github.com/spamgeo/spamgeo/producers/mailparse"
+	"github.com/spamgeo/spamgeo/producers/replay"
 	"github.com/spamgeo/spamgeo/producers/trap"
 )
 
@@ -212,6 +219,88 @@ func TestDataTimeoutAnswers421AndCloses(t *testing.T) {
 	if got := counter(t, r.reg, "spamgeo_trap_messages_accepted_total", ""); got != 0 {
 		t.Errorf("accepted = %v, want 0", got)
 	}
+}
+
+// A quoted local part is recorded as the client wrote it, in the event and in the archive (which
+// replays with the same recipients), and the relay check looks at the domain after it: "user@other.example"@trap.example is a trap
+// address, "x@trap.example"@other.example is not. Before, the quotes were lost:
+// user@other.example@trap.example.
+func TestQuotedLocalPartKept(t *testing.T) {
+	archive := t.TempDir()
+	r := startTrap(t, testenv.Kafka(t), func(c *trap.Configuration) { c.ArchiveDir = archive })
+	c := connect(t, r.addr)
+	c.send("EHLO quoting.test")
+	for _, step := range []struct{ line, want string }{
+		{`MAIL FROM:<"john doe"@sender.test>`, "250 "},
+		{`RCPT TO:<"user@other.example"@trap.example>`, "250 "},
+		{`RCPT TO:<"x@trap.example"@other.example>`, "550 5.7.1 "},
+		{`RCPT TO:<"say \"hi\""@trap.example>`, "250 "},
+		{`RCPT TO:<"plain"@trap.example>`, "250 "}, // needlessly quoted: the same mailbox as plain@
+		{`RCPT TO:<Mixed.Case@Trap.Example>`, "250 "},
+		{"DATA", "354 "},
+	} {
+		if got := c.send(step.line); !strings.HasPrefix(got, step.want) {
+			t.Errorf("%s: %q, want %q...", step.line, got, step.want)
+		}
+	}
+	if got := c.send("Subject: quoting\r\n\r\nbody\r\n."); !strings.HasPrefix(got, "250 ") {
+		t.Fatalf("end of DATA: %q", got)
+	}
+	c.send("QUIT")
+
+	want := []string{`"user@other.example"@trap.example`, `"say \"hi\""@trap.example`, "plain@trap.example", "Mixed.Case@Trap.Example"}
+	e := events(t, r, 1)[0]
+	if !slices.Equal(e.Mail.Recipients, want) || e.RcptCount != len(want) {
+		t.Errorf("event recipients %q (%d), want %q", e.Mail.Recipients, e.RcptCount, want)
+	}
+	if e.MailFrom != `"john doe"@sender.test` {
+		t.Errorf("event mail from %q, want %q", e.MailFrom, `"john doe"@sender.test`)
+	}
+	if got := counter(t, r.reg, "spamgeo_trap_rejected_total", "relay-denied"); got != 1 {
+		t.Errorf("rejected{relay-denied} = %v, want 1", got)
+	}
+	// The archive reads back with the same recipients, in the order given (its envelope record).
+	mbox := filepath.Join(t.TempDir(), "archive.mbox")
+	if err := os.WriteFile(mbox, []byte(readArchive(t, archive)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var replayed [][]string
+	if err := mailbox.Walk(context.Background(), []string{mbox}, mailbox.DefaultOptions(), func(it mailbox.Item) error {
+		e, reason := replay.Event(it, replay.DefaultConfiguration(), mailparse.DefaultLimits())
+		if reason != "" {
+			t.Errorf("archived message not replayed: %s", reason)
+		}
+		replayed = append(replayed, e.Mail.Recipients)
+		return nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(replayed) != 1 || !slices.Equal(replayed[0], want) {
+		t.Errorf("archive replays with recipients %q, want %q", replayed, want)
+	}
+}
+
+// readArchive returns the text of the one archive file in dir, once the trap has flushed it.
+func readArchive(t *testing.T, dir string) string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.mbox.gz"))
+	if len(files) != 1 {
+		t.Fatalf("archive files %q, want one", files)
+	}
+	f, err := os.Open(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(gz)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) { // the last member is still open
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // waitCounter waits for a counter the trap sets as a connection closes.
