@@ -2,14 +2,12 @@ package trap_test
 
 import (
 	"bufio"
-	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -21,6 +19,7 @@ import (
 	"github.com/spamgeo/spamgeo/producers/mailparse"
 	"github.com/spamgeo/spamgeo/producers/replay"
 	"github.com/spamgeo/spamgeo/producers/trap"
+	"github.com/spamgeo/spamgeo/schemas/event"
 )
 
 // client is a raw SMTP connection whose replies are read line by line.
@@ -259,48 +258,25 @@ func TestQuotedLocalPartKept(t *testing.T) {
 	if got := counter(t, r.reg, "spamgeo_trap_rejected_total", "relay-denied"); got != 1 {
 		t.Errorf("rejected{relay-denied} = %v, want 1", got)
 	}
-	// The archive reads back with the same recipients, in the order given (its envelope record).
-	mbox := filepath.Join(t.TempDir(), "archive.mbox")
-	if err := os.WriteFile(mbox, []byte(readArchive(t, archive)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var replayed [][]string
-	if err := mailbox.Walk(context.Background(), []string{mbox}, mailbox.DefaultOptions(), func(it mailbox.Item) error {
+	// The archive replays with the same envelope.
+	archived, _ := filepath.Glob(filepath.Join(archive, "*.mbox.gz"))
+	var replayed []event.Raw
+	if err := mailbox.Walk(context.Background(), archived, mailbox.DefaultOptions(), func(it mailbox.Item) error {
 		e, reason := replay.Event(it, replay.DefaultConfiguration(), mailparse.DefaultLimits())
 		if reason != "" {
 			t.Errorf("archived message not replayed: %s", reason)
 		}
-		replayed = append(replayed, e.Mail.Recipients)
+		replayed = append(replayed, e)
 		return nil
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if len(replayed) != 1 || !slices.Equal(replayed[0], want) {
-		t.Errorf("archive replays with recipients %q, want %q", replayed, want)
+	if len(replayed) != 1 {
+		t.Fatalf("the archive replays as %d events, want 1", len(replayed))
 	}
-}
-
-// readArchive returns the text of the one archive file in dir, once the trap has flushed it.
-func readArchive(t *testing.T, dir string) string {
-	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(dir, "*.mbox.gz"))
-	if len(files) != 1 {
-		t.Fatalf("archive files %q, want one", files)
+	if r := replayed[0]; !slices.Equal(r.Mail.Recipients, want) || r.MailFrom != e.MailFrom {
+		t.Errorf("the archive replays from %q to %q; want from %q to %q", r.MailFrom, r.Mail.Recipients, e.MailFrom, want)
 	}
-	f, err := os.Open(files[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	gz, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(gz)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) { // the last member is still open
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 // waitCounter waits for a counter the trap sets as a connection closes.
