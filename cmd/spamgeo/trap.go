@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/spamgeo/spamgeo/internal/telemetry"
@@ -34,7 +35,7 @@ type TrapCmd struct {
 	TrustedRelays []string `help:"Your own mail servers (addresses or CIDRs): mail they hand over is traced through its Received headers to the first untrusted hop." sep:"," env:"SPAMGEO_TRAP_TRUSTED_RELAYS"`
 
 	HandoffTimeout time.Duration `help:"How long a message waits for Kafka before it goes to the spool." default:"5s" env:"SPAMGEO_TRAP_HANDOFF_TIMEOUT"`
-	SpoolDir       string        `help:"Directory keeping messages Kafka could not take, until it can; without it the trap answers 451 while Kafka is away." env:"SPAMGEO_TRAP_SPOOL_DIR"`
+	SpoolDir       string        `help:"Directory keeping messages Kafka could not take, until it can; with it the trap also starts while Kafka is down. Without it the trap answers 451 while Kafka is away and does not start while Kafka is down." env:"SPAMGEO_TRAP_SPOOL_DIR"`
 	MaxSpoolBytes  int64         `help:"Spool size beyond which the trap answers 451." default:"1073741824" env:"SPAMGEO_TRAP_MAX_SPOOL_BYTES"`
 	ArchiveDir     string        `help:"Keep every accepted message in daily gzip mbox files here (spamgeo replay reads them)." env:"SPAMGEO_TRAP_ARCHIVE_DIR"`
 	MetricsListen  string        `help:"Serve Prometheus /metrics and /healthz on this address; empty turns it off." default:"127.0.0.1:9553" env:"SPAMGEO_TRAP_METRICS_LISTEN"`
@@ -47,8 +48,11 @@ func (c *TrapCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	kcfg := g.kafka()
-	if err := kcfg.EnsureTopics(ctx); err != nil {
-		return err
+	if cfg.SpoolDir == "" {
+		// Such a trap could only answer 451 until Kafka is back.
+		if err := kcfg.EnsureTopics(ctx); err != nil {
+			return fmt.Errorf("%w; without --spool-dir the trap cannot take mail while Kafka is away", err)
+		}
 	}
 	reg := telemetry.NewRegistry()
 	t, err := trap.New(cfg, trap.Dependencies{Kafka: kcfg, Registry: reg, Logger: g.logger})

@@ -58,8 +58,9 @@ type Configuration struct {
 
 	// HandoffTimeout is how long a message waits for Kafka before it goes to the spool.
 	HandoffTimeout time.Duration
-	// SpoolDir keeps messages Kafka could not take, until it can; empty means no spool: the
-	// trap then answers 451 while Kafka is away.
+	// SpoolDir keeps messages Kafka could not take, until it can, also when Kafka is down as the
+	// trap starts; empty means no spool: the trap then answers 451 while Kafka is away (and
+	// `spamgeo trap` does not start while it is down).
 	SpoolDir string
 	// MaxSpoolBytes bounds the spool; when it is full the trap answers 451.
 	MaxSpoolBytes int64

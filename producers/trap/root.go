@@ -47,9 +47,12 @@ type Trap struct {
 	// kafkaDown is set when a hand-off to Kafka failed and cleared when one succeeds again;
 	// meanwhile new messages go straight to the spool instead of waiting for Kafka first.
 	kafkaDown atomic.Bool
-	servers   []*smtp.Server
-	addrs     []net.Addr
-	wg        sync.WaitGroup
+	// topicsReady is set once the topics are known to exist: nothing is published before, so
+	// no broker creates them on a first write with its own defaults.
+	topicsReady atomic.Bool
+	servers     []*smtp.Server
+	addrs       []net.Addr
+	wg          sync.WaitGroup
 }
 
 // New checks the configuration and prepares the spool, archive and certificate.
@@ -86,8 +89,17 @@ func New(cfg Configuration, deps Dependencies) (*Trap, error) {
 	return t, nil
 }
 
-// Start opens the listeners and serves them in the background.
+// topicsTimeout bounds one attempt to create the topics.
+const topicsTimeout = 10 * time.Second
+
+// Start ensures the topics exist, opens the listeners and serves them in the background. Kafka
+// may be away: then mail goes to the spool (451 without one) until Run has created the topics.
 func (t *Trap) Start() error {
+	if err := t.ensureTopics(context.Background()); err != nil {
+		t.kafkaDown.Store(true)
+		t.deps.Logger.Warn("kafka unreachable at start; mail goes to the spool (451 without one) until it answers",
+			"error", err, "spool", t.spool != nil)
+	}
 	for _, addr := range t.cfg.Listen {
 		ln, err := t.listen(addr)
 		if err != nil {
@@ -117,12 +129,9 @@ func (t *Trap) Start() error {
 // Addrs are the addresses the trap listens on (useful with port 0).
 func (t *Trap) Addrs() []net.Addr { return t.addrs }
 
-// Run replays the spool into Kafka until ctx ends.
+// Run creates the topics if Kafka was away at start, and replays the spool into Kafka, until ctx
+// ends.
 func (t *Trap) Run(ctx context.Context) error {
-	if t.spool == nil {
-		<-ctx.Done()
-		return nil
-	}
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -130,9 +139,29 @@ func (t *Trap) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+		}
+		if !t.topicsReady.Load() {
+			if err := t.ensureTopics(ctx); err != nil {
+				continue
+			}
+			t.kafkaDown.Store(false)
+			t.deps.Logger.Info("kafka answers and the topics exist")
+		}
+		if t.spool != nil {
 			t.replaySpool(ctx)
 		}
 	}
+}
+
+// ensureTopics creates the topics that do not exist yet.
+func (t *Trap) ensureTopics(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, topicsTimeout)
+	defer cancel()
+	if err := t.deps.Kafka.EnsureTopics(ctx); err != nil {
+		return err
+	}
+	t.topicsReady.Store(true)
+	return nil
 }
 
 // Stop closes the listeners, waits for sessions in progress, and flushes the archive. What is
@@ -161,11 +190,13 @@ func (t *Trap) Healthy() error {
 	return nil
 }
 
+var errNoTopics = errors.New("kafka has not answered since the trap started: the topics may not exist")
+
 // handoff publishes r to Kafka or, failing that within HandoffTimeout, writes it to the spool.
 // It returns where the event went, or an error when neither could take it.
 func (t *Trap) handoff(ctx context.Context, r *event.Raw) (string, error) {
 	start := time.Now()
-	if !t.kafkaDown.Load() || t.spool == nil {
+	if t.topicsReady.Load() && (t.spool == nil || !t.kafkaDown.Load()) {
 		pctx, cancel := context.WithTimeout(ctx, t.cfg.HandoffTimeout)
 		err := t.publisher.Publish(pctx, []event.Raw{*r})
 		cancel()
@@ -180,6 +211,9 @@ func (t *Trap) handoff(ctx context.Context, r *event.Raw) (string, error) {
 		if t.spool == nil {
 			return "", err
 		}
+	}
+	if t.spool == nil {
+		return "", errNoTopics
 	}
 	b, err := event.EncodeRaw(r)
 	if err != nil {

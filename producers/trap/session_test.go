@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spamgeo/spamgeo/internal/kafka"
 	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/producers/mailbox"
 	"github.com/spamgeo/spamgeo/producers/mailparse"
@@ -289,5 +290,29 @@ func waitCounter(t *testing.T, r *running, name, label string, want float64) {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Kafka down as the trap starts: without a spool the trap serves all the same and answers 451,
+// publishing nothing (spamgeo trap refuses to start so; the package leaves that to it).
+func TestKafkaDownAtStartWithoutSpoolAnswers451(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := kafka.DefaultConfiguration()
+	down.Brokers = []string{ln.Addr().String()} // nothing listens there once closed
+	ln.Close()
+	r := startTrap(t, down, func(c *trap.Configuration) { c.HandoffTimeout = time.Second })
+	c := connect(t, r.addr)
+	c.send("HELO strict.test")
+	c.send("MAIL FROM:<a@sender.test>")
+	c.send("RCPT TO:<victim@trap.example>")
+	c.send("DATA")
+	if got := c.send("Subject: x\r\n\r\nbody\r\n."); !strings.HasPrefix(got, "451 4.3.0 ") {
+		t.Errorf("end of DATA while Kafka has been down since the start: %q, want 451 4.3.0", got)
+	}
+	if got := counter(t, r.reg, "spamgeo_trap_rejected_total", "handoff-failed"); got != 1 {
+		t.Errorf("rejected{handoff-failed} = %v, want 1", got)
 	}
 }
