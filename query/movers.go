@@ -33,8 +33,6 @@ type Movers struct {
 	Risen, Fallen  []Mover
 	Entered, Left  []string // keys, in the order of their period's ranking
 	Tested, TooFew int      // groups tested; groups under MinMessages, not tested
-	CurrentTotal   uint64
-	PreviousTotal  uint64
 }
 
 // TwoProportion tests whether k1 of n1 and k2 of n2 differ beyond chance: the pooled z statistic
@@ -56,7 +54,7 @@ func TwoProportion(k1, n1, k2, n2 uint64) (z, p float64) {
 // FindMovers compares every group of current with previous under rule; n is the size of the top
 // for newcomers and leavers. Groups that cannot be placed (Unplaced) are left out.
 func FindMovers(current, previous Counts, n int, rule MoverRule) Movers {
-	m := Movers{Rule: rule, CurrentTotal: current.Total.Messages, PreviousTotal: previous.Total.Messages}
+	m := Movers{Rule: rule}
 	before := map[string]Count{}
 	for _, c := range previous.Groups {
 		before[c.Key] = c
@@ -100,24 +98,20 @@ func FindMovers(current, previous Counts, n int, rule MoverRule) Movers {
 	return m
 }
 
-// topDifference lists the placed groups in a's top n that are not in b's.
+// topDifference lists the placed groups among a's first n that are not among b's first n: the
+// top rows as the table shows them (Compare), unplaced rows included in the count.
 func topDifference(a, b Counts, n int) []string {
 	top := func(c Counts) []string {
 		var keys []string
-		for _, g := range c.Groups {
-			if len(keys) == n {
-				break
-			}
-			if !Unplaced(c.Grouping, g.Key) {
-				keys = append(keys, g.Key)
-			}
+		for _, g := range c.Groups[:min(n, len(c.Groups))] {
+			keys = append(keys, g.Key)
 		}
 		return keys
 	}
 	other := top(b)
 	var out []string
 	for _, k := range top(a) {
-		if !slices.Contains(other, k) {
+		if !Unplaced(a.Grouping, k) && !slices.Contains(other, k) {
 			out = append(out, k)
 		}
 	}
