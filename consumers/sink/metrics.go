@@ -9,6 +9,7 @@ type metrics struct {
 	batchRows     prometheus.Histogram
 	skipped       prometheus.Counter
 	duplicates    *prometheus.CounterVec
+	unfinished    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) metrics {
@@ -30,10 +31,14 @@ func newMetrics(reg prometheus.Registerer) metrics {
 		skipped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "spamgeo_sink_skipped_already_stored_total", Help: "Redelivered messages skipped because ClickHouse already held them.",
 		}),
+		unfinished: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "spamgeo_sink_unfinished_insert_rows_total",
+			Help: "Events found in the events table but not in event_ids after a failed insert: ClickHouse died in the middle of that insert. They are not stored twice; run spamgeo verify, then spamgeo repair for the views they are missing from.",
+		}),
 	}
 	m.duplicates = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "spamgeo_sink_duplicates_total", Help: "Copies of events skipped because ClickHouse already held their event id, by the collector of the copy (trap, replay, synth).",
 	}, []string{"collector"})
-	reg.MustRegister(m.duplicates, m.skipped, m.inserted, m.insertErrors, m.insertSeconds, m.batchRows)
+	reg.MustRegister(m.duplicates, m.skipped, m.unfinished, m.inserted, m.insertErrors, m.insertSeconds, m.batchRows)
 	return m
 }

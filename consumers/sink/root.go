@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -44,6 +45,10 @@ type Sink struct {
 	consumer *kafka.Consumer
 	dlq      *kafka.DeadLetterQueue
 	metrics  metrics
+	// reads is where the sink reads each partition, to tell which messages an insert cut short
+	// may have stored (see suspects).
+	mu    sync.Mutex
+	reads map[int]readPosition
 }
 
 // New joins the consumer group; Run starts the work.
@@ -59,6 +64,7 @@ func New(cfg Configuration, deps Dependencies) (*Sink, error) {
 		}, deps.Registry, deps.Logger),
 		dlq:     kafka.NewDeadLetterQueue(deps.Kafka, Stage, deps.Registry, deps.Logger),
 		metrics: newMetrics(deps.Registry),
+		reads:   map[int]readPosition{},
 	}, nil
 }
 
@@ -96,7 +102,9 @@ func (s *Sink) handle(ctx context.Context, batch []kafka.Message) error {
 	var events []event.Enriched
 	var msgs []kafka.Message
 	skipped := 0
-	for _, m := range batch {
+	suspect := s.suspects(batch)
+	var suspects []event.Enriched
+	for i, m := range batch {
 		if last, ok := stored[m.Partition]; ok && m.Offset <= last {
 			skipped++
 			continue
@@ -107,13 +115,19 @@ func (s *Sink) handle(ctx context.Context, batch []kafka.Message) error {
 			continue
 		}
 		events, msgs = append(events, e), append(msgs, m)
+		if suspect[i] {
+			suspects = append(suspects, e)
+		}
 	}
 	if skipped > 0 {
 		s.metrics.skipped.Add(float64(skipped))
 		s.deps.Logger.Info("skipped messages already stored", "messages", skipped, "topic", topic)
 	}
-	known, err := s.known(ctx, events)
+	known, err := s.known(ctx, "event_ids", events)
 	if err != nil {
+		return err
+	}
+	if err := s.findUnfinished(ctx, suspects, known); err != nil {
 		return err
 	}
 	var rows columns
@@ -146,14 +160,65 @@ const (
 	maxStretches = 16
 )
 
-// known returns which of the events' ids ClickHouse holds already (table event_ids, kept by every
-// insert into events, whatever collector stored them). Every copy of an event keeps its id and
+// readPosition is the next offset the sink expects of a partition, and the end of the stretch
+// whose messages it looks up in events too.
+type readPosition struct{ next, checkEnd int64 }
+
+// suspects marks the messages of batch that an insert cut short may have stored. ClickHouse 18.16
+// writes an insert's block to events, then to each view in turn, so a server that dies in
+// between leaves rows in events that event_ids lacks: a later copy would not be found. Such an
+// insert held one batch, at most MaxMessages messages, starting at its partitions' committed
+// offsets, and was not committed; whoever reads the partition next (this sink retrying the batch,
+// or any sink after a restart or a rebalance) starts there again. So at every new read position
+// of a partition (any offset but the one expected next), the next MaxMessages messages of it are
+// suspects: looked up in events as well. Sinks of one group share --batch-rows.
+func (s *Sink) suspects(batch []kafka.Message) []bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]bool, len(batch))
+	for i, m := range batch {
+		r, ok := s.reads[m.Partition]
+		if !ok || m.Offset != r.next {
+			r.checkEnd = m.Offset + int64(s.cfg.Batch.MaxMessages)
+		}
+		r.next = m.Offset + 1
+		s.reads[m.Partition] = r
+		out[i] = m.Offset < r.checkEnd
+	}
+	return out
+}
+
+// findUnfinished adds to known the suspects that events holds but event_ids lacks. They are not
+// stored again; the views they are missing from are what `spamgeo verify` reports and `spamgeo
+// repair` rebuilds.
+func (s *Sink) findUnfinished(ctx context.Context, suspects []event.Enriched, known map[string]bool) error {
+	suspects = slices.DeleteFunc(suspects, func(e event.Enriched) bool { return known[e.EventID] })
+	if len(suspects) == 0 {
+		return nil
+	}
+	stored, err := s.known(ctx, "events", suspects)
+	if err != nil {
+		return err
+	}
+	if len(stored) > 0 {
+		s.metrics.unfinished.Add(float64(len(stored)))
+		s.deps.Logger.Warn("events stored by an insert that ClickHouse did not finish: not stored again; run spamgeo verify and repair",
+			"events", len(stored))
+	}
+	for id := range stored {
+		known[id] = true
+	}
+	return nil
+}
+
+// known returns which of the events' ids table holds already: event_ids, kept by every insert
+// into events whatever collector stored them, or events itself. Every copy of an event keeps its id and
 // its receive time, so a copy from any hop before the sink is found: a trap hand-off retried after
 // its timeout, a writer's resent request, a batch an enricher published again after a crash, an
 // archive imported twice. The batch's partition is the only one its events' copies can be on (the
 // key is the source address), and a partition has one sink at a time, so no other sink can be
 // storing one of them meanwhile.
-func (s *Sink) known(ctx context.Context, events []event.Enriched) (map[string]bool, error) {
+func (s *Sink) known(ctx context.Context, table string, events []event.Enriched) (map[string]bool, error) {
 	known := make(map[string]bool, len(events))
 	if len(events) == 0 {
 		return known, nil
@@ -183,7 +248,8 @@ func (s *Sink) known(ctx context.Context, events []event.Enriched) (map[string]b
 		args = append(args, st[0], st[1])
 	}
 	ctx = clickhouse.Context(ctx, clickhouse.WithExternalTable(ids))
-	rows, err := s.deps.ClickHouse.Query(ctx, strings.ReplaceAll(knownEvents, "{ranges}", strings.Join(ranges, " OR ")), args...)
+	sql := strings.NewReplacer("{table}", table, "{ranges}", strings.Join(ranges, " OR ")).Replace(knownEvents)
+	rows, err := s.deps.ClickHouse.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("look up stored event ids: %w", err)
 	}

@@ -312,7 +312,7 @@ func BenchmarkKnown(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				known, err := s.known(context.Background(), c.events)
+				known, err := s.known(context.Background(), "event_ids", c.events)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -371,5 +371,96 @@ func TestOversizedMessageDoesNotBlockSinkOnRealServers(t *testing.T) {
 		kafka.HeaderValue(dead, "spamgeo.size") != "307200" || kafka.HeaderValue(dead, "spamgeo.topic") != kcfg.EnrichedTopic ||
 		len(dead.Value) != 1<<10 {
 		t.Errorf("dead letter: headers %v, %d value bytes", dead.Headers, len(dead.Value))
+	}
+}
+
+// An insert that ClickHouse died in the middle of: its rows are in events but not in event_ids
+// or ingest_offsets (18.16 writes the table before its views). Whoever reads those partitions
+// next finds them in events and does not store them twice.
+func TestUnfinishedInsertIsNotStoredTwiceOnRealServers(t *testing.T) {
+	kcfg := testenv.Kafka(t)
+	_, conn := migrated(t)
+	ctx := context.Background()
+	w := kcfg.Writer(kcfg.EnrichedTopic, kafka.DefaultWriterOptions(), testenv.Logger(t))
+	defer w.Close()
+	const n, maxBatch = 3000, 700
+	var msgs []kafka.Message
+	for i := range n {
+		e := enriched(i)
+		v, _ := event.EncodeEnriched(&e)
+		msgs = append(msgs, kafka.Message{Key: []byte(e.SourceIP.String()), Value: v})
+	}
+	if err := kafka.Deliver(ctx, w, msgs, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The unfinished insert: the first messages of every partition, maxBatch in all, stored
+	// with the views of event_ids and ingest_offsets detached.
+	perPartition := map[int]int{}
+	var rows columns
+	for _, m := range testenv.ReadAll(t, kcfg, kcfg.EnrichedTopic, n) {
+		if perPartition[m.Partition] < maxBatch/kcfg.Partitions {
+			perPartition[m.Partition]++
+			e, err := event.DecodeEnriched(m.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows.add(&e, m)
+		}
+	}
+	views := []string{"event_ids_mv", "ingest_offsets_mv"}
+	for _, v := range views {
+		if err := conn.Exec(ctx, "DETACH TABLE "+v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := &Sink{cfg: DefaultConfiguration(), deps: Dependencies{ClickHouse: conn}, metrics: newMetrics(prometheus.NewRegistry())}
+	err := s.insert(ctx, &rows)
+	for _, v := range views {
+		if err := conn.Exec(ctx, "ATTACH TABLE "+v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	reg := drainSink(t, kcfg, conn, "unfinished-"+testenv.Suffix(), maxBatch)
+	var stored, ids uint64
+	if err := conn.QueryRow(ctx, "SELECT count(), uniqExact(event_id) FROM events").Scan(&stored, &ids); err != nil {
+		t.Fatal(err)
+	}
+	if stored != n || ids != n {
+		t.Errorf("%d rows of %d distinct ids after an unfinished insert of %d rows, want %d each", stored, ids, rows.len(), n)
+	}
+	if got := testenv.CounterValue(t, reg, "spamgeo_sink_unfinished_insert_rows_total"); got != float64(rows.len()) {
+		t.Errorf("rows of the unfinished insert found %v, want %d", got, rows.len())
+	}
+}
+
+// Suspects: the first MaxMessages messages of a partition at every new read position.
+func TestSuspects(t *testing.T) {
+	s := &Sink{cfg: DefaultConfiguration(), reads: map[int]readPosition{}}
+	s.cfg.Batch.MaxMessages = 3
+	batch := func(part int, offsets ...int64) []kafka.Message {
+		var b []kafka.Message
+		for _, o := range offsets {
+			b = append(b, kafka.Message{Partition: part, Offset: o})
+		}
+		return b
+	}
+	for _, c := range []struct {
+		batch []kafka.Message
+		want  []bool
+	}{
+		{batch(0, 10, 11), []bool{true, true}},                      // the first read of partition 0
+		{batch(0, 12, 13), []bool{true, false}},                     // read on: three suspects in all
+		{batch(1, 5), []bool{true}},                                 // another partition
+		{batch(0, 14), []bool{false}},                               // read on
+		{batch(0, 12, 13, 14, 15), []bool{true, true, true, false}}, // redelivered from 12
+		{batch(0, 40), []bool{true}},                                // a jump: another reader committed meanwhile
+	} {
+		if got := s.suspects(c.batch); !slices.Equal(got, c.want) {
+			t.Errorf("suspects(%v) = %v, want %v", c.batch, got, c.want)
+		}
 	}
 }
