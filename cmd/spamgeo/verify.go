@@ -24,16 +24,16 @@ type VerifyCmd struct {
 
 // Help says what verify compares.
 func (c *VerifyCmd) Help() string {
-	return "Compares, day by day (month by month for the month rollups) and trap by trap, the messages of the " +
-		"events table with every rollup, the daily views and event_ids, and the highest stored offset per partition " +
+	return "Checks, day by day and trap by trap, that events holds every event id once, and compares, day by day " +
+		"(month by month for the month rollups) and trap by trap, the messages of the events table with every rollup, the daily views and event_ids, and the highest stored offset per partition " +
 		"with ingest_offsets. Prints each difference and exits with status 1 when there is one; " +
 		"it also shows, per partition of the enriched topic, the sink group's committed offset beside where ClickHouse's " +
 		"rows end (information: the sink skips what it stored and did not commit, and commits past copies it skipped). " +
-		"`spamgeo repair` rebuilds the rollups of the days concerned."
+		"`spamgeo repair` removes the copies and rebuilds the rollups of the days concerned."
 }
 
 // errDifferences makes verify exit non-zero after printing what differs.
-var errDifferences = errors.New("the derived tables differ from events: see above; spamgeo repair --period ... rebuilds them")
+var errDifferences = errors.New("events stored twice or derived tables that differ from events: see above; spamgeo repair --period ... repairs them")
 
 // Run verifies and prints the result.
 func (c *VerifyCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error {
@@ -54,8 +54,17 @@ func (c *VerifyCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error
 		}
 	}
 	if res.OK() {
-		fmt.Fprintln(stdout, "Every rollup, view, event_ids and ingest_offsets agrees with events.")
+		fmt.Fprintln(stdout, "Every event is stored once, and every rollup, view, event_ids and ingest_offsets agrees with events.")
 		return nil
+	}
+	if len(res.Duplicates) > 0 {
+		t := table.NewWriter()
+		t.SetTitle("Events stored more than once")
+		t.AppendHeader(table.Row{"Day", "Trap", "Rows", "Distinct event ids"})
+		for _, d := range res.Duplicates {
+			t.AppendRow(table.Row{d.Day.Format(time.DateOnly), d.Trap, d.Rows, d.Distinct})
+		}
+		fmt.Fprintln(stdout, t.Render())
 	}
 	if len(res.Differences) > 0 {
 		t := table.NewWriter()
@@ -88,11 +97,11 @@ func (c *VerifyCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error
 func writeVerifyMetrics(file string, res audit.Result) error {
 	reg := prometheus.NewRegistry()
 	differences := prometheus.NewGauge(prometheus.GaugeOpts{Name: "spamgeo_verify_differences",
-		Help: "Days (or months) and traps where a derived table differs from events, and partitions whose ledger differs, at the last run of spamgeo verify."})
+		Help: "Days and traps with events stored more than once, days (or months) and traps where a derived table differs from events, and partitions whose ledger differs, at the last run of spamgeo verify."})
 	ran := prometheus.NewGauge(prometheus.GaugeOpts{Name: "spamgeo_verify_last_run_timestamp_seconds",
 		Help: "When spamgeo verify last completed."})
 	reg.MustRegister(differences, ran)
-	differences.Set(float64(len(res.Differences) + len(res.Offsets)))
+	differences.Set(float64(len(res.Duplicates) + len(res.Differences) + len(res.Offsets)))
 	ran.SetToCurrentTime()
 	if err := prometheus.WriteToTextfile(file, reg); err != nil {
 		return fmt.Errorf("metrics file: %w", err)
@@ -145,7 +154,8 @@ type RepairCmd struct {
 
 // Help says what repair changes and when it refuses.
 func (c *RepairCmd) Help() string {
-	return "Runs verify over the period and rebuilds from events every partition (a month, a year for the day " +
+	return "Runs verify over the period, rewrites without its copies every month of events that holds an event more " +
+		"than once, and rebuilds from events every partition (a month, a year for the day " +
 		"and month rollups) of a rollup or of event_ids that differs, built aside and swapped in, then verifies again. " +
 		"Idempotent. It refuses to run while the sink group has members: events stored meanwhile would be missing " +
 		"from a rebuilt partition. Stop the sinks, repair, start them."
@@ -171,6 +181,10 @@ func (c *RepairCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error
 	defer conn.Close()
 	rebuilt, err := audit.Repair(ctx, conn, p, g.logger)
 	for _, r := range rebuilt {
+		if r.Table == "events" {
+			fmt.Fprintf(stdout, "rewrote events partition %s without its copies: %d rows, was %d\n", r.Partition, r.After, r.Before)
+			continue
+		}
 		fmt.Fprintf(stdout, "rebuilt %s partition %s from events: %d messages, was %d\n", r.Table, r.Partition, r.After, r.Before)
 	}
 	if err != nil {
@@ -183,8 +197,8 @@ func (c *RepairCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error
 	if err != nil {
 		return err
 	}
-	if len(after.Differences) > 0 {
-		return fmt.Errorf("%d difference(s) remain after the repair: run spamgeo verify", len(after.Differences))
+	if n := len(after.Duplicates) + len(after.Differences); n > 0 {
+		return fmt.Errorf("%d difference(s) remain after the repair: run spamgeo verify", n)
 	}
 	if len(after.Offsets) > 0 {
 		fmt.Fprintln(stdout, "ingest_offsets still differs from events (repair does not change it): see spamgeo verify")

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -65,11 +66,21 @@ type OffsetDifference struct {
 	Events, Ledger int64 // -1: none
 }
 
+// Duplicate is a day and trap where events holds more rows than distinct event ids: an event
+// stored twice, which every table derived from it counts twice too.
+type Duplicate struct {
+	Day      time.Time
+	Trap     string
+	Rows     uint64
+	Distinct uint64
+}
+
 // Result is what Verify found.
 type Result struct {
 	Period      query.Period
 	Checked     []string // the tables and views compared with events
 	Events      uint64   // messages in events over the period
+	Duplicates  []Duplicate
 	Differences []Difference
 	Offsets     []OffsetDifference
 }
@@ -91,7 +102,7 @@ func Span(ctx context.Context, conn clickhousedb.Conn) (first, last time.Time, e
 }
 
 // OK says whether everything agreed.
-func (r Result) OK() bool { return len(r.Differences) == 0 && len(r.Offsets) == 0 }
+func (r Result) OK() bool { return len(r.Duplicates) == 0 && len(r.Differences) == 0 && len(r.Offsets) == 0 }
 
 type cell struct {
 	bucket time.Time
@@ -115,6 +126,18 @@ func Verify(ctx context.Context, conn clickhousedb.Conn, p query.Period) (Result
 	for _, n := range events[[2]bool{false, false}] {
 		res.Events += n
 	}
+	distinct, err := counts(ctx, conn, "events", "received_at", "uniqExact(event_id)", false, true, from, to)
+	if err != nil {
+		return res, err
+	}
+	for c, rows := range events[[2]bool{false, true}] {
+		if distinct[c] != rows {
+			res.Duplicates = append(res.Duplicates, Duplicate{Day: c.bucket, Trap: c.trap, Rows: rows, Distinct: distinct[c]})
+		}
+	}
+	slices.SortFunc(res.Duplicates, func(a, b Duplicate) int {
+		return cmpAll(a.Day.Compare(b.Day), strings.Compare(a.Trap, b.Trap))
+	})
 	for _, t := range tables {
 		got, err := counts(ctx, conn, t.name, t.time, t.messages, t.byMonth, t.byTrap, from, to)
 		if err != nil {
@@ -290,8 +313,9 @@ func rebuildQueries() (map[string][2]string, error) {
 	return out, nil
 }
 
-// Repair rebuilds from events every partition of a rollup (and of event_ids) that Verify finds
-// out of step over p, and returns what it changed. Each partition is built aside, in a table of
+// Repair first removes the copies from every month of events where Verify finds an event stored
+// more than once, then rebuilds from events every partition of a rollup (and of event_ids) that
+// is out of step over p, and returns what it changed. Each partition is built aside, in a table of
 // the same structure, and swapped in with REPLACE PARTITION; running it again changes nothing.
 // Events stored while it runs would be missing from the rebuilt partition, so the caller makes
 // sure no sink is running. The ledger (ingest_offsets) is not rebuilt: see OffsetDifference.
@@ -299,6 +323,25 @@ func Repair(ctx context.Context, conn clickhousedb.Conn, p query.Period, logger 
 	found, err := Verify(ctx, conn, p)
 	if err != nil {
 		return nil, err
+	}
+	var out []Rebuild
+	if len(found.Duplicates) > 0 {
+		months := map[time.Time]bool{}
+		for _, d := range found.Duplicates {
+			months[time.Date(d.Day.Year(), d.Day.Month(), 1, 0, 0, 0, 0, time.UTC)] = true
+		}
+		for _, start := range slices.SortedFunc(maps.Keys(months), time.Time.Compare) {
+			r, err := rebuild(ctx, conn, eventsTable, [2]string{"SELECT * FROM events", ""}, start, " LIMIT 1 BY event_id")
+			if err != nil {
+				return out, err
+			}
+			logger.Info("events stored twice removed", "partition", r.Partition, "rows_before", r.Before, "rows_after", r.After)
+			out = append(out, r)
+		}
+		// The derived tables counted the copies too: compare them with events as it is now.
+		if found, err = Verify(ctx, conn, p); err != nil {
+			return out, err
+		}
 	}
 	queries, err := rebuildQueries()
 	if err != nil {
@@ -319,7 +362,6 @@ func Repair(ctx context.Context, conn clickhousedb.Conn, p query.Period, logger 
 		}
 		todo[t.name][start] = true
 	}
-	var out []Rebuild
 	for _, t := range tables {
 		starts := make([]time.Time, 0, len(todo[t.name]))
 		for s := range todo[t.name] {
@@ -327,7 +369,7 @@ func Repair(ctx context.Context, conn clickhousedb.Conn, p query.Period, logger 
 		}
 		slices.SortFunc(starts, time.Time.Compare)
 		for _, start := range starts {
-			r, err := rebuild(ctx, conn, t, queries[t.name], start)
+			r, err := rebuild(ctx, conn, t, queries[t.name], start, "")
 			if err != nil {
 				return out, err
 			}
@@ -347,7 +389,12 @@ func tableNamed(name string) derived {
 	return derived{}
 }
 
-func rebuild(ctx context.Context, conn clickhousedb.Conn, t derived, q [2]string, start time.Time) (Rebuild, error) {
+// eventsTable is events itself, rebuilt from itself without its copies.
+var eventsTable = derived{name: "events", time: "received_at", messages: "count()"}
+
+// rebuild builds partition start of t aside from q (a SELECT from events and what follows its
+// WHERE: a GROUP BY), then suffix, and swaps it in.
+func rebuild(ctx context.Context, conn clickhousedb.Conn, t derived, q [2]string, start time.Time, suffix string) (Rebuild, error) {
 	end, partition := start.AddDate(0, 1, 0), start.Format("200601")
 	if t.yearly {
 		end, partition = start.AddDate(1, 0, 0), start.Format("2006")
@@ -370,7 +417,7 @@ func rebuild(ctx context.Context, conn clickhousedb.Conn, t derived, q [2]string
 	}{
 		{"DROP TABLE IF EXISTS " + aside, nil},
 		{"CREATE TABLE " + aside + " AS " + t.name, nil},
-		{"INSERT INTO " + aside + " " + q[0] + " WHERE received_at >= toDateTime(?, 'UTC') AND received_at < toDateTime(?, 'UTC')" + q[1], []any{from, to}},
+		{"INSERT INTO " + aside + " " + q[0] + " WHERE received_at >= toDateTime(?, 'UTC') AND received_at < toDateTime(?, 'UTC')" + q[1] + suffix, []any{from, to}},
 		{"ALTER TABLE " + t.name + " REPLACE PARTITION " + partition + " FROM " + aside, nil},
 		{"DROP TABLE " + aside, nil},
 	}
