@@ -102,7 +102,9 @@ func Span(ctx context.Context, conn clickhousedb.Conn) (first, last time.Time, e
 }
 
 // OK says whether everything agreed.
-func (r Result) OK() bool { return len(r.Duplicates) == 0 && len(r.Differences) == 0 && len(r.Offsets) == 0 }
+func (r Result) OK() bool {
+	return len(r.Duplicates) == 0 && len(r.Differences) == 0 && len(r.Offsets) == 0
+}
 
 type cell struct {
 	bucket time.Time
