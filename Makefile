@@ -103,6 +103,7 @@ status:
 clean: stop
 	rm -rf bin .local
 
-## soak: the full fault test of the storage guarantee (1,000,000 events; make test runs 200,000).
+## soak: the chaos test of the delivery guarantee at full size: 10,000,000 events, 52 kills (ClickHouse
+## six times with kill -9, then verify and repair); make test runs it with 300,000 events and 14 kills.
 soak: servers
-	SPAMGEO_INTEGRATION=1 SPAMGEO_FAULT_EVENTS=1000000 SPAMGEO_FAULT_ENRICH_KILLS=10 $(GO) test -count=1 -v -timeout 60m -run Fault ./e2e
+	SPAMGEO_INTEGRATION=1 SPAMGEO_CHAOS_EVENTS=10000000 SPAMGEO_CHAOS_TRAP_MESSAGES=100000 SPAMGEO_CHAOS_ENRICH_KILLS=15 SPAMGEO_CHAOS_SINK_KILLS=20 SPAMGEO_CHAOS_TRAP_KILLS=10 SPAMGEO_CHAOS_CLICKHOUSE_KILLS=6 $(GO) test -count=1 -v -timeout 150m -run Chaos ./e2e

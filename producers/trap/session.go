@@ -154,10 +154,12 @@ func (s *session) Data(r io.Reader) error {
 			s.t.metrics.archived.Inc()
 		}
 	}
-	if _, err := s.t.handoff(context.Background(), r2); err != nil {
+	to, err := s.t.handoff(context.Background(), r2)
+	if err != nil {
 		s.t.deps.Logger.Warn("message not handed on; answering 451", "event_id", r2.EventID, "error", err)
 		return s.refuse("handoff-failed", errTemporary)
 	}
+	s.t.deps.Logger.Debug("message accepted", "event_id", r2.EventID, "to", to)
 	if s.sc != nil {
 		s.sc.delivered.Store(true)
 	}
