@@ -60,7 +60,9 @@ func New(cfg Configuration, deps Dependencies) (*Trap, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	t := &Trap{cfg: cfg, deps: deps, metrics: newMetrics(deps.Registry), parse: mailparse.DefaultLimits()}
+	// Every trap metric names its trap, so that alerts and panels name it too.
+	reg := prometheus.WrapRegistererWith(prometheus.Labels{"trap": cfg.TrapID}, deps.Registry)
+	t := &Trap{cfg: cfg, deps: deps, metrics: newMetrics(reg), parse: mailparse.DefaultLimits()}
 	t.conns = &connCounter{perIP: map[netip.Addr]int{}, max: cfg.MaxConnections, maxPer: cfg.MaxConnectionsPerIP,
 		open: func(n int) { t.metrics.open.Set(float64(n)) }}
 	var err error
