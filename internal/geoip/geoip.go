@@ -54,6 +54,7 @@ type source struct {
 	buildID string
 	country countryLookup
 	asn     asnLookup
+	space   func() (map[string]Space, error) // walks the whole file: see DB.AddressSpace
 	closer  func() error
 }
 

@@ -111,6 +111,7 @@ func openMMDBCountry(path string) (*source, error) {
 		return nil, fmt.Errorf("country database %s (%s): records carry no country", path, r.Metadata.DatabaseType)
 	}
 	s := newSource(r)
+	s.space = countrySpace(r)
 	var cache recordCache[countryAnswer]
 	s.country = func(addr netip.Addr) (countryAnswer, error) {
 		res := r.Lookup(addr)
@@ -163,6 +164,7 @@ func openMMDBASN(path string) (*source, error) {
 			path, r.Metadata.DatabaseType)
 	}
 	s := newSource(r)
+	s.space = asnSpace(r)
 	var cache recordCache[geoip2.ASN]
 	s.asn = func(addr netip.Addr) (uint32, string, bool, error) {
 		res := r.Lookup(addr)

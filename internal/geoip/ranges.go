@@ -95,6 +95,7 @@ func openRangeCSV(path string) (*source, error) {
 	return &source{
 		buildID: filepath.Base(path) + "#" + hex.EncodeToString(h.Sum(nil)[:6]),
 		asn:     t.asn,
+		space:   t.space,
 		closer:  func() error { return nil },
 	}, nil
 }
