@@ -141,6 +141,7 @@ type CLI struct {
 	Campaigns CampaignsCmd `cmd:"" group:"read" servers:"ClickHouse" help:"List the top spam campaigns of a period: messages, sources, relay, hosting and domain countries." example:"spamgeo campaigns --period 2005-04 --top 10"`
 	Evidence  EvidenceCmd  `cmd:"" group:"read" servers:"ClickHouse" help:"Build the evidence bundle of one campaign: raw messages, manifest with hashes, readable summary." example:"spamgeo evidence --last 30d --campaign ID --archive mail -o case"`
 
+	AddressSpace    AddressSpaceCmd    `cmd:"" group:"operate" name:"address-space" servers:"ClickHouse" help:"Store the address space the GeoIP files place in each country and network, for report --per address-space." example:"spamgeo address-space --geoip-country dbip-country.mmdb"`
 	Migrate         MigrateCmd         `cmd:"" group:"operate" servers:"ClickHouse" help:"Create or upgrade the ClickHouse schema (idempotent)." example:"spamgeo migrate --dry-run"`
 	Verify          VerifyCmd          `cmd:"" group:"operate" servers:"Kafka,ClickHouse" help:"Check that every rollup and view agrees with the events table, day by day and trap by trap." example:"spamgeo verify --period 2005"`
 	Repair          RepairCmd          `cmd:"" group:"operate" servers:"Kafka,ClickHouse" help:"Rebuild from events the rollup partitions verify finds out of step (sinks stopped)." example:"spamgeo repair --period 2005-04"`

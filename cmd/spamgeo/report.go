@@ -43,6 +43,8 @@ type ReportCmd struct {
 	Width       string    `help:"Chart width, with its unit: cm, mm, in, pt (1/72 in) or px (pixels at --dpi): 18cm, 7in, 1200px. Default 18cm (wider for bar charts of many rows)." placeholder:"LENGTH" env:"SPAMGEO_REPORT_WIDTH"`
 	Height      string    `help:"Chart height, with its unit as for --width. Default 11cm." placeholder:"LENGTH" env:"SPAMGEO_REPORT_HEIGHT"`
 	DPI         int       `name:"dpi" help:"PNG resolution in pixels per inch: 18cm at 150 dpi is 1063 pixels; 300 for print." default:"150" env:"SPAMGEO_REPORT_DPI"`
+	Per         string    `help:"Rank by a normalisation instead of the raw share, in a table of its own (text, markdown, csv, json): address-space (unique sending IPv4 addresses per million addresses the GeoIP build places in each country or network, IPv6 /64s beside; needs spamgeo address-space once per GeoIP build; --by country or asn)." enum:",address-space" default:"" env:"SPAMGEO_REPORT_PER"`
+	Reference   string    `help:"With --per: the country (or AS number) whose figure the others are a multiple of." default:"US" env:"SPAMGEO_REPORT_REFERENCE"`
 	Movers      bool      `help:"Also list the groups whose share rose or fell beyond chance against the comparison (two-proportion z-test at 99% confidence, at least 30 messages in the two periods, largest change first) and those that entered or left the top rows (text, markdown, json)." env:"SPAMGEO_REPORT_MOVERS"`
 	Output      string    `help:"Write to this file instead of standard output; it is written under a temporary name beside it and renamed into place when complete, so a failure leaves the path as it was (pipes and devices are written to directly)." short:"o" placeholder:"FILE" env:"SPAMGEO_REPORT_OUTPUT"`
 }
@@ -95,6 +97,12 @@ func (c *ReportCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error
 	if c.Publisher != "" && c.By != string(query.ByCountry) {
 		return errors.New("--publisher groups countries; use it with --by country")
 	}
+	if c.Per != "" {
+		if cp != nil || c.Movers {
+			return errors.New("--per ranks one period: leave out --compare and --movers")
+		}
+		return c.runPer(ctx, g, p, stdout)
+	}
 	chart, err := c.chartOptions()
 	if err != nil {
 		return err
@@ -137,6 +145,36 @@ func (c *ReportCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error
 		err = report.Write(out, rep, format)
 	}
 	if err != nil {
+		return err
+	}
+	return out.Commit()
+}
+
+// runPer writes the ranking by --per.
+func (c *ReportCmd) runPer(ctx context.Context, g *Globals, p query.Period, stdout io.Writer) error {
+	grouping := query.Grouping(c.By)
+	if grouping != query.ByCountry && grouping != query.ByASN {
+		return fmt.Errorf("--per %s ranks countries or networks: give --by country or --by asn", c.Per)
+	}
+	format := report.Format(c.Format)
+	if format != report.Text && format != report.Markdown && format != report.CSV && format != report.JSON {
+		return fmt.Errorf("--per writes text, markdown, csv or json, not %s", format)
+	}
+	out, err := output(ctx, c.Output, stdout, false)
+	if err != nil {
+		return err
+	}
+	defer out.Abort()
+	conn, err := g.clickhouse().Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	d, err := query.NewReader(conn).AddressDensity(ctx, p, grouping)
+	if err != nil {
+		return err
+	}
+	if err := report.WriteDensity(out, report.NewDensity(d, report.Namer{}, c.Reference, c.Top), format); err != nil {
 		return err
 	}
 	return out.Commit()

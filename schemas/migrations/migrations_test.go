@@ -221,7 +221,8 @@ func TestDocsSQLExamplesOnRealServer(t *testing.T) {
 	insertV1(t, conn, []time.Time{time.Date(2005, 6, 1, 12, 0, 0, 0, time.UTC)})
 	ran := 0
 	for _, block := range regexp.MustCompile("(?s)```sql\n(.*?)```").FindAllStringSubmatch(string(doc), -1) {
-		for _, stmt := range strings.Split(regexp.MustCompile(`(?m)--.*$`).ReplaceAllString(block[1], ""), ";") {
+		// A statement ends with ";" at the end of a line (a ";" inside a string does not).
+		for _, stmt := range regexp.MustCompile(`(?m);\s*$`).Split(regexp.MustCompile(`(?m)^\s*--.*$`).ReplaceAllString(block[1], ""), -1) {
 			if strings.TrimSpace(stmt) == "" {
 				continue
 			}

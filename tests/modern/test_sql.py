@@ -105,6 +105,7 @@ def test_migrations_apply_twice(db):
         "daily_country_share": "View",
         "daily_asn": "View",
         "schema_migrations": "MergeTree",
+        "address_space": "ReplacingMergeTree",
     }.items():
         assert tables.get(name) == engine, name
 
@@ -279,7 +280,7 @@ def test_docs_sql_examples_run(db):
     assert blocks
     ran = 0
     for block in blocks:
-        for stmt in re.sub(r"--.*$", "", block, flags=re.M).split(";"):
+        for stmt in re.split(r";\s*$", re.sub(r"^\s*--.*$", "", block, flags=re.M), flags=re.M):  # ';' ends a line
             if stmt.strip():
                 db.query(stmt)
                 ran += 1
@@ -303,10 +304,26 @@ def test_provenance_queries(db):
     assert rows(db, bind(builds, "2006-01-01 00:00:00", "2006-02-01 00:00:00")) == []
 
 
+def test_address_density_query(db):
+    """query/sql/address_density.sql: unique IPv4 sources and IPv6 /64s per country beside the
+    address space of the build (none stored for China here: zeros)."""
+    migrate(db)
+    insert_events(db, with_offsets=False)
+    db.query("INSERT INTO address_space VALUES ('b', 'country', 'US', 65536, 4294967296, now()), "
+             "('b', 'country', 'KR', 65536, 4294967296, now()), ('other', 'country', 'CN', 1, 1, now())")
+    sql = fill((QUERIES / "address_density.sql").read_text(), key="country_code", kind="'country'", builds="'b'")
+    got = rows(db, bind(sql, "2005-04-01 00:00:00", "2005-10-01 00:00:00"))
+    assert got == [["CN", "Org 64002", "1", "0", "1", "0", "0"], ["KR", "Org 64001", "1", "1", "0", "65536", "4294967296"],
+                   ["US", "Org 64000", "2", "1", "0", "65536", "4294967296"]], got
+    by_asn = fill((QUERIES / "address_density.sql").read_text(), key="toString(asn)", kind="'asn'", builds="'b'")
+    assert [r[:3] for r in rows(db, bind(by_asn, "2005-04-01 00:00:00", "2005-10-01 00:00:00"))] == [
+        ["64000", "Org 64000", "2"], ["64001", "Org 64001", "1"], ["64002", "Org 64002", "1"]]
+
+
 def test_every_query_file_is_covered():
     """A new query file must get a test here before it ships."""
     assert sorted(p.name for p in QUERIES.glob("*.sql")) == [
-        "country_messages_raw.sql", "extent.sql", "geoip_builds.sql", "hourly.sql", "series.sql", "shares.sql",
+        "address_density.sql", "country_messages_raw.sql", "extent.sql", "geoip_builds.sql", "hourly.sql", "series.sql", "shares.sql",
         "shares_total.sql", "traps.sql"]
 
 

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/spamgeo/spamgeo/internal/geoip/geoiptest"
+	"github.com/spamgeo/spamgeo/internal/testenv"
+	"github.com/spamgeo/spamgeo/report"
+)
+
+// report --per address-space on the real servers, after synthetic traffic through the test
+// world, whose every country and network owns an IPv4 /16 (65,536 addresses): each ranked
+// figure equals the unique IPv4 sources the test counts in events itself over 65,536, the
+// multiples are of the United States, and countries with too few sources are listed, not ranked.
+// Before spamgeo address-space ran, the report says to run it.
+func TestReportPerAddressSpaceOnRealServers(t *testing.T) {
+	env := pipelineEnv{kafka: testenv.Kafka(t), clickhouse: testenv.ClickHouse(t)}
+	spamgeo(t, env, "migrate")
+	country, asn := geoiptest.Files(t)
+	geo := []string{"--geoip-country", country, "--geoip-asn", asn}
+	spamgeo(t, env, append([]string{"synth", "--profile", "sophos-2005-apr-sep", "--events", "6000", "--seed", "3"}, geo...)...)
+	spamgeo(t, env, append([]string{"enrich", "--drain", "--metrics-listen", "", "--group", "enrich-" + testenv.Suffix()}, geo...)...)
+	spamgeo(t, env, "sink", "--drain", "--metrics-listen", "", "--group", "sink-"+testenv.Suffix())
+	per := []string{"report", "--period", "2005-04-01..2005-09-30", "--per", "address-space", "--format", "json"}
+	if _, err := runWith(env, per...); err == nil || !strings.Contains(err.Error(), "spamgeo address-space") {
+		t.Errorf("--per address-space before the space was stored: %v", err)
+	}
+	if out := spamgeo(t, env, append([]string{"address-space"}, geo...)...); !strings.Contains(out, ": 54 countries, 3538944 IPv4 addresses") || !strings.Contains(out, ": 54 networks, ") {
+		t.Errorf("spamgeo address-space prints:\n%s", out)
+	}
+
+	conn, err := env.clickhouse.Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	sources := map[string]uint64{}
+	rows, err := conn.Query(context.Background(), "SELECT country_code, uniqExact(source_ip) FROM events WHERE substring(source_ip, 1, 12) = unhex('00000000000000000000FFFF') GROUP BY country_code")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var cc string
+		var n uint64
+		if err := rows.Scan(&cc, &n); err != nil {
+			t.Fatal(err)
+		}
+		sources[cc] = n
+	}
+	rows.Close()
+
+	for _, by := range []string{"country", "asn"} {
+		var d report.Density
+		if err := json.Unmarshal([]byte(spamgeo(t, env, append(per, "--by", by, "--reference", map[string]string{"country": "US", "asn": "64000"}[by], "--top", "100")...)), &d); err != nil {
+			t.Fatal(err)
+		}
+		if len(d.Rows) < 5 || d.Reference == "" || len(d.Sentences) != 4 {
+			t.Fatalf("--by %s: %d rows, too few %v, reference %q, sentences %q", by, len(d.Rows), d.TooFew, d.Reference, d.Sentences)
+		}
+		if by == "country" {
+			placed := 0
+			for cc := range sources {
+				if cc != "ZZ" && cc != "XR" {
+					placed++
+				}
+			}
+			if len(d.Rows)+len(d.TooFew) != placed {
+				t.Errorf("%d countries ranked and %d with too few sources, of %d with senders", len(d.Rows), len(d.TooFew), placed)
+			}
+		}
+		var ref float64
+		for _, l := range d.Rows {
+			cc := l.Code
+			if by == "asn" { // AS 64000+i is the network of the i-th country of the world
+				for _, c := range geoiptest.World() {
+					if "AS"+strconv.Itoa(int(c.ASN)) == l.Code {
+						cc = c.Code
+					}
+				}
+			}
+			want := float64(sources[cc]) / 65536 * 1e6
+			if l.IPv4Space != 65536 || l.IPv4Sources != sources[cc] || math.Abs(l.PerMillion-want) > 1e-9 {
+				t.Errorf("--by %s %s: %d sources of %d addresses, %.3f per million; the events table has %d sources: %.3f",
+					by, l.Code, l.IPv4Sources, l.IPv4Space, l.PerMillion, sources[cc], want)
+			}
+			if l.Code == d.Reference {
+				ref = l.PerMillion
+			}
+		}
+		for _, l := range d.Rows {
+			if l.Multiple == nil || math.Abs(*l.Multiple-l.PerMillion/ref) > 1e-9 {
+				t.Errorf("--by %s %s: multiple %v, want %.4f", by, l.Code, l.Multiple, l.PerMillion/ref)
+			}
+		}
+		t.Logf("--by %s: %s", by, strings.Join(d.Sentences, " "))
+	}
+	text := spamgeo(t, env, "report", "--period", "2005-04-01..2005-09-30", "--per", "address-space")
+	if !strings.Contains(text, "Per IPv4 address, ") || !strings.Contains(text, "as many machines as the United States") || !strings.Contains(text, "The United States ranks ") {
+		t.Errorf("text:\n%s", text)
+	}
+}

@@ -1,0 +1,115 @@
+package query
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+//go:embed sql/address_density.sql
+var addressDensitySQL string
+
+// Density is each group's unique sending addresses beside the address space the period's GeoIP
+// builds place in it: the CBL's "Infect %", from the same files that placed the messages.
+type Density struct {
+	Period   Period
+	Grouping Grouping // ByCountry or ByASN
+	Builds   []string // the builds whose address space the figures use
+	Groups   []DensityGroup
+}
+
+// DensityGroup is one country or network.
+type DensityGroup struct {
+	Key      string
+	Org      string // the network's organisation, as the period's events name it
+	Messages uint64
+	// Unique IPv4 source addresses and IPv6 source /64 networks.
+	IPv4Sources, IPv6Sources uint64
+	// The address space: IPv4 addresses and IPv6 /64 networks; both 0 when the builds place
+	// none there (the group is then listed, not ranked).
+	IPv4Space, IPv6Space uint64
+}
+
+// ErrNoAddressSpace says the address space of the period's GeoIP builds was never stored.
+var ErrNoAddressSpace = errors.New("no address space stored for the GeoIP builds of the period: run spamgeo address-space with the files the enricher reads")
+
+// AddressDensity reads p's unique sources per country (g ByCountry) or network (ByASN) and the
+// address space of the GeoIP builds that placed the period's messages: for countries the build
+// that placed most of them, for networks every ASN build that did (IPv4 and IPv6 range files
+// side by side are two builds).
+func (r *Reader) AddressDensity(ctx context.Context, p Period, g Grouping) (Density, error) {
+	key, kind := "country_code", "country"
+	switch g {
+	case ByCountry:
+	case ByASN:
+		key, kind = "toString(asn)", "asn"
+	default:
+		return Density{}, fmt.Errorf("address space is known per country and per network, not per %s", g)
+	}
+	prov, err := r.Provenance(ctx, p)
+	if err != nil {
+		return Density{}, err
+	}
+	var builds []string
+	for _, b := range prov.GeoIPBuilds { // most messages first
+		parts := strings.SplitN(b, "; ", 2)
+		switch {
+		case g == ByCountry && len(builds) == 0:
+			builds = append(builds, parts[0])
+		case g == ByASN && len(parts) == 2 && !slices.Contains(builds, parts[1]):
+			builds = append(builds, parts[1])
+		}
+	}
+	out := Density{Period: p, Grouping: g, Builds: builds}
+	if len(builds) == 0 {
+		return out, nil // no messages placed by a build
+	}
+	quoted := make([]string, len(builds))
+	for i, b := range builds {
+		quoted[i] = "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(b) + "'"
+	}
+	var stored uint64
+	if err := r.conn.QueryRow(ctx, "SELECT count() FROM address_space WHERE kind = '"+kind+"' AND geoip_build IN ("+strings.Join(quoted, ", ")+")").Scan(&stored); err != nil {
+		return out, fmt.Errorf("address space of %s: %w", strings.Join(builds, ", "), err)
+	}
+	if stored == 0 {
+		return out, fmt.Errorf("%w (%s)", ErrNoAddressSpace, strings.Join(builds, ", "))
+	}
+	sql := strings.NewReplacer("{key}", key, "{kind}", "'"+kind+"'", "{builds}", strings.Join(quoted, ", ")).Replace(addressDensitySQL)
+	from, to := p.From.UTC().Format(sqlTime), p.To.UTC().Format(sqlTime)
+	rows, err := r.conn.Query(ctx, sql, from, to)
+	if err != nil {
+		return out, fmt.Errorf("address density of %s: %w", p, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d DensityGroup
+		if err := rows.Scan(&d.Key, &d.Org, &d.Messages, &d.IPv4Sources, &d.IPv6Sources, &d.IPv4Space, &d.IPv6Space); err != nil {
+			return out, fmt.Errorf("address density of %s: %w", p, err)
+		}
+		if g == ByASN && d.Key == "0" {
+			continue // no network known
+		}
+		out.Groups = append(out.Groups, d)
+	}
+	return out, rows.Err()
+}
+
+// IPv4PerMillion is the group's unique IPv4 sources per million IPv4 addresses of its space.
+func (d DensityGroup) IPv4PerMillion() float64 {
+	if d.IPv4Space == 0 {
+		return 0
+	}
+	return float64(d.IPv4Sources) / float64(d.IPv4Space) * 1e6
+}
+
+// IPv6PerMillion is the group's unique IPv6 source /64s per million /64 networks of its space.
+func (d DensityGroup) IPv6PerMillion() float64 {
+	if d.IPv6Space == 0 {
+		return 0
+	}
+	return float64(d.IPv6Sources) / float64(d.IPv6Space) * 1e6
+}
