@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"math"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,12 +16,15 @@ import (
 	"github.com/spamgeo/spamgeo/report"
 )
 
-// report --per address-space on the real servers, after synthetic traffic through the test
+// report --per capita, internet-user and address-space on the real servers. Per person and per
+// Internet user: each figure equals the messages the test counts in events over the dataset's
+// figure, read from internal/countries/population.csv by the test itself; a dataset of one's own
+// (--population) leaves the countries it lacks listed as without data. Per address space, after synthetic traffic through the test
 // world, whose every country and network owns an IPv4 /16 (65,536 addresses): each ranked
 // figure equals the unique IPv4 sources the test counts in events itself over 65,536, the
 // multiples are of the United States, and countries with too few sources are listed, not ranked.
 // Before spamgeo address-space ran, the report says to run it.
-func TestReportPerAddressSpaceOnRealServers(t *testing.T) {
+func TestReportNormalisationsOnRealServers(t *testing.T) {
 	env := pipelineEnv{kafka: testenv.Kafka(t), clickhouse: testenv.ClickHouse(t)}
 	spamgeo(t, env, "migrate")
 	country, asn := geoiptest.Files(t)
@@ -100,7 +106,81 @@ func TestReportPerAddressSpaceOnRealServers(t *testing.T) {
 		t.Logf("--by %s: %s", by, strings.Join(d.Sentences, " "))
 	}
 	text := spamgeo(t, env, "report", "--period", "2005-04-01..2005-09-30", "--per", "address-space")
+	checkPerCapita(t, env)
 	if !strings.Contains(text, "Per IPv4 address, ") || !strings.Contains(text, "as many machines as the United States") || !strings.Contains(text, "The United States ranks ") {
 		t.Errorf("text:\n%s", text)
+	}
+}
+
+func checkPerCapita(t *testing.T, env pipelineEnv) {
+	t.Helper()
+	f, err := os.Open("../../internal/countries/population.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := csv.NewReader(f)
+	r.Comment = '#'
+	recs, err := r.ReadAll()
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	people, users := map[string]float64{}, map[string]float64{} // columns: code, population, year, internet users, year
+	for _, rec := range recs[1:] {
+		people[rec[0]], _ = strconv.ParseFloat(rec[1], 64)
+		users[rec[0]], _ = strconv.ParseFloat(rec[3], 64)
+	}
+	conn, err := env.clickhouse.Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	messages := map[string]float64{}
+	rows, err := conn.Query(context.Background(), "SELECT country_code, count() FROM events GROUP BY country_code")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var cc string
+		var n uint64
+		if err := rows.Scan(&cc, &n); err != nil {
+			t.Fatal(err)
+		}
+		messages[cc] = float64(n)
+	}
+	rows.Close()
+	for per, denominator := range map[string]map[string]float64{"capita": people, "internet-user": users} {
+		var d report.PerCapita
+		out := spamgeo(t, env, "report", "--period", "2005-04-01..2005-09-30", "--per", per, "--format", "json", "--top", "100")
+		if err := json.Unmarshal([]byte(out), &d); err != nil {
+			t.Fatal(err)
+		}
+		if len(d.Rows) < 10 || d.Reference != "US" || len(d.Sentences) != 4 {
+			t.Fatalf("--per %s: %d rows, reference %q, sentences %q", per, len(d.Rows), d.Reference, d.Sentences)
+		}
+		var us float64
+		for _, l := range d.Rows {
+			want := messages[l.Code] / denominator[l.Code] * 1e6
+			if math.Abs(l.PerMillion-want) > 1e-9*want {
+				t.Errorf("--per %s %s: %.6f per million, the test computes %.6f", per, l.Code, l.PerMillion, want)
+			}
+			if l.Code == "US" {
+				us = want
+			}
+		}
+		for _, l := range d.Rows {
+			if l.Multiple == nil || math.Abs(*l.Multiple-l.PerMillion/us) > 1e-9 {
+				t.Errorf("--per %s %s: multiple %v of the US", per, l.Code, l.Multiple)
+			}
+		}
+		t.Logf("--per %s: %s", per, strings.Join(d.Sentences, " "))
+	}
+	own := filepath.Join(t.TempDir(), "two.csv")
+	if err := os.WriteFile(own, []byte("country_code,population\nUS,300000000\nCN,1000000000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	text := spamgeo(t, env, "report", "--period", "2005-04-01..2005-09-30", "--per", "capita", "--population", own)
+	if !strings.Contains(text, "Per person, China relayed ") || !strings.Contains(text, "No figure in the dataset: ") || !strings.Contains(text, "two.csv") {
+		t.Errorf("--population of two countries:\n%s", text)
 	}
 }

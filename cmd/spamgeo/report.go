@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/term"
 	"gonum.org/v1/plot/vg"
 
+	"github.com/spamgeo/spamgeo/internal/countries"
 	"github.com/spamgeo/spamgeo/internal/outfile"
 	"github.com/spamgeo/spamgeo/query"
 	"github.com/spamgeo/spamgeo/report"
@@ -43,8 +45,9 @@ type ReportCmd struct {
 	Width       string    `help:"Chart width, with its unit: cm, mm, in, pt (1/72 in) or px (pixels at --dpi): 18cm, 7in, 1200px. Default 18cm (wider for bar charts of many rows)." placeholder:"LENGTH" env:"SPAMGEO_REPORT_WIDTH"`
 	Height      string    `help:"Chart height, with its unit as for --width. Default 11cm." placeholder:"LENGTH" env:"SPAMGEO_REPORT_HEIGHT"`
 	DPI         int       `name:"dpi" help:"PNG resolution in pixels per inch: 18cm at 150 dpi is 1063 pixels; 300 for print." default:"150" env:"SPAMGEO_REPORT_DPI"`
-	Per         string    `help:"Rank by a normalisation instead of the raw share, in a table of its own (text, markdown, csv, json): address-space (unique sending IPv4 addresses per million addresses the GeoIP build places in each country or network, IPv6 /64s beside; needs spamgeo address-space once per GeoIP build; --by country or asn)." enum:",address-space" default:"" env:"SPAMGEO_REPORT_PER"`
+	Per         string    `help:"Rank by a normalisation instead of the raw share, in a table of its own (text, markdown, csv, json): capita or internet-user (messages per million people or Internet users of each country, from --population), or address-space (unique sending IPv4 addresses per million addresses the GeoIP build places in each country or network, IPv6 /64s beside; needs spamgeo address-space once per GeoIP build; --by country or asn)." enum:",capita,internet-user,address-space" default:"" env:"SPAMGEO_REPORT_PER"`
 	Reference   string    `help:"With --per: the country (or AS number) whose figure the others are a multiple of." default:"US" env:"SPAMGEO_REPORT_REFERENCE"`
+	Population  string    `help:"With --per capita or internet-user: a country dataset of your own instead of the built-in one (CIA World Factbook 2025): CSV with a header naming country_code and population, and internet_users, population_year, internet_year if you have them." type:"existingfile" placeholder:"FILE" env:"SPAMGEO_REPORT_POPULATION"`
 	Movers      bool      `help:"Also list the groups whose share rose or fell beyond chance against the comparison (two-proportion z-test at 99% confidence, at least 30 messages in the two periods, largest change first) and those that entered or left the top rows (text, markdown, json)." env:"SPAMGEO_REPORT_MOVERS"`
 	Output      string    `help:"Write to this file instead of standard output; it is written under a temporary name beside it and renamed into place when complete, so a failure leaves the path as it was (pipes and devices are written to directly)." short:"o" placeholder:"FILE" env:"SPAMGEO_REPORT_OUTPUT"`
 }
@@ -153,8 +156,13 @@ func (c *ReportCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error
 // runPer writes the ranking by --per.
 func (c *ReportCmd) runPer(ctx context.Context, g *Globals, p query.Period, stdout io.Writer) error {
 	grouping := query.Grouping(c.By)
-	if grouping != query.ByCountry && grouping != query.ByASN {
+	switch {
+	case c.Per == "address-space" && grouping != query.ByCountry && grouping != query.ByASN:
 		return fmt.Errorf("--per %s ranks countries or networks: give --by country or --by asn", c.Per)
+	case c.Per != "address-space" && grouping != query.ByCountry:
+		return fmt.Errorf("--per %s ranks countries: give --by country", c.Per)
+	case c.Publisher != "":
+		return errors.New("--per ranks countries as ISO codes: leave out --publisher")
 	}
 	format := report.Format(c.Format)
 	if format != report.Text && format != report.Markdown && format != report.CSV && format != report.JSON {
@@ -170,11 +178,35 @@ func (c *ReportCmd) runPer(ctx context.Context, g *Globals, p query.Period, stdo
 		return err
 	}
 	defer conn.Close()
-	d, err := query.NewReader(conn).AddressDensity(ctx, p, grouping)
+	if c.Per == "address-space" {
+		d, err := query.NewReader(conn).AddressDensity(ctx, p, grouping)
+		if err != nil {
+			return err
+		}
+		err = report.WriteDensity(out, report.NewDensity(d, report.Namer{}, c.Reference, c.Top), format)
+		if err != nil {
+			return err
+		}
+		return out.Commit()
+	}
+	data, source := countries.BuiltinPopulation(), countries.PopulationSource
+	if c.Population != "" {
+		f, err := os.Open(c.Population)
+		if err != nil {
+			return err
+		}
+		data, err = countries.ReadPopulation(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", c.Population, err)
+		}
+		source = filepath.Base(c.Population)
+	}
+	counts, err := query.NewReader(conn).Counts(ctx, query.Request{Period: p, Grouping: query.ByCountry})
 	if err != nil {
 		return err
 	}
-	if err := report.WriteDensity(out, report.NewDensity(d, report.Namer{}, c.Reference, c.Top), format); err != nil {
+	if err := report.WritePerCapita(out, report.NewPerCapita(counts, data, c.Per, source, c.Reference, c.Top), format); err != nil {
 		return err
 	}
 	return out.Commit()

@@ -1,0 +1,183 @@
+package report
+
+import (
+	"cmp"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/jedib0t/go-pretty/v6/table"
+
+	"github.com/spamgeo/spamgeo/internal/countries"
+	"github.com/spamgeo/spamgeo/query"
+)
+
+// MinPerCapitaMessages is the fewest messages a country needs to be ranked per person or per
+// Internet user: below it a handful of messages from a small country makes it look the worst.
+// Such countries are listed by name, not ranked.
+const MinPerCapitaMessages = 30
+
+// The denominators of --per capita and --per internet-user.
+const (
+	PerCapitaPeople       = "capita"
+	PerCapitaInternetUser = "internet-user"
+)
+
+// PerCapita ranks countries by messages per million people (or Internet users), as Sophos'
+// per-capita table did, with unique sources per million beside.
+type PerCapita struct {
+	Title       string          `json:"title"`
+	Per         string          `json:"per"`
+	Period      string          `json:"period"`
+	PeriodText  string          `json:"period_text"`
+	Methodology string          `json:"methodology"`
+	Reference   string          `json:"reference"` // "" when it is not ranked
+	Rows        []PerCapitaLine `json:"rows"`
+	TooFew      []string        `json:"too_few_messages"` // under MinPerCapitaMessages: not ranked
+	NoData      []string        `json:"no_data"`          // messages, but the dataset has no figure
+	Sentences   []string        `json:"sentences"`
+}
+
+// PerCapitaLine is one ranked country.
+type PerCapitaLine struct {
+	Rank              int      `json:"rank"`
+	Code              string   `json:"code"`
+	Name              string   `json:"name"`
+	Messages          uint64   `json:"messages"`
+	Sources           uint64   `json:"unique_sources"`
+	People            uint64   `json:"people"` // people or Internet users
+	Year              int      `json:"year"`   // of that figure
+	PerMillion        float64  `json:"messages_per_million"`
+	SourcesPerMillion float64  `json:"unique_sources_per_million"`
+	Multiple          *float64 `json:"multiple_of_reference,omitempty"`
+}
+
+// NewPerCapita ranks the countries of c (grouped by country) by messages per million of the
+// dataset's people (per PerCapitaPeople) or Internet users, listing top of them and the reference.
+func NewPerCapita(c query.Counts, data map[string]countries.Population, per, source, reference string, top int) PerCapita {
+	whom := map[string]string{PerCapitaPeople: "people", PerCapitaInternetUser: "Internet users"}[per]
+	out := PerCapita{
+		Title: "Spam per " + map[string]string{PerCapitaPeople: "person", PerCapitaInternetUser: "Internet user"}[per] +
+			" by relaying country", Per: per, Period: c.Period.String(), PeriodText: PeriodText(c.Period),
+		Methodology: fmt.Sprintf("Messages (and approximate unique sources) per million %s of each country, from %s; "+
+			"countries with fewer than %d messages are listed, not ranked; countries the dataset has no figure for are listed.",
+			whom, source, MinPerCapitaMessages),
+		Rows: []PerCapitaLine{}, TooFew: []string{}, NoData: []string{}, Sentences: []string{},
+	}
+	var names Namer
+	var ranked []PerCapitaLine
+	for _, g := range c.Groups {
+		if g.Key == countries.Unknown || g.Key == countries.Reserved {
+			continue
+		}
+		name := names.Name(query.ByCountry, g.Key, "")
+		d := data[g.Key]
+		people, year := d.People, d.PeopleYear
+		if per == PerCapitaInternetUser {
+			people, year = d.InternetUsers, d.InternetYear
+		}
+		switch {
+		case people == 0:
+			out.NoData = append(out.NoData, name)
+		case g.Messages < MinPerCapitaMessages:
+			out.TooFew = append(out.TooFew, name)
+		default:
+			ranked = append(ranked, PerCapitaLine{Code: g.Key, Name: name, Messages: g.Messages, Sources: g.Sources, People: people, Year: year,
+				PerMillion: float64(g.Messages) / float64(people) * 1e6, SourcesPerMillion: float64(g.Sources) / float64(people) * 1e6})
+		}
+	}
+	slices.SortFunc(ranked, func(a, b PerCapitaLine) int {
+		return cmp.Or(cmp.Compare(b.PerMillion, a.PerMillion), cmp.Compare(a.Code, b.Code))
+	})
+	var ref *PerCapitaLine
+	for i := range ranked {
+		ranked[i].Rank = i + 1
+		if ranked[i].Code == strings.ToUpper(reference) {
+			ref = &ranked[i]
+		}
+	}
+	if ref != nil {
+		out.Reference = ref.Code
+		for i := range ranked {
+			m := ranked[i].PerMillion / ref.PerMillion
+			ranked[i].Multiple = &m
+		}
+	}
+	out.Rows = ranked[:min(top, len(ranked))]
+	if ref != nil && ref.Rank > top {
+		out.Rows = append(out.Rows, *ref)
+	}
+	lead := map[string]string{PerCapitaPeople: "Per person", PerCapitaInternetUser: "Per Internet user"}[per]
+	for _, l := range ranked {
+		if len(out.Sentences) == 3 {
+			break
+		}
+		switch {
+		case ref == nil:
+			out.Sentences = append(out.Sentences, fmt.Sprintf("%s, %s relayed %.1f messages per million %s.", lead, the(l.Name), l.PerMillion, whom))
+		case l.Code != ref.Code:
+			out.Sentences = append(out.Sentences, fmt.Sprintf("%s, %s relayed %s as much spam as %s (%.1f against %.1f messages per million %s).",
+				lead, the(l.Name), times(*l.Multiple), the(ref.Name), l.PerMillion, ref.PerMillion, whom))
+		}
+	}
+	if ref != nil {
+		out.Sentences = append(out.Sentences, fmt.Sprintf("%s ranks %d of %d, with %.1f messages per million %s.",
+			capitalize(the(ref.Name)), ref.Rank, len(ranked), ref.PerMillion, whom))
+	}
+	return out
+}
+
+// WritePerCapita writes r as text, Markdown, CSV or JSON.
+func WritePerCapita(w io.Writer, r PerCapita, f Format) error {
+	multiple := func(l PerCapitaLine, prec int) string {
+		if l.Multiple == nil {
+			return ""
+		}
+		return strconv.FormatFloat(*l.Multiple, 'f', prec, 64)
+	}
+	switch f {
+	case JSON:
+		e := json.NewEncoder(w)
+		e.SetIndent("", "  ")
+		return e.Encode(r)
+	case CSV:
+		cw := csv.NewWriter(w)
+		_ = cw.Write([]string{"rank", "code", "name", "messages", "unique_sources", "people", "year", "messages_per_million", "unique_sources_per_million", "multiple"})
+		for _, l := range r.Rows {
+			_ = cw.Write([]string{strconv.Itoa(l.Rank), l.Code, l.Name, strconv.FormatUint(l.Messages, 10), strconv.FormatUint(l.Sources, 10),
+				strconv.FormatUint(l.People, 10), strconv.Itoa(l.Year), strconv.FormatFloat(l.PerMillion, 'f', 3, 64),
+				strconv.FormatFloat(l.SourcesPerMillion, 'f', 3, 64), multiple(l, 3)})
+		}
+		cw.Flush()
+		return cw.Error()
+	case Text, Markdown:
+		whom := map[string]string{PerCapitaPeople: "People", PerCapitaInternetUser: "Internet users"}[r.Per]
+		t := table.NewWriter()
+		t.AppendHeader(table.Row{"#", "Name", "Code", "Messages", whom, "Per million", "× " + cmp.Or(r.Reference, "—"), "Sources per million"})
+		for _, l := range r.Rows {
+			t.AppendRow(table.Row{l.Rank, l.Name, l.Code, thousands(l.Messages), thousands(l.People), fmt.Sprintf("%.1f", l.PerMillion),
+				multiple(l, 2), fmt.Sprintf("%.1f", l.SourcesPerMillion)})
+		}
+		rendered := t.Render()
+		if f == Markdown {
+			rendered = t.RenderMarkdown()
+		}
+		fmt.Fprintf(w, "%s, %s\n\n%s\n\n", r.Title, r.PeriodText, rendered)
+		for _, s := range r.Sentences {
+			fmt.Fprintln(w, s)
+		}
+		if len(r.TooFew) > 0 {
+			fmt.Fprintf(w, "\nToo few messages to rank (under %d): %s.\n", MinPerCapitaMessages, strings.Join(r.TooFew, ", "))
+		}
+		if len(r.NoData) > 0 {
+			fmt.Fprintf(w, "\nNo figure in the dataset: %s.\n", strings.Join(r.NoData, ", "))
+		}
+		fmt.Fprintf(w, "\n%s\n", r.Methodology)
+		return nil
+	}
+	return fmt.Errorf("--per writes text, markdown, csv or json, not %s", f)
+}
