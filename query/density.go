@@ -65,7 +65,7 @@ func (r *Reader) AddressDensity(ctx context.Context, p Period, g Grouping) (Dens
 	}
 	out := Density{Period: p, Grouping: g, Builds: builds}
 	if len(builds) == 0 {
-		return out, nil // no messages placed by a build
+		return out, fmt.Errorf("%w: the period's events name no GeoIP build (none stored, or past the events' retention)", ErrNoAddressSpace)
 	}
 	quoted := make([]string, len(builds))
 	for i, b := range builds {

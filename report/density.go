@@ -103,7 +103,7 @@ func NewDensity(d query.Density, names Namer, reference string, top int) Density
 			ranked[i].Multiple = &m
 		}
 	}
-	out.Rows = ranked[:min(top, len(ranked))]
+	out.Rows = append(out.Rows, ranked[:min(top, len(ranked))]...)
 	if ref != nil && ref.Rank > top {
 		out.Rows = append(out.Rows, *ref) // the reference is always shown
 	}
@@ -130,7 +130,7 @@ func densitySentences(g query.Grouping, ranked []DensityLine, ref *DensityLine) 
 		}
 		return the(l.Name)
 	}
-	var out []string
+	out := []string{}
 	for _, l := range ranked {
 		if len(out) == 3 {
 			break

@@ -107,7 +107,7 @@ func NewPerCapita(c query.Counts, data map[string]countries.Population, per, sou
 			ranked[i].Multiple = &m
 		}
 	}
-	out.Rows = ranked[:min(top, len(ranked))]
+	out.Rows = append(out.Rows, ranked[:min(top, len(ranked))]...)
 	if ref != nil && ref.Rank > top {
 		out.Rows = append(out.Rows, *ref)
 	}

@@ -6,6 +6,7 @@ package serve
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"embed"
 	"encoding/json"
@@ -89,6 +90,7 @@ func New(cfg Configuration, deps Dependencies) *Server {
 	deps.Registry.MustRegister(s.requests, s.seconds)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/report", s.instrument("/api/v1/report", s.report))
+	mux.HandleFunc("GET /api/v1/normalised", s.instrument("/api/v1/normalised", s.normalised))
 	mux.HandleFunc("GET /api/v1/extent", s.instrument("/api/v1/extent", s.extent))
 	mux.HandleFunc("GET /api/v1/live", s.instrument("/api/v1/live", s.live))
 	page, _ := fs.Sub(dashboard, "dashboard")
@@ -209,8 +211,8 @@ func downloadRequest(q map[string]string) (download, error) {
 	return d, nil
 }
 
-// reportRequest reads and checks the parameters (see parameters).
-func (s *Server) reportRequest(q map[string]string) (report.Request, error) {
+// period reads the period parameters: period, last, or from and to.
+func (s *Server) period(q map[string]string) (query.Period, error) {
 	var p query.Period
 	var err error
 	switch {
@@ -229,7 +231,29 @@ func (s *Server) reportRequest(q map[string]string) (report.Request, error) {
 		err = errors.New("give the period: period, last, or from and to")
 	}
 	if err != nil {
-		return report.Request{}, badRequest{err}
+		return p, badRequest{err}
+	}
+	return p, nil
+}
+
+// top reads the top parameter: rows listed, 12 by default.
+func top(q map[string]string) (int, error) {
+	v, ok := q["top"]
+	if !ok {
+		return 12, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 250 {
+		return 0, badRequest{fmt.Errorf("top %q is not a number from 1 to 250", v)}
+	}
+	return n, nil
+}
+
+// reportRequest reads and checks the parameters (see parameters).
+func (s *Server) reportRequest(q map[string]string) (report.Request, error) {
+	p, err := s.period(q)
+	if err != nil {
+		return report.Request{}, err
 	}
 	req := report.Request{Query: query.Request{Period: p, Grouping: query.ByCountry}, Top: 12, Publisher: q["publisher"]}
 	if by := q["by"]; by != "" {
@@ -238,10 +262,8 @@ func (s *Server) reportRequest(q map[string]string) (report.Request, error) {
 		}
 		req.Query.Grouping = query.Grouping(by)
 	}
-	if top := q["top"]; top != "" {
-		if req.Top, err = strconv.Atoi(top); err != nil || req.Top < 1 || req.Top > 250 {
-			return req, badRequest{fmt.Errorf("top %q is not a number from 1 to 250", top)}
-		}
+	if req.Top, err = top(q); err != nil {
+		return req, err
 	}
 	if req.Publisher != "" && !slices.Contains(query.BuiltinPublishers(), req.Publisher) {
 		// Over HTTP only the built-in groupings: a file name would read the server's disk.
@@ -265,6 +287,37 @@ func (s *Server) reportRequest(q map[string]string) (report.Request, error) {
 		}
 	}
 	return req, nil
+}
+
+// NormalParams are the normalised endpoint's query parameters, as the OpenAPI file lists them.
+var NormalParams = []string{"period", "from", "to", "last", "per", "by", "top", "reference"}
+
+// normalised answers a ranking by a normalisation (report --per): per person, per Internet user
+// (the built-in country dataset) or per address space.
+func (s *Server) normalised(w http.ResponseWriter, r *http.Request) int {
+	q, err := parameters(r.URL.Query(), NormalParams)
+	if err != nil {
+		return s.fail(w, r, err)
+	}
+	p, err := s.period(q)
+	if err != nil {
+		return s.fail(w, r, err)
+	}
+	req := report.NormalRequest{Period: p, Per: q["per"], Grouping: query.Grouping(cmp.Or(q["by"], "country")), Reference: cmp.Or(q["reference"], "US")}
+	if req.Top, err = top(q); err != nil {
+		return s.fail(w, r, err)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+	defer cancel()
+	n, err := report.Normalise(ctx, s.reader, req)
+	if errors.Is(err, report.ErrNormalRequest) || errors.Is(err, query.ErrNoAddressSpace) {
+		err = badRequest{err}
+	}
+	if err != nil {
+		return s.fail(w, r, err)
+	}
+	w.Header().Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(s.maxAge(p.To).Seconds())))
+	return writeJSON(w, http.StatusOK, n)
 }
 
 func (s *Server) report(w http.ResponseWriter, r *http.Request) int {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"image/png"
 	"math"
 	"net/http"
@@ -71,6 +72,13 @@ func TestOpenAPIMatchesTheCode(t *testing.T) {
 	}
 	if !slices.Equal(params, serve.LiveParams) {
 		t.Errorf("OpenAPI live parameters %v, the handler reads %v", params, serve.LiveParams)
+	}
+	params = nil
+	for _, p := range doc.Paths["/api/v1/normalised"]["get"].Parameters {
+		params = append(params, p.Name)
+	}
+	if !slices.Equal(params, serve.NormalParams) {
+		t.Errorf("OpenAPI normalised parameters %v, the handler reads %v", params, serve.NormalParams)
 	}
 	if _, ok := doc.Paths["/api/v1/extent"]; !ok {
 		t.Error("OpenAPI lacks /api/v1/extent")
@@ -188,6 +196,23 @@ func TestReportAPIOnRealServer(t *testing.T) {
 	if _, body := get(s, "/api/v1/report?period=2005-05&compare=year&movers=true"); body["movers"] == nil ||
 		body["movers"].(map[string]any)["too_few"] != 2.0 || len(body["movers"].(map[string]any)["risen"].([]any)) != 0 {
 		t.Errorf("movers of four messages a period: %v", body["movers"])
+	}
+	// Normalisations: four messages a period are too few to rank per person, and said so; a
+	// ranking that cannot be made is a 400 that says why.
+	if res, body := get(s, "/api/v1/normalised?period=2005-05&per=internet-user"); res.StatusCode != 200 || body["rows"] == nil ||
+		len(body["rows"].([]any)) != 0 || len(body["too_few_messages"].([]any)) != 2 || !strings.Contains(body["methodology"].(string), "Factbook") {
+		t.Errorf("per internet-user: %d %v", res.StatusCode, body)
+	}
+	for url, want := range map[string]string{
+		"/api/v1/normalised?period=2005-05&per=bogus":              "per \"bogus\"",
+		"/api/v1/normalised?period=2005-05&per=capita&by=asn":      "ranks countries",
+		"/api/v1/normalised?period=2005-05&per=address-space":      "spamgeo address-space",
+		"/api/v1/normalised?period=2005-05&per=capita&top=0":       "top",
+		"/api/v1/normalised?period=2005-05&per=capita&publisher=x": "unknown parameter",
+	} {
+		if res, body := get(s, url); res.StatusCode != 400 || !strings.Contains(fmt.Sprint(body["error"]), want) {
+			t.Errorf("%s: %d %v, want 400 saying %q", url, res.StatusCode, body, want)
+		}
 	}
 	if _, body := get(s, "/api/v1/report?period=2005-05&movers=1"); body["movers"] != nil {
 		t.Errorf("movers without a comparison: %v", body["movers"])

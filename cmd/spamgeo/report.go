@@ -155,14 +155,21 @@ func (c *ReportCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error
 
 // runPer writes the ranking by --per.
 func (c *ReportCmd) runPer(ctx context.Context, g *Globals, p query.Period, stdout io.Writer) error {
-	grouping := query.Grouping(c.By)
-	switch {
-	case c.Per == "address-space" && grouping != query.ByCountry && grouping != query.ByASN:
-		return fmt.Errorf("--per %s ranks countries or networks: give --by country or --by asn", c.Per)
-	case c.Per != "address-space" && grouping != query.ByCountry:
-		return fmt.Errorf("--per %s ranks countries: give --by country", c.Per)
-	case c.Publisher != "":
+	if c.Publisher != "" {
 		return errors.New("--per ranks countries as ISO codes: leave out --publisher")
+	}
+	req := report.NormalRequest{Period: p, Per: c.Per, Grouping: query.Grouping(c.By), Reference: c.Reference, Top: c.Top}
+	if c.Population != "" {
+		f, err := os.Open(c.Population)
+		if err != nil {
+			return err
+		}
+		req.Population, err = countries.ReadPopulation(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", c.Population, err)
+		}
+		req.Source = filepath.Base(c.Population)
 	}
 	format := report.Format(c.Format)
 	if format != report.Text && format != report.Markdown && format != report.CSV && format != report.JSON {
@@ -178,35 +185,11 @@ func (c *ReportCmd) runPer(ctx context.Context, g *Globals, p query.Period, stdo
 		return err
 	}
 	defer conn.Close()
-	if c.Per == "address-space" {
-		d, err := query.NewReader(conn).AddressDensity(ctx, p, grouping)
-		if err != nil {
-			return err
-		}
-		err = report.WriteDensity(out, report.NewDensity(d, report.Namer{}, c.Reference, c.Top), format)
-		if err != nil {
-			return err
-		}
-		return out.Commit()
-	}
-	data, source := countries.BuiltinPopulation(), countries.PopulationSource
-	if c.Population != "" {
-		f, err := os.Open(c.Population)
-		if err != nil {
-			return err
-		}
-		data, err = countries.ReadPopulation(f)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w", c.Population, err)
-		}
-		source = filepath.Base(c.Population)
-	}
-	counts, err := query.NewReader(conn).Counts(ctx, query.Request{Period: p, Grouping: query.ByCountry})
+	n, err := report.Normalise(ctx, query.NewReader(conn), req)
 	if err != nil {
 		return err
 	}
-	if err := report.WritePerCapita(out, report.NewPerCapita(counts, data, c.Per, source, c.Reference, c.Top), format); err != nil {
+	if err := n.Write(out, format); err != nil {
 		return err
 	}
 	return out.Commit()
