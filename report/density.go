@@ -2,8 +2,6 @@ package report
 
 import (
 	"cmp"
-	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -160,52 +158,21 @@ func times(m float64) string {
 
 // WriteDensity writes d as text, Markdown, CSV or JSON.
 func WriteDensity(w io.Writer, d Density, f Format) error {
-	switch f {
-	case JSON:
-		e := json.NewEncoder(w)
-		e.SetIndent("", "  ")
-		return e.Encode(d)
-	case CSV:
-		cw := csv.NewWriter(w)
-		_ = cw.Write([]string{"rank", "code", "name", "messages", "ipv4_sources", "ipv4_addresses", "per_million", "multiple", "ipv6_source_nets64", "ipv6_nets64", "ipv6_per_million"})
-		for _, l := range d.Rows {
-			multiple := ""
-			if l.Multiple != nil {
-				multiple = strconv.FormatFloat(*l.Multiple, 'f', 3, 64)
-			}
-			_ = cw.Write([]string{strconv.Itoa(l.Rank), l.Code, l.Name, strconv.FormatUint(l.Messages, 10), strconv.FormatUint(l.IPv4Sources, 10),
-				strconv.FormatUint(l.IPv4Space, 10), strconv.FormatFloat(l.PerMillion, 'f', 3, 64), multiple,
-				strconv.FormatUint(l.IPv6Sources, 10), strconv.FormatUint(l.IPv6Space, 10), strconv.FormatFloat(l.IPv6PerMillion, 'f', 6, 64)})
-		}
-		cw.Flush()
-		return cw.Error()
-	case Text, Markdown:
-		t := table.NewWriter()
-		t.AppendHeader(table.Row{"#", "Name", "Code", "IPv4 sources", "IPv4 addresses", "Per million", "× " + cmp.Or(d.Reference, "—"), "IPv6 /64 sources", "Per million /64s"})
-		for _, l := range d.Rows {
-			multiple := ""
-			if l.Multiple != nil {
-				multiple = strconv.FormatFloat(*l.Multiple, 'f', 2, 64)
-			}
-			t.AppendRow(table.Row{l.Rank, l.Name, l.Code, thousands(l.IPv4Sources), thousands(l.IPv4Space), fmt.Sprintf("%.1f", l.PerMillion), multiple,
-				thousands(l.IPv6Sources), fmt.Sprintf("%.4f", l.IPv6PerMillion)})
-		}
-		rendered := t.Render()
-		if f == Markdown {
-			rendered = t.RenderMarkdown()
-		}
-		fmt.Fprintf(w, "%s, %s\n\n%s\n\n", d.Title, d.PeriodText, rendered)
-		for _, s := range d.Sentences {
-			fmt.Fprintln(w, s)
-		}
-		if len(d.TooFew) > 0 {
-			fmt.Fprintf(w, "\nToo few sources to rank (under %d): %s.\n", MinDensitySources, strings.Join(d.TooFew, ", "))
-		}
-		if len(d.NoSpace) > 0 {
-			fmt.Fprintf(w, "\nSenders seen where the GeoIP build places no IPv4 space: %s.\n", strings.Join(d.NoSpace, ", "))
-		}
-		fmt.Fprintf(w, "\n%s\n", d.Methodology)
-		return nil
+	r := ranking{value: d, title: d.Title, periodText: d.PeriodText, methodology: d.Methodology, sentences: d.Sentences,
+		csvHeader: []string{"rank", "code", "name", "messages", "ipv4_sources", "ipv4_addresses", "per_million", "multiple", "ipv6_source_nets64", "ipv6_nets64", "ipv6_per_million"},
+		header:    table.Row{"#", "Name", "Code", "IPv4 sources", "IPv4 addresses", "Per million", "× " + cmp.Or(d.Reference, "—"), "IPv6 /64 sources", "Per million /64s"}}
+	for _, l := range d.Rows {
+		r.csvRows = append(r.csvRows, []string{strconv.Itoa(l.Rank), l.Code, l.Name, strconv.FormatUint(l.Messages, 10), strconv.FormatUint(l.IPv4Sources, 10),
+			strconv.FormatUint(l.IPv4Space, 10), strconv.FormatFloat(l.PerMillion, 'f', 3, 64), multipleText(l.Multiple, 3),
+			strconv.FormatUint(l.IPv6Sources, 10), strconv.FormatUint(l.IPv6Space, 10), strconv.FormatFloat(l.IPv6PerMillion, 'f', 6, 64)})
+		r.rows = append(r.rows, table.Row{l.Rank, l.Name, l.Code, thousands(l.IPv4Sources), thousands(l.IPv4Space), fmt.Sprintf("%.1f", l.PerMillion),
+			multipleText(l.Multiple, 2), thousands(l.IPv6Sources), fmt.Sprintf("%.4f", l.IPv6PerMillion)})
 	}
-	return fmt.Errorf("--per writes text, markdown, csv or json, not %s", f)
+	if len(d.TooFew) > 0 {
+		r.notes = append(r.notes, fmt.Sprintf("Too few sources to rank (under %d): %s.", MinDensitySources, strings.Join(d.TooFew, ", ")))
+	}
+	if len(d.NoSpace) > 0 {
+		r.notes = append(r.notes, "Senders seen where the GeoIP build places no IPv4 space: "+strings.Join(d.NoSpace, ", ")+".")
+	}
+	return r.write(w, f)
 }

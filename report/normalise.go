@@ -2,10 +2,15 @@ package report
 
 import (
 	"context"
+	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
+
+	"github.com/jedib0t/go-pretty/v6/table"
 
 	"github.com/spamgeo/spamgeo/internal/countries"
 	"github.com/spamgeo/spamgeo/query"
@@ -74,4 +79,56 @@ func Normalise(ctx context.Context, r *query.Reader, req NormalRequest) (Normali
 		return nil, err
 	}
 	return NewPerCapita(counts, req.Population, req.Per, req.Source, req.Reference, req.Top), nil
+}
+
+// ranking is a normalised ranking laid out for its writers.
+type ranking struct {
+	value                          any // what JSON writes
+	title, periodText, methodology string
+	sentences, notes               []string // notes: lines after the sentences
+	csvHeader                      []string
+	csvRows                        [][]string
+	header                         table.Row
+	rows                           []table.Row
+}
+
+// write writes the ranking as text, Markdown, CSV or JSON.
+func (r ranking) write(w io.Writer, f Format) error {
+	switch f {
+	case JSON:
+		e := json.NewEncoder(w)
+		e.SetIndent("", "  ")
+		return e.Encode(r.value)
+	case CSV:
+		cw := csv.NewWriter(w)
+		_ = cw.Write(r.csvHeader)
+		_ = cw.WriteAll(r.csvRows)
+		return cw.Error()
+	case Text, Markdown:
+		t := table.NewWriter()
+		t.AppendHeader(r.header)
+		t.AppendRows(r.rows)
+		rendered := t.Render()
+		if f == Markdown {
+			rendered = t.RenderMarkdown()
+		}
+		fmt.Fprintf(w, "%s, %s\n\n%s\n\n", r.title, r.periodText, rendered)
+		for _, s := range r.sentences {
+			fmt.Fprintln(w, s)
+		}
+		for _, n := range r.notes {
+			fmt.Fprintf(w, "\n%s\n", n)
+		}
+		fmt.Fprintf(w, "\n%s\n", r.methodology)
+		return nil
+	}
+	return fmt.Errorf("--per writes text, markdown, csv or json, not %s", f)
+}
+
+// multipleText formats a multiple of the reference, "" without one.
+func multipleText(m *float64, prec int) string {
+	if m == nil {
+		return ""
+	}
+	return strconv.FormatFloat(*m, 'f', prec, 64)
 }

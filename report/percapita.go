@@ -2,8 +2,6 @@ package report
 
 import (
 	"cmp"
-	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -131,53 +129,24 @@ func NewPerCapita(c query.Counts, data map[string]countries.Population, per, sou
 	return out
 }
 
-// WritePerCapita writes r as text, Markdown, CSV or JSON.
-func WritePerCapita(w io.Writer, r PerCapita, f Format) error {
-	multiple := func(l PerCapitaLine, prec int) string {
-		if l.Multiple == nil {
-			return ""
-		}
-		return strconv.FormatFloat(*l.Multiple, 'f', prec, 64)
+// WritePerCapita writes p as text, Markdown, CSV or JSON.
+func WritePerCapita(w io.Writer, p PerCapita, f Format) error {
+	whom := map[string]string{PerCapitaPeople: "People", PerCapitaInternetUser: "Internet users"}[p.Per]
+	r := ranking{value: p, title: p.Title, periodText: p.PeriodText, methodology: p.Methodology, sentences: p.Sentences,
+		csvHeader: []string{"rank", "code", "name", "messages", "unique_sources", "people", "year", "messages_per_million", "unique_sources_per_million", "multiple"},
+		header:    table.Row{"#", "Name", "Code", "Messages", whom, "Per million", "× " + cmp.Or(p.Reference, "—"), "Sources per million"}}
+	for _, l := range p.Rows {
+		r.csvRows = append(r.csvRows, []string{strconv.Itoa(l.Rank), l.Code, l.Name, strconv.FormatUint(l.Messages, 10), strconv.FormatUint(l.Sources, 10),
+			strconv.FormatUint(l.People, 10), strconv.Itoa(l.Year), strconv.FormatFloat(l.PerMillion, 'f', 3, 64),
+			strconv.FormatFloat(l.SourcesPerMillion, 'f', 3, 64), multipleText(l.Multiple, 3)})
+		r.rows = append(r.rows, table.Row{l.Rank, l.Name, l.Code, thousands(l.Messages), thousands(l.People), fmt.Sprintf("%.1f", l.PerMillion),
+			multipleText(l.Multiple, 2), fmt.Sprintf("%.1f", l.SourcesPerMillion)})
 	}
-	switch f {
-	case JSON:
-		e := json.NewEncoder(w)
-		e.SetIndent("", "  ")
-		return e.Encode(r)
-	case CSV:
-		cw := csv.NewWriter(w)
-		_ = cw.Write([]string{"rank", "code", "name", "messages", "unique_sources", "people", "year", "messages_per_million", "unique_sources_per_million", "multiple"})
-		for _, l := range r.Rows {
-			_ = cw.Write([]string{strconv.Itoa(l.Rank), l.Code, l.Name, strconv.FormatUint(l.Messages, 10), strconv.FormatUint(l.Sources, 10),
-				strconv.FormatUint(l.People, 10), strconv.Itoa(l.Year), strconv.FormatFloat(l.PerMillion, 'f', 3, 64),
-				strconv.FormatFloat(l.SourcesPerMillion, 'f', 3, 64), multiple(l, 3)})
-		}
-		cw.Flush()
-		return cw.Error()
-	case Text, Markdown:
-		whom := map[string]string{PerCapitaPeople: "People", PerCapitaInternetUser: "Internet users"}[r.Per]
-		t := table.NewWriter()
-		t.AppendHeader(table.Row{"#", "Name", "Code", "Messages", whom, "Per million", "× " + cmp.Or(r.Reference, "—"), "Sources per million"})
-		for _, l := range r.Rows {
-			t.AppendRow(table.Row{l.Rank, l.Name, l.Code, thousands(l.Messages), thousands(l.People), fmt.Sprintf("%.1f", l.PerMillion),
-				multiple(l, 2), fmt.Sprintf("%.1f", l.SourcesPerMillion)})
-		}
-		rendered := t.Render()
-		if f == Markdown {
-			rendered = t.RenderMarkdown()
-		}
-		fmt.Fprintf(w, "%s, %s\n\n%s\n\n", r.Title, r.PeriodText, rendered)
-		for _, s := range r.Sentences {
-			fmt.Fprintln(w, s)
-		}
-		if len(r.TooFew) > 0 {
-			fmt.Fprintf(w, "\nToo few messages to rank (under %d): %s.\n", MinPerCapitaMessages, strings.Join(r.TooFew, ", "))
-		}
-		if len(r.NoData) > 0 {
-			fmt.Fprintf(w, "\nNo figure in the dataset: %s.\n", strings.Join(r.NoData, ", "))
-		}
-		fmt.Fprintf(w, "\n%s\n", r.Methodology)
-		return nil
+	if len(p.TooFew) > 0 {
+		r.notes = append(r.notes, fmt.Sprintf("Too few messages to rank (under %d): %s.", MinPerCapitaMessages, strings.Join(p.TooFew, ", ")))
 	}
-	return fmt.Errorf("--per writes text, markdown, csv or json, not %s", f)
+	if len(p.NoData) > 0 {
+		r.notes = append(r.notes, "No figure in the dataset: "+strings.Join(p.NoData, ", ")+".")
+	}
+	return r.write(w, f)
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/internal/geoip/geoiptest"
 	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/report"
@@ -45,20 +46,7 @@ func TestReportNormalisationsOnRealServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	sources := map[string]uint64{}
-	rows, err := conn.Query(context.Background(), "SELECT country_code, uniqExact(source_ip) FROM events WHERE substring(source_ip, 1, 12) = unhex('00000000000000000000FFFF') GROUP BY country_code")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var cc string
-		var n uint64
-		if err := rows.Scan(&cc, &n); err != nil {
-			t.Fatal(err)
-		}
-		sources[cc] = n
-	}
-	rows.Close()
+	sources := byCountry(t, conn, "SELECT country_code, uniqExact(source_ip) FROM events WHERE substring(source_ip, 1, 12) = unhex('00000000000000000000FFFF') GROUP BY country_code")
 
 	for _, by := range []string{"country", "asn"} {
 		var d report.Density
@@ -135,20 +123,7 @@ func checkPerCapita(t *testing.T, env pipelineEnv) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	messages := map[string]float64{}
-	rows, err := conn.Query(context.Background(), "SELECT country_code, count() FROM events GROUP BY country_code")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var cc string
-		var n uint64
-		if err := rows.Scan(&cc, &n); err != nil {
-			t.Fatal(err)
-		}
-		messages[cc] = float64(n)
-	}
-	rows.Close()
+	messages := byCountry(t, conn, "SELECT country_code, count() FROM events GROUP BY country_code")
 	for per, denominator := range map[string]map[string]float64{"capita": people, "internet-user": users} {
 		var d report.PerCapita
 		out := spamgeo(t, env, "report", "--period", "2005-04-01..2005-09-30", "--per", per, "--format", "json", "--top", "100")
@@ -160,7 +135,7 @@ func checkPerCapita(t *testing.T, env pipelineEnv) {
 		}
 		var us float64
 		for _, l := range d.Rows {
-			want := messages[l.Code] / denominator[l.Code] * 1e6
+			want := float64(messages[l.Code]) / denominator[l.Code] * 1e6
 			if math.Abs(l.PerMillion-want) > 1e-9*want {
 				t.Errorf("--per %s %s: %.6f per million, the test computes %.6f", per, l.Code, l.PerMillion, want)
 			}
@@ -183,4 +158,24 @@ func checkPerCapita(t *testing.T, env pipelineEnv) {
 	if !strings.Contains(text, "Per person, China relayed ") || !strings.Contains(text, "No figure in the dataset: ") || !strings.Contains(text, "two.csv") {
 		t.Errorf("--population of two countries:\n%s", text)
 	}
+}
+
+// byCountry runs q, whose rows are a country code and a count.
+func byCountry(t *testing.T, conn clickhousedb.Conn, q string) map[string]uint64 {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]uint64{}
+	for rows.Next() {
+		var cc string
+		var n uint64
+		if err := rows.Scan(&cc, &n); err != nil {
+			t.Fatal(err)
+		}
+		out[cc] = n
+	}
+	return out
 }

@@ -118,36 +118,41 @@ func (c *ReportCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error
 	if c.Movers && cp == nil {
 		return errors.New("--movers compares two periods: give --compare too")
 	}
-	out, err := output(ctx, c.Output, stdout, format == report.PNG)
+	return readTo(ctx, g, c.Output, stdout, format == report.PNG, func(out io.Writer, r *query.Reader) error {
+		rep, err := report.Build(ctx, r, req)
+		if err != nil {
+			return err
+		}
+		if c.Title != "" {
+			rep.Title = c.Title
+		}
+		switch {
+		case timeChart:
+			return report.WriteTimeChart(out, rep, chart, format)
+		case format == report.PNG || format == report.SVG:
+			return report.WriteBarChart(out, rep, chart, format)
+		case format == report.HTML:
+			chart.Title = "" // the page's heading; its two charts keep their own titles
+			return report.WriteHTML(out, rep, chart)
+		}
+		return report.Write(out, rep, format)
+	})
+}
+
+// readTo opens the output and ClickHouse, runs write, and commits the output once write has
+// succeeded (a failure leaves a file path as it was).
+func readTo(ctx context.Context, g *Globals, path string, stdout io.Writer, binary bool, write func(io.Writer, *query.Reader) error) error {
+	out, err := output(ctx, path, stdout, binary)
 	if err != nil {
 		return err
 	}
 	defer out.Abort()
-
 	conn, err := g.clickhouse().Open(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	rep, err := report.Build(ctx, query.NewReader(conn), req)
-	if err != nil {
-		return err
-	}
-	if c.Title != "" {
-		rep.Title = c.Title
-	}
-	switch {
-	case timeChart:
-		err = report.WriteTimeChart(out, rep, chart, format)
-	case format == report.PNG || format == report.SVG:
-		err = report.WriteBarChart(out, rep, chart, format)
-	case format == report.HTML:
-		chart.Title = "" // the page's heading; its two charts keep their own titles
-		err = report.WriteHTML(out, rep, chart)
-	default:
-		err = report.Write(out, rep, format)
-	}
-	if err != nil {
+	if err := write(out, query.NewReader(conn)); err != nil {
 		return err
 	}
 	return out.Commit()
@@ -175,24 +180,13 @@ func (c *ReportCmd) runPer(ctx context.Context, g *Globals, p query.Period, stdo
 	if format != report.Text && format != report.Markdown && format != report.CSV && format != report.JSON {
 		return fmt.Errorf("--per writes text, markdown, csv or json, not %s", format)
 	}
-	out, err := output(ctx, c.Output, stdout, false)
-	if err != nil {
-		return err
-	}
-	defer out.Abort()
-	conn, err := g.clickhouse().Open(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	n, err := report.Normalise(ctx, query.NewReader(conn), req)
-	if err != nil {
-		return err
-	}
-	if err := n.Write(out, format); err != nil {
-		return err
-	}
-	return out.Commit()
+	return readTo(ctx, g, c.Output, stdout, false, func(out io.Writer, r *query.Reader) error {
+		n, err := report.Normalise(ctx, r, req)
+		if err != nil {
+			return err
+		}
+		return n.Write(out, format)
+	})
 }
 
 // chartOptions reads --width, --height, --dpi, --title and --source.
