@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -37,18 +36,15 @@ type Density struct {
 }
 
 // DensityLine is one ranked group.
+// PerMillion is its unique IPv4 sources per million IPv4 addresses.
 type DensityLine struct {
-	Rank           int      `json:"rank"`
-	Code           string   `json:"code"`
-	Name           string   `json:"name"`
-	Messages       uint64   `json:"messages"`
-	IPv4Sources    uint64   `json:"ipv4_sources"`
-	IPv4Space      uint64   `json:"ipv4_addresses"`
-	PerMillion     float64  `json:"ipv4_sources_per_million_addresses"`
-	Multiple       *float64 `json:"multiple_of_reference,omitempty"`
-	IPv6Sources    uint64   `json:"ipv6_source_nets64"`
-	IPv6Space      uint64   `json:"ipv6_nets64"`
-	IPv6PerMillion float64  `json:"ipv6_sources_per_million_nets64"`
+	Ranked
+	Messages       uint64  `json:"messages"`
+	IPv4Sources    uint64  `json:"ipv4_sources"`
+	IPv4Space      uint64  `json:"ipv4_addresses"`
+	IPv6Sources    uint64  `json:"ipv6_source_nets64"`
+	IPv6Space      uint64  `json:"ipv6_nets64"`
+	IPv6PerMillion float64 `json:"ipv6_sources_per_million_nets64"`
 }
 
 // NewDensity ranks d's groups, densest first, listing top of them; multiples are of reference
@@ -79,31 +75,15 @@ func NewDensity(d query.Density, names Namer, reference string, top int) Density
 		case grp.IPv4Sources < MinDensitySources:
 			out.TooFew = append(out.TooFew, name)
 		default:
-			ranked = append(ranked, DensityLine{Code: code(g, grp.Key), Name: names.Name(g, grp.Key, grp.Org), Messages: grp.Messages,
-				IPv4Sources: grp.IPv4Sources, IPv4Space: grp.IPv4Space, PerMillion: grp.IPv4PerMillion(),
+			ranked = append(ranked, DensityLine{Ranked: Ranked{Code: code(g, grp.Key), Name: names.Name(g, grp.Key, grp.Org), PerMillion: grp.IPv4PerMillion()},
+				Messages: grp.Messages, IPv4Sources: grp.IPv4Sources, IPv4Space: grp.IPv4Space,
 				IPv6Sources: grp.IPv6Sources, IPv6Space: grp.IPv6Space, IPv6PerMillion: grp.IPv6PerMillion()})
 		}
 	}
-	slices.SortFunc(ranked, func(a, b DensityLine) int {
-		return cmp.Or(cmp.Compare(b.PerMillion, a.PerMillion), cmp.Compare(a.Code, b.Code))
-	})
-	var ref *DensityLine
-	for i := range ranked {
-		ranked[i].Rank = i + 1
-		if ranked[i].Code == code(g, reference) {
-			ref = &ranked[i]
-		}
-	}
+	var ref *Ranked
+	out.Rows, ref = rankLines(ranked, code(g, reference), top)
 	if ref != nil {
 		out.Reference = ref.Code
-		for i := range ranked {
-			m := ranked[i].PerMillion / ref.PerMillion
-			ranked[i].Multiple = &m
-		}
-	}
-	out.Rows = append(out.Rows, ranked[:min(top, len(ranked))]...)
-	if ref != nil && ref.Rank > top {
-		out.Rows = append(out.Rows, *ref) // the reference is always shown
 	}
 	out.Sentences = densitySentences(g, ranked, ref)
 	return out
@@ -118,8 +98,8 @@ func code(g query.Grouping, key string) string {
 
 // densitySentences say the three densest groups other than the reference against it (alone
 // without one), then where the reference ranks.
-func densitySentences(g query.Grouping, ranked []DensityLine, ref *DensityLine) []string {
-	name := func(l DensityLine) string {
+func densitySentences(g query.Grouping, ranked []DensityLine, ref *Ranked) []string {
+	name := func(l Ranked) string {
 		if g == query.ByASN {
 			if l.Name == l.Code {
 				return "the network " + l.Name
@@ -135,10 +115,10 @@ func densitySentences(g query.Grouping, ranked []DensityLine, ref *DensityLine) 
 		}
 		switch {
 		case ref == nil:
-			out = append(out, fmt.Sprintf("Per IPv4 address, %s sent spam from %.0f unique sources per million addresses.", name(l), l.PerMillion))
+			out = append(out, fmt.Sprintf("Per IPv4 address, %s sent spam from %.0f unique sources per million addresses.", name(l.Ranked), l.PerMillion))
 		case l.Code != ref.Code:
 			out = append(out, fmt.Sprintf("Per IPv4 address, %s sent spam from %s as many machines as %s (%.0f against %.0f unique sources per million addresses).",
-				name(l), times(*l.Multiple), name(*ref), l.PerMillion, ref.PerMillion))
+				name(l.Ranked), times(*l.Multiple), name(*ref), l.PerMillion, ref.PerMillion))
 		}
 	}
 	if ref != nil {

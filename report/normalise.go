@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -131,4 +132,48 @@ func multipleText(m *float64, prec int) string {
 		return ""
 	}
 	return strconv.FormatFloat(*m, 'f', prec, 64)
+}
+
+// Ranked is what every line of a normalised ranking has.
+type Ranked struct {
+	Rank       int      `json:"rank"`
+	Code       string   `json:"code"`
+	Name       string   `json:"name"`
+	PerMillion float64  `json:"per_million"` // the figure ranked by
+	Multiple   *float64 `json:"multiple_of_reference,omitempty"`
+}
+
+func (r *Ranked) ranked() *Ranked { return r }
+
+// rankLines sorts lines by their figure, highest first (then by code), numbers them and, when
+// the reference is among them, sets each one's multiple of its figure. It returns the top lines,
+// with the reference after them when it is not among them, and the reference (nil when absent).
+func rankLines[L any, P interface {
+	*L
+	ranked() *Ranked
+}](lines []L, reference string, top int) (listed []L, ref *Ranked) {
+	slices.SortFunc(lines, func(a, b L) int {
+		ra, rb := P(&a).ranked(), P(&b).ranked()
+		return cmp.Or(cmp.Compare(rb.PerMillion, ra.PerMillion), cmp.Compare(ra.Code, rb.Code))
+	})
+	refAt := -1
+	for i := range lines {
+		r := P(&lines[i]).ranked()
+		r.Rank = i + 1
+		if r.Code == reference {
+			refAt, ref = i, r
+		}
+	}
+	if ref != nil {
+		for i := range lines {
+			r := P(&lines[i]).ranked()
+			m := r.PerMillion / ref.PerMillion
+			r.Multiple = &m
+		}
+	}
+	listed = append([]L{}, lines[:min(top, len(lines))]...)
+	if refAt >= top {
+		listed = append(listed, lines[refAt]) // the reference is always shown
+	}
+	return listed, ref
 }

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -41,17 +40,14 @@ type PerCapita struct {
 }
 
 // PerCapitaLine is one ranked country.
+// PerMillion is its messages per million people (or Internet users).
 type PerCapitaLine struct {
-	Rank              int      `json:"rank"`
-	Code              string   `json:"code"`
-	Name              string   `json:"name"`
-	Messages          uint64   `json:"messages"`
-	Sources           uint64   `json:"unique_sources"`
-	People            uint64   `json:"people"` // people or Internet users
-	Year              int      `json:"year"`   // of that figure
-	PerMillion        float64  `json:"messages_per_million"`
-	SourcesPerMillion float64  `json:"unique_sources_per_million"`
-	Multiple          *float64 `json:"multiple_of_reference,omitempty"`
+	Ranked
+	Messages          uint64  `json:"messages"`
+	Sources           uint64  `json:"unique_sources"`
+	People            uint64  `json:"people"` // people or Internet users
+	Year              int     `json:"year"`   // of that figure
+	SourcesPerMillion float64 `json:"unique_sources_per_million"`
 }
 
 // NewPerCapita ranks the countries of c (grouped by country) by messages per million of the
@@ -84,30 +80,14 @@ func NewPerCapita(c query.Counts, data map[string]countries.Population, per, sou
 		case g.Messages < MinPerCapitaMessages:
 			out.TooFew = append(out.TooFew, name)
 		default:
-			ranked = append(ranked, PerCapitaLine{Code: g.Key, Name: name, Messages: g.Messages, Sources: g.Sources, People: people, Year: year,
-				PerMillion: float64(g.Messages) / float64(people) * 1e6, SourcesPerMillion: float64(g.Sources) / float64(people) * 1e6})
+			ranked = append(ranked, PerCapitaLine{Ranked: Ranked{Code: g.Key, Name: name, PerMillion: float64(g.Messages) / float64(people) * 1e6},
+				Messages: g.Messages, Sources: g.Sources, People: people, Year: year, SourcesPerMillion: float64(g.Sources) / float64(people) * 1e6})
 		}
 	}
-	slices.SortFunc(ranked, func(a, b PerCapitaLine) int {
-		return cmp.Or(cmp.Compare(b.PerMillion, a.PerMillion), cmp.Compare(a.Code, b.Code))
-	})
-	var ref *PerCapitaLine
-	for i := range ranked {
-		ranked[i].Rank = i + 1
-		if ranked[i].Code == strings.ToUpper(reference) {
-			ref = &ranked[i]
-		}
-	}
+	var ref *Ranked
+	out.Rows, ref = rankLines(ranked, strings.ToUpper(reference), top)
 	if ref != nil {
 		out.Reference = ref.Code
-		for i := range ranked {
-			m := ranked[i].PerMillion / ref.PerMillion
-			ranked[i].Multiple = &m
-		}
-	}
-	out.Rows = append(out.Rows, ranked[:min(top, len(ranked))]...)
-	if ref != nil && ref.Rank > top {
-		out.Rows = append(out.Rows, *ref)
 	}
 	lead := map[string]string{PerCapitaPeople: "Per person", PerCapitaInternetUser: "Per Internet user"}[per]
 	for _, l := range ranked {
