@@ -198,7 +198,7 @@ func TestChaosOnRealServers(t *testing.T) {
 	}
 	delay := delays(1)
 
-	cluster := startKafkaCluster(t)
+	cluster := startKafkaCluster(t, 19390)
 	kcfg := kafka.DefaultConfiguration()
 	kcfg.Brokers, kcfg.Partitions, kcfg.ReplicationFactor = cluster.brokers(), 6, 3
 	ch := startPrivateClickHouse(t, 19300)

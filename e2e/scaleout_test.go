@@ -31,16 +31,19 @@ import (
 
 // kafkaCluster is a Kafka cluster of the test's own: three nodes on loopback, each both broker
 // and KRaft controller, started by deploy/kafka.sh with its state in a temporary directory.
-// Clients use ports 19191-19193, controllers 19195-19197.
+// Clients use ports base+1 to base+3, controllers base+5 to base+7. Each test takes its own base:
+// kafka-go's default transport, shared by the test process, keeps idle connections to the brokers
+// it talked to, and a new cluster on the same ports answers a kept one with EOF.
 type kafkaCluster struct {
 	t    *testing.T
+	base int
 	envs [][]string
 	dirs []string
 }
 
 const clusterNodes = 3
 
-func startKafkaCluster(t *testing.T) *kafkaCluster {
+func startKafkaCluster(t *testing.T, base int) *kafkaCluster {
 	t.Helper()
 	// The nodes share the jars of the local broker (make servers resolves them) and one cluster id.
 	jars := filepath.Join("..", ".local", "kafka", "jars")
@@ -53,14 +56,14 @@ func startKafkaCluster(t *testing.T) *kafkaCluster {
 	id[0] &= 0x7f // an id starting with '-' would be read as an option by the storage tool
 	var voters []string
 	for n := 1; n <= clusterNodes; n++ {
-		voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", n, 19194+n))
+		voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", n, base+4+n))
 	}
-	c := &kafkaCluster{t: t}
+	c := &kafkaCluster{t: t, base: base}
 	for n := 1; n <= clusterNodes; n++ {
 		dir := t.TempDir()
 		c.dirs = append(c.dirs, dir)
 		c.envs = append(c.envs, append(os.Environ(), "SPAMGEO_LOCAL="+dir, "KAFKA_JARS="+jars,
-			"KAFKA_NODE_ID="+strconv.Itoa(n), fmt.Sprintf("KAFKA_PORT=%d", 19190+n), fmt.Sprintf("KAFKA_CONTROLLER_PORT=%d", 19194+n),
+			"KAFKA_NODE_ID="+strconv.Itoa(n), fmt.Sprintf("KAFKA_PORT=%d", base+n), fmt.Sprintf("KAFKA_CONTROLLER_PORT=%d", base+4+n),
 			"KAFKA_QUORUM_VOTERS="+strings.Join(voters, ","), "KAFKA_CLUSTER_ID="+base64.RawURLEncoding.EncodeToString(id),
 			"KAFKA_REPLICATION=3", "KAFKA_HEAP=384m"))
 	}
@@ -107,7 +110,7 @@ func (c *kafkaCluster) all(action string) error {
 func (c *kafkaCluster) brokers() []string {
 	var out []string
 	for n := 1; n <= clusterNodes; n++ {
-		out = append(out, fmt.Sprintf("127.0.0.1:%d", 19190+n))
+		out = append(out, fmt.Sprintf("127.0.0.1:%d", c.base+n))
 	}
 	return out
 }
@@ -198,7 +201,7 @@ func TestScaleOutOnThreeBrokers(t *testing.T) {
 	ctx := context.Background()
 	began := time.Now()
 
-	cluster := startKafkaCluster(t)
+	cluster := startKafkaCluster(t, 19190)
 	t.Logf("three-node Kafka cluster started in %v", time.Since(began).Round(100*time.Millisecond))
 	kcfg := kafka.DefaultConfiguration()
 	kcfg.Brokers, kcfg.Partitions, kcfg.ReplicationFactor = cluster.brokers(), 6, 3
