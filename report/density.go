@@ -18,6 +18,11 @@ import (
 // listed by name, not ranked.
 const MinDensitySources = 30
 
+// MinDensitySpace is the least IPv4 space (a /16) a group needs to be ranked: a territory of a
+// few thousand addresses with a few hundred senders would lead by a factor of thousands. Smaller
+// groups are listed by name, not ranked.
+const MinDensitySpace = 1 << 16
+
 // Density is the ranking of countries or networks by unique sending addresses per million
 // addresses of the IPv4 space the period's GeoIP builds place there (the IPv6 figure beside it,
 // per million /64 networks).
@@ -32,6 +37,7 @@ type Density struct {
 	Rows        []DensityLine `json:"rows"`
 	TooFew      []string      `json:"too_few_sources"`  // fewer than MinDensitySources: not ranked
 	NoSpace     []string      `json:"no_address_space"` // senders seen, but the builds place no IPv4 space there
+	TooSmall    []string      `json:"too_small"`        // under MinDensitySpace: not ranked
 	Sentences   []string      `json:"sentences"`
 }
 
@@ -57,9 +63,9 @@ func NewDensity(d query.Density, names Namer, reference string, top int) Density
 		Period:     d.Period.String(),
 		PeriodText: PeriodText(d.Period),
 		Methodology: fmt.Sprintf("Unique sending IPv4 addresses per million IPv4 addresses that the GeoIP build %s places in each %s "+
-			"(IPv6: unique source /64 networks per million /64 networks), from the events table; %s with fewer than %d unique IPv4 sources are listed, not ranked.",
+			"(IPv6: unique source /64 networks per million /64 networks), from the events table; %s with fewer than %d unique IPv4 sources or less than a /16 of IPv4 space are listed, not ranked.",
 			strings.Join(d.Builds, " and "), words[g].noun, words[g].nouns, MinDensitySources),
-		Builds: d.Builds, Rows: []DensityLine{}, TooFew: []string{}, NoSpace: []string{}, Sentences: []string{},
+		Builds: d.Builds, Rows: []DensityLine{}, TooFew: []string{}, NoSpace: []string{}, TooSmall: []string{}, Sentences: []string{},
 	}
 	var ranked []DensityLine
 	for _, grp := range d.Groups {
@@ -72,6 +78,8 @@ func NewDensity(d query.Density, names Namer, reference string, top int) Density
 			if grp.IPv4Sources > 0 {
 				out.NoSpace = append(out.NoSpace, name)
 			}
+		case grp.IPv4Space < MinDensitySpace:
+			out.TooSmall = append(out.TooSmall, name)
 		case grp.IPv4Sources < MinDensitySources:
 			out.TooFew = append(out.TooFew, name)
 		default:
@@ -150,6 +158,9 @@ func WriteDensity(w io.Writer, d Density, f Format) error {
 	}
 	if len(d.TooFew) > 0 {
 		r.notes = append(r.notes, fmt.Sprintf("Too few sources to rank (under %d): %s.", MinDensitySources, strings.Join(d.TooFew, ", ")))
+	}
+	if len(d.TooSmall) > 0 {
+		r.notes = append(r.notes, "Too small to rank (less than a /16 of IPv4 space): "+strings.Join(d.TooSmall, ", ")+".")
 	}
 	if len(d.NoSpace) > 0 {
 		r.notes = append(r.notes, "Senders seen where the GeoIP build places no IPv4 space: "+strings.Join(d.NoSpace, ", ")+".")

@@ -18,6 +18,12 @@ import (
 // Such countries are listed by name, not ranked.
 const MinPerCapitaMessages = 30
 
+// MinPerCapitaPeople is the fewest people (or Internet users) a country needs to be ranked: a
+// territory of a few thousand people that relays a few hundred messages would lead the table by a
+// factor of thousands, a figure about one mail server, not about a country. Such countries are
+// listed by name, not ranked.
+const MinPerCapitaPeople = 1_000_000
+
 // The denominators of --per capita and --per internet-user.
 const (
 	PerCapitaPeople       = "capita"
@@ -35,6 +41,7 @@ type PerCapita struct {
 	Reference   string          `json:"reference"` // "" when it is not ranked
 	Rows        []PerCapitaLine `json:"rows"`
 	TooFew      []string        `json:"too_few_messages"` // under MinPerCapitaMessages: not ranked
+	TooSmall    []string        `json:"too_small"`        // under MinPerCapitaPeople: not ranked
 	NoData      []string        `json:"no_data"`          // messages, but the dataset has no figure
 	Sentences   []string        `json:"sentences"`
 }
@@ -58,9 +65,9 @@ func NewPerCapita(c query.Counts, data map[string]countries.Population, per, sou
 		Title: "Spam per " + map[string]string{PerCapitaPeople: "person", PerCapitaInternetUser: "Internet user"}[per] +
 			" by relaying country", Per: per, Period: c.Period.String(), PeriodText: PeriodText(c.Period),
 		Methodology: fmt.Sprintf("Messages (and approximate unique sources) per million %s of each country, from %s; "+
-			"countries with fewer than %d messages are listed, not ranked; countries the dataset has no figure for are listed.",
-			whom, source, MinPerCapitaMessages),
-		Rows: []PerCapitaLine{}, TooFew: []string{}, NoData: []string{}, Sentences: []string{},
+			"countries with fewer than %d messages or %s are listed, not ranked; countries the dataset has no figure for are listed.",
+			whom, source, MinPerCapitaMessages, "a million "+whom),
+		Rows: []PerCapitaLine{}, TooFew: []string{}, TooSmall: []string{}, NoData: []string{}, Sentences: []string{},
 	}
 	var names Namer
 	var ranked []PerCapitaLine
@@ -77,6 +84,8 @@ func NewPerCapita(c query.Counts, data map[string]countries.Population, per, sou
 		switch {
 		case people == 0:
 			out.NoData = append(out.NoData, name)
+		case people < MinPerCapitaPeople:
+			out.TooSmall = append(out.TooSmall, name)
 		case g.Messages < MinPerCapitaMessages:
 			out.TooFew = append(out.TooFew, name)
 		default:
@@ -124,6 +133,10 @@ func WritePerCapita(w io.Writer, p PerCapita, f Format) error {
 	}
 	if len(p.TooFew) > 0 {
 		r.notes = append(r.notes, fmt.Sprintf("Too few messages to rank (under %d): %s.", MinPerCapitaMessages, strings.Join(p.TooFew, ", ")))
+	}
+	if len(p.TooSmall) > 0 {
+		r.notes = append(r.notes, fmt.Sprintf("Too small to rank (under a million %s): %s.",
+			map[string]string{PerCapitaPeople: "people", PerCapitaInternetUser: "Internet users"}[p.Per], strings.Join(p.TooSmall, ", ")))
 	}
 	if len(p.NoData) > 0 {
 		r.notes = append(r.notes, "No figure in the dataset: "+strings.Join(p.NoData, ", ")+".")
