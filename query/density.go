@@ -36,6 +36,9 @@ type DensityGroup struct {
 // ErrNoAddressSpace says the address space of the period's GeoIP builds was never stored.
 var ErrNoAddressSpace = errors.New("no address space stored for the GeoIP builds of the period: run spamgeo address-space with the files the enricher reads")
 
+// ErrEventsExpired says the events table no longer holds all of a period's messages.
+var ErrEventsExpired = errors.New("events past their retention")
+
 // AddressDensity reads p's unique sources per country (g ByCountry) or network (ByASN) and the
 // address space of the GeoIP builds that placed the period's messages: for countries the build
 // that placed most of them, for networks every ASN build that did (IPv4 and IPv6 range files
@@ -52,6 +55,16 @@ func (r *Reader) AddressDensity(ctx context.Context, p Period, g Grouping) (Dens
 	prov, err := r.Provenance(ctx, p)
 	if err != nil {
 		return Density{}, err
+	}
+	// The sources are counted in events, which retention may have emptied while the rollups
+	// (and every other figure of the period) remain: a part of the period would be counted short.
+	rolled, err := r.Counts(ctx, Request{Period: p, Grouping: ByCountry})
+	if err != nil {
+		return Density{}, err
+	}
+	if prov.Events < rolled.Total.Messages {
+		return Density{}, fmt.Errorf("%w: the events table holds %d of the period's %d messages (the rest are past its retention), and unique sources per address space are counted there",
+			ErrEventsExpired, prov.Events, rolled.Total.Messages)
 	}
 	var builds []string
 	for _, b := range prov.GeoIPBuilds { // most messages first

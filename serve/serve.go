@@ -310,7 +310,7 @@ func (s *Server) normalised(w http.ResponseWriter, r *http.Request) int {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()
 	n, err := report.Normalise(ctx, s.reader, req)
-	if errors.Is(err, report.ErrNormalRequest) || errors.Is(err, query.ErrNoAddressSpace) {
+	if errors.Is(err, report.ErrNormalRequest) || errors.Is(err, query.ErrNoAddressSpace) || errors.Is(err, query.ErrEventsExpired) {
 		err = badRequest{err}
 	}
 	if err != nil {

@@ -127,12 +127,18 @@ func (s *Sink) handle(ctx context.Context, batch []kafka.Message) error {
 	if err != nil {
 		return err
 	}
-	if err := s.findUnfinished(ctx, suspects, known); err != nil {
+	unfinished, err := s.findUnfinished(ctx, suspects, known)
+	if err != nil {
 		return err
 	}
 	var rows columns
 	rows.grow(len(events))
 	for i := range events {
+		if unfinished[events[i].EventID] {
+			// Stored already, and not a copy (a second one in the batch is).
+			delete(unfinished, events[i].EventID)
+			continue
+		}
 		if known[events[i].EventID] {
 			s.metrics.duplicates.WithLabelValues(string(events[i].Collector)).Inc()
 			continue
@@ -188,43 +194,40 @@ func (s *Sink) suspects(batch []kafka.Message) []bool {
 	return out
 }
 
-// findUnfinished adds to known the suspects that events holds but event_ids lacks, and adds
-// their ids to event_ids, where the sink looks for the copies of them still to come (an enricher
-// that published them twice, a resent hand-off). They are not stored again; the rollups they are
-// missing from are what `spamgeo verify` reports and `spamgeo repair` rebuilds.
-func (s *Sink) findUnfinished(ctx context.Context, suspects []event.Enriched, known map[string]bool) error {
+// findUnfinished returns the suspects that events holds but event_ids lacks, adds them to known,
+// and adds their ids to event_ids, where the sink looks for the copies of them still to come (an
+// enricher that published them twice, a resent hand-off). They are not stored again; the rollups
+// they are missing from are what `spamgeo verify` reports and `spamgeo repair` rebuilds.
+func (s *Sink) findUnfinished(ctx context.Context, suspects []event.Enriched, known map[string]bool) (map[string]bool, error) {
 	suspects = slices.DeleteFunc(suspects, func(e event.Enriched) bool { return known[e.EventID] })
 	if len(suspects) == 0 {
-		return nil
+		return nil, nil
 	}
 	stored, err := s.known(ctx, "events", suspects)
-	if err != nil {
-		return err
-	}
-	if len(stored) == 0 {
-		return nil
+	if err != nil || len(stored) == 0 {
+		return nil, err
 	}
 	// event_ids of the server the sink writes to: event_ids_local in cluster mode.
 	b, err := s.deps.ClickHouse.PrepareBatch(ctx, "INSERT INTO event_ids"+strings.TrimPrefix(s.cfg.Table, "events")+" (received_at, event_id)")
 	if err != nil {
-		return fmt.Errorf("prepare the ids of an unfinished insert: %w", err)
+		return nil, fmt.Errorf("prepare the ids of an unfinished insert: %w", err)
 	}
 	for _, e := range suspects {
 		if stored[e.EventID] && !known[e.EventID] {
 			known[e.EventID] = true // once, though the batch holds a copy
 			if err := b.Append(e.ReceivedAt, uuid.MustParse(e.EventID)); err != nil {
 				_ = b.Abort()
-				return fmt.Errorf("the ids of an unfinished insert: %w", err)
+				return nil, fmt.Errorf("the ids of an unfinished insert: %w", err)
 			}
 		}
 	}
 	if err := b.Send(); err != nil {
-		return fmt.Errorf("store the ids of an unfinished insert: %w", err)
+		return nil, fmt.Errorf("store the ids of an unfinished insert: %w", err)
 	}
 	s.metrics.unfinished.Add(float64(len(stored)))
 	s.deps.Logger.Warn("events stored by an insert that ClickHouse did not finish: not stored again; run spamgeo verify and repair",
 		"events", len(stored))
-	return nil
+	return stored, nil
 }
 
 // known returns which of the events' ids table holds already: event_ids, kept by every insert

@@ -437,6 +437,9 @@ func TestUnfinishedInsertIsNotStoredTwiceOnRealServers(t *testing.T) {
 	if got := testenv.CounterValue(t, reg, "spamgeo_sink_unfinished_insert_rows_total"); got != float64(rows.len()) {
 		t.Errorf("rows of the unfinished insert found %v, want %d", got, rows.len())
 	}
+	if got := testenv.CounterValue(t, reg, "spamgeo_sink_duplicates_total"); got != n {
+		t.Errorf("copies skipped %v, want the %d second publications (the unfinished insert's rows are not copies)", got, n)
+	}
 }
 
 // Suspects: the first MaxMessages messages of a partition at every new read position.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/netip"
 	"time"
 
@@ -159,7 +160,9 @@ func (s *session) Data(r io.Reader) error {
 		s.t.deps.Logger.Warn("message not handed on; answering 451", "event_id", r2.EventID, "error", err)
 		return s.refuse("handoff-failed", errTemporary)
 	}
-	s.t.deps.Logger.Debug("message accepted", "event_id", r2.EventID, "to", to)
+	if s.t.deps.Logger.Enabled(context.Background(), slog.LevelDebug) { // its arguments would allocate on every message
+		s.t.deps.Logger.Debug("message accepted", "event_id", r2.EventID, "to", to)
+	}
 	if s.sc != nil {
 		s.sc.delivered.Store(true)
 	}
