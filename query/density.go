@@ -34,7 +34,7 @@ type DensityGroup struct {
 }
 
 // ErrNoAddressSpace says the address space of the period's GeoIP builds was never stored.
-var ErrNoAddressSpace = errors.New("no address space stored for the GeoIP builds of the period: run spamgeo address-space with the files the enricher reads")
+var ErrNoAddressSpace = errors.New("no address space stored for the GeoIP builds of the period: the enricher stores it for each build it loads (unless --no-address-space; its log says why it could not), or run spamgeo address-space with the files it read")
 
 // ErrEventsExpired says the events table no longer holds all of a period's messages.
 var ErrEventsExpired = errors.New("events past their retention")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jedib0t/go-pretty/v6/table"
 
+	"github.com/spamgeo/spamgeo/internal/addressspace"
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/schemas/migrations"
 )
@@ -22,10 +23,11 @@ type AddressSpaceCmd struct {
 
 // Help says what is walked and where it goes.
 func (c *AddressSpaceCmd) Help() string {
-	return "Walks every network of the GeoIP files (give those the enricher reads) and stores, per build, the IPv4 " +
+	return "Walks every network of the GeoIP files and stores, per build, the IPv4 " +
 		"addresses and IPv6 /64 networks each places in every country and network, in the table address_space. " +
-		"`spamgeo report --per address-space` and SQL read it there. Run it whenever the enricher gets new files; " +
-		"a build stored again replaces its rows."
+		"`spamgeo report --per address-space` and SQL read it there. The enricher does the same for every build it " +
+		"loads or reloads (unless --no-address-space); run this for files it never served, or to store a build again " +
+		"(its rows are replaced)."
 }
 
 // Run walks the files, stores what they hold and prints each build's largest countries.
@@ -36,7 +38,7 @@ func (c *AddressSpaceCmd) Run(ctx context.Context, g *Globals, stdout io.Writer)
 	}
 	defer db.Close()
 	start := time.Now()
-	builds, err := db.AddressSpace()
+	builds, err := db.AddressSpace(nil)
 	if err != nil {
 		return err
 	}
@@ -49,22 +51,10 @@ func (c *AddressSpaceCmd) Run(ctx context.Context, g *Globals, stdout io.Writer)
 	if err := migrations.RequireCurrent(ctx, conn); err != nil {
 		return err
 	}
-	now := time.Now().UTC().Truncate(time.Second)
+	if err := addressspace.Store(ctx, conn, builds, time.Now()); err != nil {
+		return err
+	}
 	for _, b := range builds {
-		batch, err := conn.PrepareBatch(ctx, "INSERT INTO address_space (geoip_build, kind, key, ipv4_addresses, ipv6_nets64, computed_at)")
-		if err != nil {
-			return fmt.Errorf("store the address space of %s: %w", b.Build, err)
-		}
-		for _, k := range slices.Sorted(maps.Keys(b.Spaces)) {
-			s := b.Spaces[k]
-			if err := batch.Append(b.Build, b.Kind, k, s.IPv4, s.IPv6, now); err != nil {
-				_ = batch.Abort()
-				return fmt.Errorf("store the address space of %s: %w", b.Build, err)
-			}
-		}
-		if err := batch.Send(); err != nil {
-			return fmt.Errorf("store the address space of %s: %w", b.Build, err)
-		}
 		printSpace(stdout, b)
 	}
 	return nil

@@ -3,6 +3,7 @@ package enrich
 import (
 	"time"
 
+	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/kafka"
 )
@@ -20,6 +21,9 @@ type Configuration struct {
 	ReloadInterval time.Duration
 	// Drain stops the enricher once the raw topic is fully committed, instead of waiting.
 	Drain bool
+	// AddressSpace, when set, is where the address space of every build the enricher loads or
+	// reloads is stored (table address_space), checked every ReloadInterval; nil stores nothing.
+	AddressSpace *clickhousedb.Configuration
 }
 
 // DefaultConfiguration batches up to 5,000 events or 100 ms.

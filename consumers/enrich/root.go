@@ -9,10 +9,12 @@ import (
 	"context"
 	"log/slog"
 	"math"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	kafkago "github.com/segmentio/kafka-go"
 
+	"github.com/spamgeo/spamgeo/internal/addressspace"
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/kafka"
 	"github.com/spamgeo/spamgeo/schemas/event"
@@ -33,6 +35,7 @@ type Enricher struct {
 	cfg      Configuration
 	deps     Dependencies
 	geo      *geoip.Reloader
+	space    *addressspace.Keeper // nil when the address space is not stored
 	consumer *kafka.Consumer
 	enriched *kafkago.Writer
 	dlq      *kafka.DeadLetterQueue
@@ -49,10 +52,16 @@ func New(cfg Configuration, deps Dependencies) (*Enricher, error) {
 	db, release := geo.Acquire()
 	deps.Logger.Info("GeoIP databases open", "builds", db.Builds())
 	release()
+	var space *addressspace.Keeper
+	if cfg.AddressSpace != nil {
+		space = addressspace.NewKeeper(addressspace.Configuration{ClickHouse: *cfg.AddressSpace, Interval: cfg.ReloadInterval},
+			geo, deps.Registry, deps.Logger)
+	}
 	return &Enricher{
-		cfg:  cfg,
-		deps: deps,
-		geo:  geo,
+		cfg:   cfg,
+		deps:  deps,
+		geo:   geo,
+		space: space,
 		consumer: kafka.NewConsumer(deps.Kafka, kafka.ConsumerOptions{
 			Topic: deps.Kafka.RawTopic, Group: cfg.Group, Policy: cfg.Batch, Drain: cfg.Drain,
 		}, deps.Registry, deps.Logger),
@@ -63,15 +72,27 @@ func New(cfg Configuration, deps Dependencies) (*Enricher, error) {
 }
 
 // Run enriches until ctx ends (or, when draining, until the raw topic is done), watching the
-// GeoIP files meanwhile.
+// GeoIP files meanwhile and storing the address space of the builds it serves.
 func (e *Enricher) Run(ctx context.Context) error {
 	if err := e.deps.Kafka.EnsureTopics(ctx); err != nil {
 		return err
 	}
 	wctx, stop := context.WithCancel(ctx)
+	var watchers sync.WaitGroup
+	defer watchers.Wait() // Stop closes the databases they read
 	defer stop()
-	go e.geo.Run(wctx)
-	return e.consumer.Run(ctx, e.handle)
+	watchers.Go(func() { e.geo.Run(wctx) })
+	if e.space != nil {
+		watchers.Go(func() { e.space.Run(wctx) })
+	}
+	err := e.consumer.Run(ctx, e.handle)
+	if e.space != nil && e.cfg.Drain && err == nil {
+		select { // a drained run still leaves its builds' address space stored
+		case <-e.space.Checked():
+		case <-ctx.Done():
+		}
+	}
+	return err
 }
 
 // Healthy reports what the enricher is stuck on, if anything.

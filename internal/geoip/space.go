@@ -46,13 +46,16 @@ type BuildSpace struct {
 	Spaces map[string]Space
 }
 
-// AddressSpace walks every network of every loaded database and sums, per build, the address
-// space it places in each country and each network. Networks without a country or AS number
-// are left out; IPv4 networks reached through IPv6 aliases (::ffff:0:0/96, 6to4) are counted
-// once, as IPv4.
-func (db *DB) AddressSpace() ([]BuildSpace, error) {
+// AddressSpace walks every network of the loaded databases whose build want accepts (nil: all)
+// and sums, per build, the address space it places in each country and each network. Networks
+// without a country or AS number are left out; IPv4 networks reached through IPv6 aliases
+// (::ffff:0:0/96, 6to4) are counted once, as IPv4.
+func (db *DB) AddressSpace(want func(build string) bool) ([]BuildSpace, error) {
 	var out []BuildSpace
 	for _, s := range db.countries {
+		if want != nil && !want(s.buildID) {
+			continue
+		}
 		spaces, err := s.space()
 		if err != nil {
 			return nil, fmt.Errorf("address space of %s: %w", s.buildID, err)
@@ -61,6 +64,9 @@ func (db *DB) AddressSpace() ([]BuildSpace, error) {
 	}
 	for _, set := range db.asns {
 		for _, s := range set {
+			if want != nil && !want(s.buildID) {
+				continue
+			}
 			spaces, err := s.space()
 			if err != nil {
 				return nil, fmt.Errorf("address space of %s: %w", s.buildID, err)

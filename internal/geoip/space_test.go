@@ -27,7 +27,7 @@ func TestAddressSpaceOfTheTestWorld(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		builds, err := db.AddressSpace()
+		builds, err := db.AddressSpace(nil)
 		db.Close()
 		if err != nil {
 			t.Fatal(err)
@@ -67,7 +67,7 @@ func TestAddressSpaceOfRanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	builds, err := db.AddressSpace()
+	builds, err := db.AddressSpace(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
