@@ -11,7 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spamgeo/spamgeo/internal/addressspace"
+	"github.com/spamgeo/spamgeo/internal/countries"
+	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/testenv/testdb"
+	"github.com/spamgeo/spamgeo/schemas/migrations"
 )
 
 // grafanaRange is the dashboard time range the panel SQL is expanded for.
@@ -40,6 +44,17 @@ func TestGrafanaPanelsOnRealServer(t *testing.T) {
 		}
 	}
 	if err := conn.Exec(ctx, "INSERT INTO campaign_days (generation, campaign_id, day, messages, sources, country_codes, asns) SELECT now(), 'b82465470e9b', toDate('2005-04-02'), 3, 2, ['US', 'CN'], [64500]"); err != nil {
+		t.Fatal(err)
+	}
+	// The normalised panels rank countries with 30 messages from 30 sources, a dataset figure and
+	// a /16 of address space.
+	if err := conn.Exec(ctx, "INSERT INTO events (event_id, received_at, trap_id, country_code, continent_code, asn, as_org, source_ip, geoip_build) SELECT generateUUIDv4(), toDateTime('2005-06-01 10:00:00', 'UTC'), 't', 'DE', 'EU', 64501, 'Example', IPv6StringToNum(concat('::ffff:30.0.0.', toString(number))), 'b; a' FROM system.numbers LIMIT 40"); err != nil {
+		t.Fatal(err)
+	}
+	if err := addressspace.Store(ctx, conn, []geoip.BuildSpace{{Build: "b", Kind: "country", Spaces: map[string]geoip.Space{"DE": {IPv4: 1 << 16}}}}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := migrations.LoadPopulation(ctx, conn, countries.BuiltinPopulation(), countries.PopulationSource, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	ran := 0

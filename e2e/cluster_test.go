@@ -5,15 +5,19 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spamgeo/spamgeo/consumers/sink"
+	"github.com/spamgeo/spamgeo/internal/addressspace"
 	"github.com/spamgeo/spamgeo/internal/clickhousedb"
+	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/kafka"
 	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/query"
@@ -117,7 +121,7 @@ func TestClusterOnRealServers(t *testing.T) {
 		e := event.Enriched{Raw: event.Raw{SchemaVersion: 1, EventID: uuid.NewSHA1(uuid.Nil, fmt.Appendf(nil, "%d", i)).String(),
 			ReceivedAt: time.Date(2005, 4, 1+i%30, 0, 0, 0, 0, time.UTC), TrapID: "t", Collector: event.CollectorSynth,
 			SourceIP: netip.AddrFrom4([4]byte{30, byte(i >> 16), byte(i >> 8), byte(i)}), RcptCount: 1, Size: 100},
-			Geo: event.Geo{CountryCode: []string{"US", "CN", "KR"}[i%3]}}
+			Geo: event.Geo{CountryCode: []string{"US", "CN", "KR"}[i%3], GeoIPBuild: "c; a"}}
 		v, _ := event.EncodeEnriched(&e)
 		msgs = append(msgs, kafka.Message{Key: fmt.Appendf(nil, "%d", i), Value: v})
 	}
@@ -166,4 +170,30 @@ func TestClusterOnRealServers(t *testing.T) {
 	if len(counts.Groups) != 3 || counts.Groups[0].Messages != n/3 || counts.Total.Messages != n {
 		t.Errorf("report query over the cluster = %+v", counts)
 	}
+
+	// The address space of build c stored twice, one copy on each shard (two enrichers writing
+	// through the Distributed table can leave them so; FINAL merges within a server only): each
+	// country's space counts once.
+	space := []geoip.BuildSpace{{Build: "c", Kind: "country", Spaces: map[string]geoip.Space{"US": {IPv4: 1 << 16}, "CN": {IPv4: 1 << 16}, "KR": {IPv4: 1 << 16}}}}
+	for i, conn := range conns {
+		if err := addressspace.Store(ctx, &localTable{conn}, space, time.Now().Add(time.Duration(i)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := query.NewReader(conns[0]).AddressDensity(ctx, p, query.ByCountry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range d.Groups {
+		if g.IPv4Space != 1<<16 || g.IPv4Sources != n/3 {
+			t.Errorf("address density over the cluster: %s has %d sources in %d addresses, want %d in 65536", g.Key, g.IPv4Sources, g.IPv4Space, n/3)
+		}
+	}
+}
+
+// localTable sends the inserts of addressspace.Store to a server's local table.
+type localTable struct{ clickhousedb.Conn }
+
+func (c *localTable) PrepareBatch(ctx context.Context, query string, opts ...driver.PrepareBatchOption) (driver.Batch, error) {
+	return c.Conn.PrepareBatch(ctx, strings.Replace(query, "INSERT INTO address_space ", "INSERT INTO address_space_local ", 1), opts...)
 }

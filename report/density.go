@@ -89,7 +89,7 @@ func NewDensity(d query.Density, names Namer, reference string, top int) Density
 		}
 	}
 	var ref *Ranked
-	out.Rows, ref = rankLines(ranked, code(g, reference), top)
+	out.Rows, ref = rankLines(ranked, code(g, strings.ToUpper(reference)), top)
 	if ref != nil {
 		out.Reference = ref.Code
 	}

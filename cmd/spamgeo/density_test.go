@@ -56,7 +56,7 @@ func TestReportNormalisationsOnRealServers(t *testing.T) {
 
 	for _, by := range []string{"country", "asn"} {
 		var d report.Density
-		if err := json.Unmarshal([]byte(spamgeo(t, env, append(per, "--by", by, "--reference", map[string]string{"country": "US", "asn": "64000"}[by], "--top", "100")...)), &d); err != nil {
+		if err := json.Unmarshal([]byte(spamgeo(t, env, append(per, "--by", by, "--reference", map[string]string{"country": "us", "asn": "as64000"}[by], "--top", "100")...)), &d); err != nil {
 			t.Fatal(err)
 		}
 		if len(d.Rows) < 5 || d.Reference == "" || len(d.Sentences) != 4 {

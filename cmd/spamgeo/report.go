@@ -165,16 +165,10 @@ func (c *ReportCmd) runPer(ctx context.Context, g *Globals, p query.Period, stdo
 	}
 	req := report.NormalRequest{Period: p, Per: c.Per, Grouping: query.Grouping(c.By), Reference: c.Reference, Top: c.Top}
 	if c.Population != "" {
-		f, err := os.Open(c.Population)
-		if err != nil {
+		var err error
+		if req.Population, req.Source, err = readPopulation(c.Population); err != nil {
 			return err
 		}
-		req.Population, err = countries.ReadPopulation(f)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w", c.Population, err)
-		}
-		req.Source = filepath.Base(c.Population)
 	}
 	format := report.Format(c.Format)
 	if format != report.Text && format != report.Markdown && format != report.CSV && format != report.JSON {
@@ -252,4 +246,17 @@ func output(ctx context.Context, path string, stdout io.Writer, binary bool) (*o
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// readPopulation reads a country dataset of one's own (--population); source names it.
+func readPopulation(path string) (data map[string]countries.Population, source string, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, "", err
+	}
+	defer f.Close()
+	if data, err = countries.ReadPopulation(f); err != nil {
+		return nil, "", fmt.Errorf("%s: %w", path, err)
+	}
+	return data, filepath.Base(path), nil
 }

@@ -106,6 +106,10 @@ def test_migrations_apply_twice(db):
         "daily_asn": "View",
         "schema_migrations": "MergeTree",
         "address_space": "ReplacingMergeTree",
+        "country_population": "MergeTree",
+        "country_population_current": "View",
+        "monthly_country_per_capita": "View",
+        "geoip_address_space": "View",
     }.items():
         assert tables.get(name) == engine, name
 
@@ -311,6 +315,8 @@ def test_address_density_query(db):
     insert_events(db, with_offsets=False)
     db.query("INSERT INTO address_space VALUES ('b', 'country', 'US', 65536, 4294967296, now()), "
              "('b', 'country', 'KR', 65536, 4294967296, now()), ('other', 'country', 'CN', 1, 1, now())")
+    # Stored again (a second enricher): one copy counts, the latest.
+    db.query("INSERT INTO address_space VALUES ('b', 'country', 'US', 1, 1, now() - 60), ('b', 'country', 'KR', 65536, 4294967296, now())")
     sql = fill((QUERIES / "address_density.sql").read_text(), key="country_code", kind="'country'", builds="'b'")
     got = rows(db, bind(sql, "2005-04-01 00:00:00", "2005-10-01 00:00:00"))
     assert got == [["CN", "Org 64002", "1", "0", "1", "0", "0"], ["KR", "Org 64001", "1", "1", "0", "65536", "4294967296"],
@@ -318,6 +324,32 @@ def test_address_density_query(db):
     by_asn = fill((QUERIES / "address_density.sql").read_text(), key="toString(asn)", kind="'asn'", builds="'b'")
     assert [r[:3] for r in rows(db, bind(by_asn, "2005-04-01 00:00:00", "2005-10-01 00:00:00"))] == [
         ["64000", "Org 64000", "2"], ["64001", "Org 64001", "1"], ["64002", "Org 64002", "1"]]
+
+
+def load_population(s, loaded_at, rows_):
+    values = ", ".join(f"('{cc}', {people}, 2025, {users}, 2023, 'test', '{loaded_at}')" for cc, people, users in rows_)
+    s.query("INSERT INTO country_population VALUES " + values)
+
+
+def test_normalisation_views(db):
+    """monthly_country_per_capita reads the latest load of the dataset only and leaves a country
+    without a figure NULL, never 0; geoip_address_space keeps one copy of a key stored twice."""
+    migrate(db)
+    insert_events(db, with_offsets=False)
+    load_population(db, "2026-01-01 00:00:00", [("US", 300_000_000, 250_000_000), ("KR", 50_000_000, 0), ("CN", 1, 1)])
+    load_population(db, "2026-02-01 00:00:00", [("US", 400_000_000, 200_000_000), ("KR", 50_000_000, 0)])
+    assert rows(db, "SELECT country_code, population FROM country_population_current ORDER BY country_code") == [
+        ["KR", "50000000"], ["US", "400000000"]]
+    got = rows(db, "SELECT toString(month), country_code, messages, population, internet_users, messages_per_million_people, "
+                   "messages_per_million_internet_users FROM monthly_country_per_capita WHERE month >= '2005-04-01' "
+                   "AND month < '2005-10-01' ORDER BY month, country_code")
+    assert got == [["2005-04-01", "KR", "1", "50000000", "0", "0.02", "\\N"],
+                   ["2005-04-01", "US", "1", "400000000", "200000000", "0.0025", "0.005"],
+                   ["2005-09-01", "CN", "1", "0", "0", "\\N", "\\N"],
+                   ["2005-09-01", "US", "1", "400000000", "200000000", "0.0025", "0.005"]], got
+    db.query("INSERT INTO address_space VALUES ('b', 'country', 'US', 1, 1, now() - 60), ('b', 'country', 'US', 65536, 7, now())")
+    assert rows(db, "SELECT geoip_build, kind, key, ipv4_addresses, ipv6_nets64 FROM geoip_address_space") == [
+        ["b", "country", "US", "65536", "7"]]
 
 
 def test_every_query_file_is_covered():
@@ -359,6 +391,10 @@ GRAFANA_COLUMNS = {  # name and type of each column a panel uses (time series: t
         ("campaign_id", "String"), ("messages", "UInt64"), ("days", "UInt64"), ("most_sources_in_a_day", "UInt64"),
         ("relay_countries", "String")],
     "Messages per trap": [("trap_id", "String"), ("messages", "UInt64")],
+    "Spam per million Internet users": [("country_code", "String"), ("messages", "UInt64"), ("internet_users", "UInt64"),
+                                        ("per_million_internet_users", "Float64"), ("times_us", "Float64")],
+    "Spam sources per million IPv4 addresses": [("country_code", "String"), ("geoip_build", "String"), ("ipv4_sources", "UInt64"),
+                                                ("ipv4_addresses", "UInt64"), ("per_million_addresses", "Float64")],
 }
 
 
@@ -400,6 +436,12 @@ def test_grafana_panels(db):
     insert_events(db, with_offsets=True)
     db.query("INSERT INTO campaign_days (generation, campaign_id, day, messages, sources, country_codes, asns) "
              "VALUES (now(), 'b82465470e9b', '2005-04-02', 3, 2, ['US', 'CN'], [64500])")
+    # For the normalised panels: 40 messages from 40 sources in a country with a figure and a /16.
+    db.query("INSERT INTO events (event_id, received_at, trap_id, collector, source_ip, country_code, continent_code, geoip_build) "
+             "SELECT generateUUIDv4(), toDateTime('2005-06-01 10:00:00', 'UTC'), 't', 'synth', "
+             "IPv6StringToNum(concat('::ffff:30.0.0.', toString(number))), 'DE', 'EU', 'b; a' FROM numbers(40)")
+    db.query("INSERT INTO address_space VALUES ('b', 'country', 'DE', 65536, 0, now())")
+    load_population(db, "2026-01-01 00:00:00", [("DE", 83_000_000, 78_000_000), ("US", 340_000_000, 310_000_000)])
     go_metrics = go_metric_names()
     checked = set()
     for dash in grafana_dashboards():
