@@ -80,6 +80,30 @@ func TestDashboardInChromium(t *testing.T) {
 	if movers, err := chromedp.Run(ctx, chromedp.Text(css(`#movers`))); err != nil || !strings.Contains(movers, "two-proportion z-test") || !strings.Contains(movers, "rose none; fell none") {
 		t.Errorf("movers line %q (%v)", movers, err)
 	}
+	// Per Internet user, four messages a country are too few to rank: the countries are named
+	// under an empty table, not ranked at 0; per IPv4 address, with no address space stored for
+	// the test data's GeoIP build, the section says why and the rest of the page stays.
+	normal, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify([document.querySelectorAll("#normalised-table tbody tr").length,
+		document.querySelector("#normalised-unranked").textContent, document.querySelector("#normalised-unit").textContent,
+		document.querySelector("#normalised-method").textContent.startsWith("Messages (and approximate unique sources) per million Internet users")])`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `[0,"Listed, not ranked — too few messages to rank: China, United States.","Messages per million Internet users",true]`; normal != want {
+		t.Errorf("per Internet user: [rows, unranked, unit, methodology] = %s\nwant %s", normal, want)
+	}
+	if err := chromedp.Do(ctx, chromedp.SetValue(css(`#per`), "address-space"),
+		chromedp.WaitVisible(css(`body[data-per="address-space"]`))); err != nil {
+		t.Fatal(err)
+	}
+	perAddress, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify([document.querySelector("#normalised-summary").textContent.startsWith("Not available for this period: no address space stored"),
+		document.querySelectorAll("#normalised-table tbody tr").length, document.querySelectorAll("#table tbody tr").length, location.search])`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perAddress != `[true,0,2,"?period=2005-05&compare=year&per=address-space"]` {
+		t.Errorf("per IPv4 address without address space: [says why, rows, share table rows, URL query] = %s", perAddress)
+	}
 	download, err := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch(document.querySelector("#download-bars").href).then((r) => r.headers.get("content-type") + " " + r.headers.get("content-disposition"))`,
 		chromedp.EvalAwaitPromise))
 	if err != nil {
@@ -145,7 +169,7 @@ func TestDashboardInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if empty != `[0,0,0,[],"?period=2003&compare=previous&by=continent",0,true]` {
+	if empty != `[0,0,0,[],"?period=2003&compare=previous&by=continent&per=address-space",0,true]` {
 		t.Errorf("after choosing the empty 2003 against an empty 2002: [shaded countries, table rows, chart canvases, errors, URL query, comparison columns shown, note shown] = %s", empty)
 	}
 	emptyShot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))

@@ -1,10 +1,11 @@
 // The built-in dashboard: asks /api/v1/report for the chosen period and draws the map, the
-// share-over-time chart and the dirty-dozen table, and /api/v1/live for the last 24 hours.
+// share-over-time chart and the dirty-dozen table, /api/v1/normalised for the same period per
+// Internet user, person or address, and /api/v1/live for the last 24 hours.
 // No framework, no external assets.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const defaults = { compare: "year", by: "country", top: "12" };
+const defaults = { compare: "year", by: "country", top: "12", per: "internet-user" };
 const headings = { country: "Country", continent: "Continent", asn: "Network", trap: "Trap" };
 const palette = ["#0072b2", "#e69f00", "#009e73", "#d55e00", "#56b4e9", "#cc79a7", "#f0e442", "#000000"];
 let chart = null;
@@ -124,15 +125,48 @@ function drawMovers(m) {
   el.textContent = `Beyond chance (${m.test}): rose ${list(m.risen)}; fell ${list(m.fallen)}.`;
 }
 
+// The normalised ranking: per Internet user or person by country, per address by country or,
+// when the table is by network, by network. Groups the API lists without ranking them (too few
+// messages, too small, no figure) are named under the table, never shown as 0.
+const units = {
+  "internet-user": "Messages per million Internet users",
+  capita: "Messages per million people",
+  "address-space": "Unique sources per million IPv4 addresses",
+};
+
+function normalisedBy(c) { return c.per === "address-space" && c.by === "asn" ? "asn" : "country"; }
+
+function drawNormalised(n, c) {
+  $("normalised-heading").textContent = headings[normalisedBy(c)];
+  $("normalised-unit").textContent = units[c.per];
+  $("normalised-multiple").textContent = n && n.reference ? "× " + n.reference : "×";
+  const body = $("normalised-table").querySelector("tbody");
+  body.innerHTML = "";
+  $("normalised-unranked").textContent = "";
+  $("normalised-method").textContent = "";
+  $("normalised-table").hidden = !n || !n.rows.length;
+  if (!n) return;
+  for (const r of n.rows) {
+    const multiple = r.multiple_of_reference == null ? "" : r.multiple_of_reference.toFixed(2);
+    body.appendChild(row([[r.rank, "num"], [r.name, ""], [r.per_million.toFixed(1), "num"], [multiple, "num"]]));
+  }
+  const listed = [
+    ["too few messages to rank", n.too_few_messages], ["too few unique sources to rank", n.too_few_sources],
+    ["too small to rank", n.too_small], ["no figure in the dataset", n.no_data], ["no address space in the GeoIP files", n.no_address_space],
+  ].filter(([, names]) => names && names.length).map(([why, names]) => `${why}: ${names.join(", ")}`);
+  $("normalised-unranked").textContent = listed.length ? "Listed, not ranked — " + listed.join("; ") + "." : "";
+  $("normalised-method").textContent = n.methodology;
+}
+
 // choice is what the controls say, as API parameters.
 function choice() {
-  return { period: $("period").value.trim(), compare: $("compare").value, by: $("by").value, top: $("top").value };
+  return { period: $("period").value.trim(), compare: $("compare").value, by: $("by").value, top: $("top").value, per: $("per").value };
 }
 
 // pageQuery is the choice as the page's own URL keeps it: defaults left out.
 function pageQuery(c) {
   const q = new URLSearchParams({ period: c.period });
-  for (const k of ["compare", "by", "top"]) if (c[k] !== defaults[k] || k === "compare") q.set(k, c[k]);
+  for (const k of ["compare", "by", "top", "per"]) if (c[k] !== defaults[k] || k === "compare") q.set(k, c[k]);
   return q;
 }
 
@@ -161,11 +195,15 @@ async function show() {
   const request = new AbortController();
   pending = request;
   $("error").textContent = "";
-  let report, map;
+  let report, map, normalised;
   try {
-    [report, map] = await Promise.all([
+    [report, map, normalised] = await Promise.all([
       getJSON("/api/v1/report?" + new URLSearchParams({ period: c.period, compare: c.compare, by: c.by, top: c.top, movers: "true" }), request.signal),
       getJSON("/api/v1/report?" + new URLSearchParams({ period: c.period, by: "country", top: "250", series: "false" }), request.signal),
+      // A normalisation that cannot be computed (no address space stored, events past their
+      // retention) says why in its own section; the rest of the page still shows.
+      getJSON("/api/v1/normalised?" + new URLSearchParams({ period: c.period, per: c.per, by: normalisedBy(c), top: c.top }), request.signal)
+        .catch((e) => { if (request.signal.aborted) throw e; return { error: e.message }; }),
     ]);
   } catch (e) {
     if (request.signal.aborted) return;
@@ -179,10 +217,13 @@ async function show() {
   drawMap(map.rows);
   drawTable(report, c.by);
   drawMovers(report.movers);
+  drawNormalised(normalised.error ? null : normalised, c);
+  $("normalised-summary").textContent = normalised.error ? "Not available for this period: " + normalised.error : normalised.sentences.join(" ");
   drawChart(report);
   setDownloads(c);
   history.replaceState(null, "", "?" + pageQuery(c));
   document.body.dataset.by = c.by;
+  document.body.dataset.per = c.per;
   document.body.dataset.period = report.period; // last: tests and screenshots wait for it
 }
 
@@ -222,10 +263,10 @@ async function liveLoop(seconds) {
 
 window.addEventListener("DOMContentLoaded", async () => {
   const q = new URLSearchParams(location.search);
-  for (const k of ["compare", "by", "top"]) if (q.get(k)) $(k).value = q.get(k);
+  for (const k of ["compare", "by", "top", "per"]) if (q.get(k)) $(k).value = q.get(k);
   $("show").addEventListener("click", show);
   $("period").addEventListener("keydown", (e) => { if (e.key === "Enter") show(); });
-  for (const k of ["compare", "by", "top"]) $(k).addEventListener("change", show);
+  for (const k of ["compare", "by", "top", "per"]) $(k).addEventListener("change", show);
   await loadMap();
   liveLoop(Math.max(1, Number(q.get("refresh")) || 60));
   if (q.get("period")) {
