@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -29,6 +30,10 @@ type Listing struct {
 	// Shown and Total count the campaigns listed and those active in the period.
 	Shown int `json:"shown"`
 	Total int `json:"total"`
+	// Movers, when asked for, are the campaigns whose share of all messages moved beyond chance
+	// since ComparePeriod (WithMovers).
+	ComparePeriod string         `json:"compare_period,omitempty"`
+	Movers        *report.Movers `json:"movers,omitempty"`
 
 	period query.Period
 }
@@ -45,18 +50,42 @@ func NewListing(r *Result, top int, minMessages uint64) Listing {
 	return l
 }
 
+// WithMovers adds the movers of m, found against cp (Result.Movers), to l.
+func (l Listing) WithMovers(m query.Movers, cp query.Period) Listing {
+	l.ComparePeriod, l.Movers = cp.String(), report.NewMovers(m, Grouping, report.Namer{})
+	return l
+}
+
+// MoversFormats are the formats that carry a listing's movers.
+var MoversFormats = []string{"text", "markdown", "json"}
+
 // Write renders l in format f.
 func Write(w io.Writer, l Listing, f string) error {
+	if l.Movers != nil && !slices.Contains(MoversFormats, f) {
+		return fmt.Errorf("the movers are written as %v, not %s", MoversFormats, f)
+	}
 	switch f {
 	case "text":
 		t := grid(l)
 		t.SetStyle(table.StyleLight)
 		t.Style().Format.Header = text.FormatDefault
-		_, err := fmt.Fprintf(w, "%s\n%s\n", heading(l), t.Render())
-		return err
+		if _, err := fmt.Fprintf(w, "%s\n%s\n", heading(l), t.Render()); err != nil {
+			return err
+		}
+		if l.Movers != nil {
+			fmt.Fprintf(w, "\nAgainst %s, campaigns as shares of all trapped messages:", l.ComparePeriod)
+			report.WriteMovers(w, l.Movers, report.MoversListed, false)
+		}
+		return nil
 	case "markdown":
-		_, err := fmt.Fprintf(w, "## %s\n\n%s\n", heading(l), grid(l).RenderMarkdown())
-		return err
+		if _, err := fmt.Fprintf(w, "## %s\n\n%s\n", heading(l), grid(l).RenderMarkdown()); err != nil {
+			return err
+		}
+		if l.Movers != nil {
+			fmt.Fprintf(w, "\nAgainst %s, campaigns as shares of all trapped messages:\n", l.ComparePeriod)
+			report.WriteMovers(w, l.Movers, report.MoversListed, true)
+		}
+		return nil
 	case "html":
 		_, err := fmt.Fprintf(w, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>%[1]s</title></head>\n<body><h1>%[1]s</h1>\n%[2]s\n</body></html>\n",
 			html.EscapeString(heading(l)), grid(l).RenderHTML())

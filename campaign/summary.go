@@ -72,16 +72,34 @@ type Day struct {
 type Result struct {
 	Period       query.Period
 	Fingerprints []Fingerprint
-	Campaigns    []Campaign // every campaign of the history up to the period's end
+	Campaigns    []Campaign // every campaign of the history up to Until
 	Summaries    []Summary  // those active in the period, most messages first
+	// Until is the end of the history grouped: the period's end, or a later comparison's.
+	Until time.Time
+
+	byFingerprint map[string]int // fingerprint key → index in Campaigns
 }
 
 // Find groups the history up to the end of p into campaigns and summarizes those active in p.
 func Find(ctx context.Context, s *Store, p query.Period, rules Rules) (*Result, error) {
+	return find(ctx, s, p, p.To, rules)
+}
+
+// FindCompared is Find with the history grouped up to the later end of p and cp, so that the
+// campaigns of either period can be counted with the same ids (Movers).
+func FindCompared(ctx context.Context, s *Store, p, cp query.Period, rules Rules) (*Result, error) {
+	until := p.To
+	if cp.To.After(until) {
+		until = cp.To
+	}
+	return find(ctx, s, p, until, rules)
+}
+
+func find(ctx context.Context, s *Store, p query.Period, until time.Time, rules Rules) (*Result, error) {
 	if err := migrations.RequireCurrent(ctx, s.conn); err != nil {
 		return nil, err // campaign keys arrived with schema version 5
 	}
-	fps, err := s.Fingerprints(ctx, p.To)
+	fps, err := s.Fingerprints(ctx, until)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +163,7 @@ func Find(ctx context.Context, s *Store, p query.Period, rules Rules) (*Result, 
 			}
 		}
 	}
-	out := &Result{Period: p, Fingerprints: fps, Campaigns: campaigns}
+	out := &Result{Period: p, Fingerprints: fps, Campaigns: campaigns, Until: until, byFingerprint: byFingerprint}
 	for ci, a := range acc {
 		sum := a.summary(campaigns[ci])
 		sum.SubjectTemplates = byCount(templates[ci])

@@ -39,6 +39,31 @@ var ErrNoAddressSpace = errors.New("no address space stored for the GeoIP builds
 // ErrEventsExpired says the events table no longer holds all of a period's messages.
 var ErrEventsExpired = errors.New("events past their retention")
 
+// CompleteEvents returns the period's messages, as the rollups count them, when the events
+// table still holds every one of them, and ErrEventsExpired when retention has removed some: a
+// figure counted in events (unique sources, campaigns) would be counted short. what names that
+// figure in the error.
+func (r *Reader) CompleteEvents(ctx context.Context, p Period, what string) (uint64, error) {
+	var events uint64
+	if err := r.conn.QueryRow(ctx, "SELECT count() FROM events WHERE received_at >= toDateTime(?, 'UTC') AND received_at < toDateTime(?, 'UTC')",
+		p.From.UTC().Format(sqlTime), p.To.UTC().Format(sqlTime)).Scan(&events); err != nil {
+		return 0, fmt.Errorf("count the events of %s: %w", p, err)
+	}
+	total, err := r.Counts(ctx, Request{Period: p, Grouping: ByTrap})
+	if err != nil {
+		return 0, err
+	}
+	return total.Total.Messages, checkEvents(events, total.Total.Messages, what)
+}
+
+func checkEvents(events, total uint64, what string) error {
+	if events < total {
+		return fmt.Errorf("%w: the events table holds %d of the period's %d messages (the rest are past its retention), and %s are counted there",
+			ErrEventsExpired, events, total, what)
+	}
+	return nil
+}
+
 // AddressDensity reads p's unique sources per country (g ByCountry) or network (ByASN) and the
 // address space of the GeoIP builds that placed the period's messages: for countries the build
 // that placed most of them, for networks every ASN build that did (IPv4 and IPv6 range files
@@ -58,13 +83,8 @@ func (r *Reader) AddressDensity(ctx context.Context, p Period, g Grouping) (Dens
 	}
 	// The sources are counted in events, which retention may have emptied while the rollups
 	// (and every other figure of the period) remain: a part of the period would be counted short.
-	rolled, err := r.Counts(ctx, Request{Period: p, Grouping: ByCountry})
-	if err != nil {
+	if _, err := r.CompleteEvents(ctx, p, "unique sources per address space"); err != nil {
 		return Density{}, err
-	}
-	if prov.Events < rolled.Total.Messages {
-		return Density{}, fmt.Errorf("%w: the events table holds %d of the period's %d messages (the rest are past its retention), and unique sources per address space are counted there",
-			ErrEventsExpired, prov.Events, rolled.Total.Messages)
 	}
 	var builds []string
 	for _, b := range prov.GeoIPBuilds { // most messages first

@@ -67,7 +67,7 @@ func Build(ctx context.Context, r *query.Reader, req Request) (Report, error) {
 	}
 	rep := New(table, names, series)
 	if req.Movers && table.Compared() {
-		rep.Movers = newMovers(query.FindMovers(current, *previous, req.Top, query.DefaultMoverRule), req.Query.Grouping, names)
+		rep.Movers = NewMovers(query.FindMovers(current, *previous, req.Top, query.DefaultMoverRule), req.Query.Grouping, names)
 	}
 	if req.Provenance {
 		p, err := r.Provenance(ctx, req.Query.Period)

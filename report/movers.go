@@ -10,8 +10,8 @@ import (
 	"github.com/spamgeo/spamgeo/query"
 )
 
-// moversListed is how many movers each way text and Markdown list.
-const moversListed = 10
+// MoversListed is how many movers each way text and Markdown list.
+const MoversListed = 10
 
 // Movers is what moved between the comparison period and this one, as reports write it.
 type Movers struct {
@@ -37,7 +37,8 @@ type MoverLine struct {
 	P             float64 `json:"p_value"`
 }
 
-func newMovers(m query.Movers, g query.Grouping, names Namer) *Movers {
+// NewMovers words m, naming its groups (of grouping g) with names.
+func NewMovers(m query.Movers, g query.Grouping, names Namer) *Movers {
 	out := &Movers{
 		Test: fmt.Sprintf("two-proportion z-test, %g%% confidence, at least %d messages in the two periods",
 			100*m.Rule.Confidence, m.Rule.MinMessages),
@@ -67,9 +68,9 @@ func newMovers(m query.Movers, g query.Grouping, names Namer) *Movers {
 	return out
 }
 
-// writeMovers writes the movers, at most limit each way (JSON has them all), as a table and a
-// line on the top rows, after the report.
-func writeMovers(w io.Writer, m *Movers, limit int, markdown bool) {
+// WriteMovers writes the movers, at most limit each way (JSON has them all), as a table and a
+// line on the top rows, after a report or a listing.
+func WriteMovers(w io.Writer, m *Movers, limit int, markdown bool) {
 	t := table.NewWriter()
 	t.AppendHeader(table.Row{"", "Name", "Before", "Now", "Change", "z", "p"})
 	var more []string

@@ -124,7 +124,7 @@ func writeText(w io.Writer, r Report) error {
 		fmt.Fprintln(w, s)
 	}
 	if r.Movers != nil {
-		writeMovers(w, r.Movers, moversListed, false)
+		WriteMovers(w, r.Movers, MoversListed, false)
 	}
 	for _, s := range r.Notes {
 		fmt.Fprintf(w, "\nNote: %s\n", s)
@@ -140,7 +140,7 @@ func writeMarkdown(w io.Writer, r Report) error {
 		fmt.Fprintf(w, "- %s\n", s)
 	}
 	if r.Movers != nil {
-		writeMovers(w, r.Movers, moversListed, true)
+		WriteMovers(w, r.Movers, MoversListed, true)
 	}
 	for _, s := range r.Notes {
 		fmt.Fprintf(w, "\n**Note:** %s\n", s)

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/spamgeo/spamgeo/campaign"
@@ -12,6 +14,8 @@ import (
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/telemetry"
 	"github.com/spamgeo/spamgeo/producers/mailbox"
+	"github.com/spamgeo/spamgeo/query"
+	"github.com/spamgeo/spamgeo/report"
 )
 
 // CampaignRuleFlags say how messages are linked into campaigns; campaigns and evidence must
@@ -26,19 +30,20 @@ func (f CampaignRuleFlags) rules() campaign.Rules {
 	return campaign.Rules{MinSubjectWords: f.MinSubjectWords, MaxSimhashDistance: f.MaxBodyDistance, IgnoreDomains: f.IgnoreDomain}
 }
 
-// campaignsOf opens ClickHouse and finds the campaigns of the period the flags give; closeConn
-// closes the connection the store uses.
-func campaignsOf(ctx context.Context, g *Globals, pf *PeriodFlags, rf CampaignRuleFlags) (res *campaign.Result, store *campaign.Store, closeConn func() error, err error) {
-	p, err := pf.period(time.Now())
-	if err != nil {
-		return nil, nil, nil, err
-	}
+// campaignsOf opens ClickHouse and finds the campaigns of p, grouped through the end of cp too
+// when it is given; closeConn closes the connection the store uses.
+func campaignsOf(ctx context.Context, g *Globals, p query.Period, cp *query.Period, rf CampaignRuleFlags) (res *campaign.Result, store *campaign.Store, closeConn func() error, err error) {
 	conn, err := g.clickhouse().Open(ctx)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	store = campaign.NewStore(conn)
-	if res, err = campaign.Find(ctx, store, p, rf.rules()); err != nil {
+	if cp != nil {
+		res, err = campaign.FindCompared(ctx, store, p, *cp, rf.rules())
+	} else {
+		res, err = campaign.Find(ctx, store, p, rf.rules())
+	}
+	if err != nil {
 		conn.Close()
 		return nil, nil, nil, err
 	}
@@ -54,6 +59,8 @@ type CampaignsCmd struct {
 	Format            string `help:"Output: text, markdown, csv, json, html, or png or svg (a chart of the listed campaigns' messages per day)." default:"text" enum:"text,markdown,csv,json,html,png,svg" env:"SPAMGEO_CAMPAIGNS_FORMAT"`
 	Output            string `help:"Write to this file instead of standard output; it is written under a temporary name beside it and renamed into place when complete, so a failure leaves the path as it was (pipes and devices are written to directly)." short:"o" placeholder:"FILE" env:"SPAMGEO_CAMPAIGNS_OUTPUT"`
 	Save              bool   `help:"Store the campaigns found (keys and days) as a new generation of the campaign_keys and campaign_days tables, for SQL and Grafana." env:"SPAMGEO_CAMPAIGNS_SAVE"`
+	Movers            bool   `help:"After the listing, the campaigns whose share of all trapped messages rose or fell beyond chance against --compare (two-proportion z-test at 99% confidence, at least 30 messages in the two periods, largest change first) and those that entered or left the top --top (text, markdown, json)." env:"SPAMGEO_CAMPAIGNS_MOVERS"`
+	Compare           string `help:"With --movers, the period to compare with: previous (the period before, same length), year (a year earlier), or a period as for --period. Campaigns are grouped through the later end of the two, so ids match." default:"previous" env:"SPAMGEO_CAMPAIGNS_COMPARE"`
 
 	Resolver        string        `help:"DNS server (host:port) to resolve the listed campaigns' advertised hosts through; the answers are placed with the GeoIP files and recorded in host_addresses. Empty (the default) resolves nothing." placeholder:"HOST:PORT" env:"SPAMGEO_CAMPAIGNS_RESOLVER"`
 	ResolveTimeout  time.Duration `help:"Time limit of one lookup." default:"2s" env:"SPAMGEO_CAMPAIGNS_RESOLVE_TIMEOUT"`
@@ -77,12 +84,28 @@ func (c *CampaignsCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) er
 	if c.Top < 1 {
 		return fmt.Errorf("--top %d: list at least one campaign", c.Top)
 	}
+	p, err := c.period(time.Now())
+	if err != nil {
+		return err
+	}
+	var cp *query.Period
+	if c.Movers {
+		if !slices.Contains(campaign.MoversFormats, c.Format) {
+			return fmt.Errorf("--movers writes %v, not %s", campaign.MoversFormats, c.Format)
+		}
+		if cp, err = report.Comparison(c.Compare, p); err != nil {
+			return err
+		}
+		if cp == nil {
+			return errors.New("--movers compares two periods: --compare none leaves nothing to compare with")
+		}
+	}
 	out, err := output(ctx, c.Output, stdout, c.Format == "png")
 	if err != nil {
 		return err
 	}
 	defer out.Abort()
-	res, store, closeStore, err := campaignsOf(ctx, g, &c.PeriodFlags, c.CampaignRuleFlags)
+	res, store, closeStore, err := campaignsOf(ctx, g, p, cp, c.CampaignRuleFlags)
 	if err != nil {
 		return err
 	}
@@ -101,6 +124,13 @@ func (c *CampaignsCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) er
 		if err := store.Save(ctx, time.Now(), res.Campaigns, res.Summaries); err != nil {
 			return err
 		}
+	}
+	if cp != nil {
+		m, err := res.Movers(ctx, store, *cp, c.Top, query.DefaultMoverRule)
+		if err != nil {
+			return err
+		}
+		listing = listing.WithMovers(m, *cp)
 	}
 	if err := campaign.Write(out, listing, c.Format); err != nil {
 		return err
@@ -154,7 +184,11 @@ func (c *EvidenceCmd) Help() string {
 
 // Run builds the bundle.
 func (c *EvidenceCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error {
-	res, store, closeStore, err := campaignsOf(ctx, g, &c.PeriodFlags, c.CampaignRuleFlags)
+	p, err := c.period(time.Now())
+	if err != nil {
+		return err
+	}
+	res, store, closeStore, err := campaignsOf(ctx, g, p, nil, c.CampaignRuleFlags)
 	if err != nil {
 		return err
 	}

@@ -74,6 +74,22 @@ func TestCampaignsOnRealServers(t *testing.T) {
 			t.Errorf("campaign %s has hosting countries %v before any lookup", s.ID, s.HostingCountries)
 		}
 	}
+	// Movers between the corpus' first ten days and the rest: the three campaigns are tested
+	// (their spread is even, so none need move); against an empty March there is nothing to
+	// compare, and the formats without movers refuse them.
+	moved := list("--period", "2005-04-04..2005-04-13", "--movers", "--compare", "2005-04-14..2005-04-25")
+	if moved.Movers == nil || moved.ComparePeriod != "2005-04-14..2005-04-25" || moved.Movers.Tested < 3 {
+		t.Errorf("--movers: compare period %q, movers %+v", moved.ComparePeriod, moved.Movers)
+	}
+	if text := spamgeo(t, env, "campaigns", "--period", "2005-04-04..2005-04-13", "--movers", "--compare", "2005-04-14..2005-04-25"); !strings.Contains(text, "Against 2005-04-14..2005-04-25, campaigns as shares of all trapped messages:\nWhat moved beyond chance (two-proportion z-test") {
+		t.Errorf("--movers as text:\n%s", text)
+	}
+	if _, err := runWith(env, "campaigns", "--period", "2005-04", "--movers"); err == nil || !strings.Contains(err.Error(), "2005-03-01..2005-03-31 has no messages") {
+		t.Errorf("--movers against the empty March before: %v", err)
+	}
+	if _, err := runWith(env, "campaigns", "--period", "2005-04", "--movers", "--format", "csv"); err == nil || !strings.Contains(err.Error(), "--movers writes") {
+		t.Errorf("--movers --format csv: %v", err)
+	}
 
 	after := list("--period", "2005-04", "--save", "--resolver", dns.Addr, "--resolve-rate", "1000",
 		"--geoip-country", country, "--geoip-asn", asn)
