@@ -39,6 +39,15 @@ var ErrNoAddressSpace = errors.New("no address space stored for the GeoIP builds
 // ErrEventsExpired says the events table no longer holds all of a period's messages.
 var ErrEventsExpired = errors.New("events past their retention")
 
+// buildSeries is the file a build is of: an mmdb's database type (GeoLite2-ASN@2026-01-02), a
+// range file's name (asn-ipv4.csv#1f2e3d4c5b6a).
+func buildSeries(build string) string {
+	if i := strings.LastIndexAny(build, "@#"); i > 0 {
+		return build[:i]
+	}
+	return build
+}
+
 // CompleteEvents returns the period's messages, as the rollups count them, when the events
 // table still holds every one of them, and ErrEventsExpired when retention has removed some: a
 // figure counted in events (unique sources, campaigns) would be counted short. what names that
@@ -66,8 +75,8 @@ func checkEvents(events, total uint64, what string) error {
 
 // AddressDensity reads p's unique sources per country (g ByCountry) or network (ByASN) and the
 // address space of the GeoIP builds that placed the period's messages: for countries the build
-// that placed most of them, for networks every ASN build that did (IPv4 and IPv6 range files
-// side by side are two builds).
+// that placed most of them, for networks that of each ASN file (IPv4 and IPv6 range files side
+// by side are two files; of two dated builds of one file, the one that placed more messages).
 func (r *Reader) AddressDensity(ctx context.Context, p Period, g Grouping) (Density, error) {
 	key, kind := "country_code", "country"
 	switch g {
@@ -86,14 +95,15 @@ func (r *Reader) AddressDensity(ctx context.Context, p Period, g Grouping) (Dens
 	if _, err := r.CompleteEvents(ctx, p, "unique sources per address space"); err != nil {
 		return Density{}, err
 	}
-	var builds []string
+	var builds, series []string
 	for _, b := range prov.GeoIPBuilds { // most messages first
 		parts := strings.SplitN(b, "; ", 2)
 		switch {
 		case g == ByCountry && len(builds) == 0:
 			builds = append(builds, parts[0])
-		case g == ByASN && len(parts) == 2 && !slices.Contains(builds, parts[1]):
-			builds = append(builds, parts[1])
+		case g == ByASN && len(parts) == 2 && !slices.Contains(series, buildSeries(parts[1])):
+			// One build per file: two dated builds of one ASN file describe the same networks.
+			builds, series = append(builds, parts[1]), append(series, buildSeries(parts[1]))
 		}
 	}
 	out := Density{Period: p, Grouping: g, Builds: builds}

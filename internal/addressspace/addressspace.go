@@ -19,8 +19,8 @@ import (
 	"github.com/spamgeo/spamgeo/internal/geoip"
 )
 
-// Store writes the space of each build; a build stored again replaces its earlier rows (the
-// table is a ReplacingMergeTree read with FINAL).
+// Store writes the space of each build. A build stored again leaves copies, which readers
+// collapse to the latest (the view geoip_address_space, argMax by computed_at).
 func Store(ctx context.Context, conn clickhousedb.Conn, builds []geoip.BuildSpace, now time.Time) error {
 	for _, b := range builds {
 		batch, err := conn.PrepareBatch(ctx, "INSERT INTO address_space (geoip_build, kind, key, ipv4_addresses, ipv6_nets64, computed_at)")
