@@ -323,6 +323,7 @@ func TestScaleOutOnThreeBrokers(t *testing.T) {
 	second := publish(seed + 1)
 	waitFor("half of phase 2 published", func(p progress) bool { return p.raw >= events+events/2 })
 	victim := coordinator(t, kcfg, enrichGroup)
+	waitForOffsetsReplicas(t, kcfg, victim)
 	t.Logf("killing broker %d, coordinator of %s (of %s: broker %d), at %s", victim, enrichGroup, sinkGroup, coordinator(t, kcfg, sinkGroup), w.now())
 	rss := make([]int, clusterNodes)
 	for n := range rss {
@@ -472,6 +473,41 @@ func countsBy(t *testing.T, conn clickhousedb.Conn, q string) map[string]uint64 
 		got[c] = n
 	}
 	return got
+}
+
+// waitForOffsetsReplicas waits until every partition of __consumer_offsets that node leads has
+// all its replicas in sync. A broker killed while it is alone in a partition's ISR (its
+// followers fell behind under this test's load) leaves that partition, and the groups it
+// coordinates, without a leader until it returns: Kafka's design, not a client's failover to
+// test.
+func waitForOffsetsReplicas(t *testing.T, kcfg kafka.Configuration, node int) {
+	t.Helper()
+	cl := &kafkago.Client{Addr: kafkago.TCP(kcfg.Brokers...)}
+	start := time.Now()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		meta, err := cl.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{"__consumer_offsets"}})
+		cancel()
+		behind := -1
+		if err == nil && len(meta.Topics) == 1 {
+			behind = 0
+			for _, p := range meta.Topics[0].Partitions {
+				if p.Leader.ID == node && len(p.Isr) < len(p.Replicas) {
+					behind++
+				}
+			}
+		}
+		if behind == 0 {
+			if d := time.Since(start); d > time.Second {
+				t.Logf("waited %s for the followers of broker %d's __consumer_offsets partitions to catch up", d.Round(time.Second), node)
+			}
+			return
+		}
+		if time.Since(start) > 2*time.Minute {
+			t.Fatalf("after 2 minutes, %d __consumer_offsets partitions led by broker %d still lack in-sync followers (%v)", behind, node, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 // coordinator is the node id of the broker coordinating group.
