@@ -21,8 +21,9 @@ import (
 // keyed by source address, in batches of 5,000 acknowledged by every in-sync replica) with
 // kafka-go as spamgeo uses it (internal/kafka: its writer settings, Deliver, and the consumer-group
 // Consumer with a handler that does nothing) and with franz-go (kgo, the same acknowledgements
-// and batch bytes; a consumer group polled until everything arrived). Informational: it says
-// what changing the client would buy.
+// and batch bytes; a consumer group polled until everything arrived). Each consumption is also
+// measured from its first message on (after the group join, which the broker paces) and per
+// second of this process's CPU. Informational: it says what changing the client would buy.
 func BenchmarkKafkaClients(b *testing.B) {
 	if os.Getenv("SPAMGEO_INTEGRATION") != "1" {
 		b.Skip("runs the real servers; make bench sets SPAMGEO_INTEGRATION=1")
@@ -42,9 +43,14 @@ func BenchmarkKafkaClients(b *testing.B) {
 	ctx := context.Background()
 	rate := map[string]float64{}
 	timed := func(name string, f func()) {
-		start := time.Now()
+		start, cpu := time.Now(), cpuSeconds(nil)[0]
 		f()
 		rate[name] += float64(n) / time.Since(start).Seconds()
+		rate[name+"-per-cpu-s"] += float64(n) / (cpuSeconds(nil)[0] - cpu)
+	}
+	// steady is the rate from the first message to the last.
+	steady := func(name string, first, last time.Time) {
+		rate[name+"-steady"] += float64(n) / last.Sub(first).Seconds()
 	}
 	runs := 0
 	for b.Loop() {
@@ -82,12 +88,20 @@ func BenchmarkKafkaClients(b *testing.B) {
 				prometheus.NewRegistry(), testenv.Logger(b))
 			defer c.Close()
 			var got atomic.Int64
-			if err := c.Run(ctx, func(_ context.Context, m []kafka.Message) error { got.Add(int64(len(m))); return nil }); err != nil {
+			var first, last time.Time
+			if err := c.Run(ctx, func(_ context.Context, m []kafka.Message) error {
+				if got.Add(int64(len(m))) == int64(len(m)) {
+					first = time.Now()
+				}
+				last = time.Now()
+				return nil
+			}); err != nil {
 				b.Fatal(err)
 			}
 			if got.Load() < n {
 				b.Fatalf("kafka-go consumed %d of %d", got.Load(), n)
 			}
+			steady("kafka-go-consume", first, last)
 		})
 		timed("franz-go-consume", func() {
 			cl, err := kgo.NewClient(kgo.SeedBrokers(theirs.Brokers...), kgo.ConsumeTopics(theirs.RawTopic),
@@ -97,21 +111,31 @@ func BenchmarkKafkaClients(b *testing.B) {
 			}
 			defer cl.Close()
 			got := 0
+			var first time.Time
 			for got < n {
 				fetches := cl.PollFetches(ctx)
 				if err := fetches.Err(); err != nil {
 					b.Fatal(err)
+				}
+				if got == 0 {
+					first = time.Now()
 				}
 				got += fetches.NumRecords()
 				if err := cl.CommitUncommittedOffsets(ctx); err != nil {
 					b.Fatal(err)
 				}
 			}
+			steady("franz-go-consume", first, time.Now())
 		})
 	}
-	for _, name := range []string{"kafka-go-produce", "franz-go-produce", "kafka-go-consume", "franz-go-consume"} {
+	for _, name := range []string{"kafka-go-produce", "franz-go-produce", "kafka-go-consume", "franz-go-consume",
+		"kafka-go-consume-steady", "franz-go-consume-steady"} {
 		b.ReportMetric(rate[name]/float64(runs), name+"-events/s")
 	}
-	b.Logf("franz-go / kafka-go: produce %.2f×, consume %.2f×", rate["franz-go-produce"]/rate["kafka-go-produce"],
-		rate["franz-go-consume"]/rate["kafka-go-consume"])
+	for _, name := range []string{"kafka-go-produce", "franz-go-produce", "kafka-go-consume", "franz-go-consume"} {
+		b.ReportMetric(rate[name+"-per-cpu-s"]/float64(runs), name+"-events/cpu-s")
+	}
+	b.Logf("franz-go / kafka-go: produce %.2f×, consume %.2f× (from the first message %.2f×, per CPU-second %.2f×)",
+		rate["franz-go-produce"]/rate["kafka-go-produce"], rate["franz-go-consume"]/rate["kafka-go-consume"],
+		rate["franz-go-consume-steady"]/rate["kafka-go-consume-steady"], rate["franz-go-consume-per-cpu-s"]/rate["kafka-go-consume-per-cpu-s"])
 }

@@ -111,21 +111,6 @@ func (c Configuration) consumerGroup(topic, group string, rebalanceTimeout time.
 	})
 }
 
-// partitionReader reads one partition of topic, outside any group; Consumer positions it.
-func (c Configuration) partitionReader(topic string, partition int, logger *slog.Logger) *kafkago.Reader {
-	return kafkago.NewReader(kafkago.ReaderConfig{
-		Brokers:       c.Brokers,
-		Dialer:        c.dialer,
-		Topic:         topic,
-		Partition:     partition,
-		MinBytes:      1,
-		MaxBytes:      16 << 20,
-		MaxWait:       250 * time.Millisecond,
-		QueueCapacity: 1000,
-		ErrorLogger:   kafkaLogger(logger, slog.LevelWarn, "reader", topic),
-	})
-}
-
 func kafkaLogger(logger *slog.Logger, level slog.Level, role, topic string) kafkago.Logger {
 	l := logger.With("kafka", role, "topic", topic)
 	return kafkago.LoggerFunc(func(format string, args ...any) {

@@ -119,23 +119,23 @@ func (c *Consumer) consume(ctx, genCtx context.Context, gen *kafkago.Generation,
 	defer cancelWork()
 	defer context.AfterFunc(end, func() { time.AfterFunc(c.opts.Grace, cancelWork) })()
 
-	msgs := make(chan Message, min(c.opts.Policy.MaxMessages, 10_000))
-	var readers sync.WaitGroup
-	defer func() { stopEnd(); readers.Wait() }()
+	// A fetcher per partition, each about one response ahead of the handler.
 	assigned := gen.Assignments[c.opts.Topic]
+	responses := make(chan fetched, len(assigned))
+	var fetchers sync.WaitGroup
+	defer func() { stopEnd(); fetchers.Wait() }()
+	in := newIntake(responses)
 	partitions := make([]int, 0, len(assigned))
 	for _, a := range assigned {
 		partitions = append(partitions, a.ID)
-		readers.Add(1)
-		go func() {
-			defer readers.Done()
-			c.readPartition(end, a, msgs)
-		}()
+		in.caughtUp[a.ID] = false
+		f := &partitionFetcher{cfg: c.cfg, topic: c.opts.Topic, partition: a.ID, logger: c.logger, metrics: &c.metrics}
+		fetchers.Go(func() { f.run(end, a.Offset, responses) })
 	}
 	c.logger.Info("partitions assigned", "generation", gen.ID, "partitions", partitions)
 
 	for {
-		batch, err := c.fetch(end, msgs)
+		batch, err := c.fetch(end, in)
 		if err != nil {
 			return err
 		}
@@ -186,36 +186,6 @@ func (c *Consumer) commit(ctx context.Context, gen *kafkago.Generation, offsets 
 	return nil
 }
 
-// readPartition feeds msgs with one assigned partition, from the group's committed offset on,
-// until ctx ends.
-func (c *Consumer) readPartition(ctx context.Context, a kafkago.PartitionAssignment, msgs chan<- Message) {
-	r := c.cfg.partitionReader(c.opts.Topic, a.ID, c.logger)
-	defer r.Close()
-	if err := r.SetOffset(a.Offset); err != nil {
-		c.logger.Error("cannot start reading partition", "partition", a.ID, "offset", a.Offset, "error", err)
-		return
-	}
-	for {
-		m, err := r.FetchMessage(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			c.metrics.fetchErrors.Inc()
-			c.logger.Warn("fetch failed", "partition", a.ID, "error", err)
-			if !sleep(ctx, time.Second) {
-				return
-			}
-			continue
-		}
-		select {
-		case msgs <- m:
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
 // Healthy returns the error the consumer is currently retrying on, if any.
 func (c *Consumer) Healthy() error {
 	if err := c.failing.Load(); err != nil {
@@ -240,16 +210,60 @@ func (c *Consumer) Close() error {
 	return nil
 }
 
+// intake holds what the partition fetchers of one generation sent and the consumer has not yet
+// put in a batch.
+type intake struct {
+	responses <-chan fetched
+	pending   []Message
+	caughtUp  map[int]bool // per assigned partition: read up to its high-water mark
+}
+
+func newIntake(responses <-chan fetched) *intake {
+	return &intake{responses: responses, caughtUp: map[int]bool{}}
+}
+
+func (in *intake) add(r fetched) {
+	in.pending = append(in.pending, r.msgs...)
+	in.caughtUp[r.partition] = r.caughtUp()
+}
+
+// drained says whether everything the assigned partitions held when last fetched is in a
+// batch already.
+func (in *intake) drained() bool {
+	if len(in.pending) > 0 || len(in.responses) > 0 {
+		return false
+	}
+	for _, done := range in.caughtUp {
+		if !done {
+			return false
+		}
+	}
+	return true
+}
+
+// take moves up to n pending messages into batch.
+func (in *intake) take(batch []Message, n int) []Message {
+	k := min(n, len(in.pending))
+	batch = append(batch, in.pending[:k]...)
+	in.pending = in.pending[k:]
+	return batch
+}
+
 // fetch waits for a first message, then collects more until the batch is full or MaxWait has
-// passed since the first one.
-func (c *Consumer) fetch(ctx context.Context, msgs <-chan Message) ([]Message, error) {
+// passed since the first one. With Drain, once every assigned partition is read to its end, it
+// asks the group's lag at once instead of after an idle second.
+func (c *Consumer) fetch(ctx context.Context, in *intake) ([]Message, error) {
 	idle := time.NewTimer(idleCheck)
 	defer idle.Stop()
-	var first Message
-	for waiting := true; waiting; {
+	for len(in.pending) == 0 {
+		if c.opts.Drain && in.drained() && time.Since(c.lagAt) > 200*time.Millisecond {
+			if lag, ok := c.updateLag(ctx); ok && lag == 0 {
+				return nil, errDrained
+			}
+		}
 		select {
-		case first = <-msgs:
-			waiting = false
+		case r := <-in.responses:
+			in.add(r)
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-idle.C:
@@ -259,13 +273,15 @@ func (c *Consumer) fetch(ctx context.Context, msgs <-chan Message) ([]Message, e
 			idle.Reset(idleCheck)
 		}
 	}
-	batch := []Message{first}
+	limit := c.opts.Policy.MaxMessages
+	batch := in.take(make([]Message, 0, min(limit, len(in.pending)+1024)), limit)
 	full := time.NewTimer(c.opts.Policy.MaxWait)
 	defer full.Stop()
-	for len(batch) < c.opts.Policy.MaxMessages {
+	for len(batch) < limit {
 		select {
-		case m := <-msgs:
-			batch = append(batch, m)
+		case r := <-in.responses:
+			in.add(r)
+			batch = in.take(batch, limit-len(batch))
 		case <-full.C:
 			return batch, nil
 		case <-ctx.Done():
@@ -338,6 +354,7 @@ type consumerMetrics struct {
 	batchSize   prometheus.Histogram
 	retries     *prometheus.CounterVec
 	fetchErrors prometheus.Counter
+	deleted     prometheus.Counter
 	groupErrors prometheus.Counter
 	generations prometheus.Counter
 	uncommitted prometheus.Counter
@@ -362,6 +379,9 @@ func newConsumerMetrics(reg prometheus.Registerer) consumerMetrics {
 		fetchErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "spamgeo_consumer_fetch_errors_total", Help: "Failed fetches from Kafka.",
 		}),
+		deleted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "spamgeo_consumer_deleted_unread_total", Help: "Messages the topic's retention deleted before the group read them: lost to this stage.",
+		}),
 		lag: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "spamgeo_consumer_lag_messages", Help: "Messages in the topic the group has not committed yet, as last measured.",
 		}),
@@ -376,6 +396,6 @@ func newConsumerMetrics(reg prometheus.Registerer) consumerMetrics {
 		Name: "spamgeo_consumer_uncommitted_handled_total",
 		Help: "Messages handled whose offsets could not be committed before the partition was given up; they are delivered again.",
 	})
-	reg.MustRegister(m.messages, m.batches, m.batchSize, m.retries, m.fetchErrors, m.groupErrors, m.generations, m.uncommitted, m.lag)
+	reg.MustRegister(m.messages, m.batches, m.batchSize, m.retries, m.fetchErrors, m.deleted, m.groupErrors, m.generations, m.uncommitted, m.lag)
 	return m
 }
