@@ -99,8 +99,10 @@ func (s *Sink) handle(ctx context.Context, batch []kafka.Message) error {
 		return err
 	}
 	var dead []kafka.Message
-	var events []event.Enriched
-	var msgs []kafka.Message
+	// Sized for the whole batch up front: an Enriched is large, and growing the slice by
+	// doubling copied every event several times (a quarter of the sink's CPU).
+	events := make([]event.Enriched, 0, len(batch))
+	msgs := make([]kafka.Message, 0, len(batch))
 	skipped := 0
 	suspect := s.suspects(batch)
 	var suspects []event.Enriched
