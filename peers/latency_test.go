@@ -41,14 +41,7 @@ func BenchmarkLatency(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var sources []netip.Addr
-	for _, list := range nets {
-		for _, p := range list {
-			if len(sources) < 10_000 {
-				sources = append(sources, p.Addr().Next())
-			}
-		}
-	}
+	sources := sourcesOf(nets, 10_000)
 	var p50, p99 []float64
 	for b.Loop() {
 		kcfg := testenv.KafkaPartitions(b, 3)
@@ -75,6 +68,19 @@ func BenchmarkLatency(b *testing.B) {
 	}
 	b.ReportMetric(median(p50), "p50-ms")
 	b.ReportMetric(median(p99), "p99-ms")
+}
+
+// sourcesOf picks up to n source addresses, one in each network of nets.
+func sourcesOf(nets map[string][]netip.Prefix, n int) []netip.Addr {
+	var out []netip.Addr
+	for _, list := range nets {
+		for _, p := range list {
+			if len(out) < n {
+				out = append(out, p.Addr().Next())
+			}
+		}
+	}
+	return out
 }
 
 // sample is one poll of the events table.
