@@ -112,8 +112,17 @@ func openMMDBCountry(path string) (*source, error) {
 	}
 	s := newSource(r)
 	s.space = countrySpace(r)
+	v4, err := newIPv4Table(r, decode)
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("country database %s: %w", path, err)
+	}
 	var cache recordCache[countryAnswer]
 	s.country = func(addr netip.Addr) (countryAnswer, error) {
+		if addr.Is4() {
+			a, _ := v4.lookup(addr)
+			return a, nil
+		}
 		res := r.Lookup(addr)
 		if err := res.Err(); err != nil || !res.Found() {
 			return countryAnswer{}, err

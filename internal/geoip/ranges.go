@@ -187,7 +187,10 @@ func flatten[T any](rows []rangeRow[T], ops keyOps[T]) []rangeRow[T] {
 		}
 		return ops.compare(b.end, a.end)
 	})
-	var out, open []rangeRow[T]
+	// Sized for the usual case of ranges that do not nest: growing it by doubling left its
+	// copies behind as garbage at the enricher's start, its peak memory.
+	out := make([]rangeRow[T], 0, len(rows))
+	var open []rangeRow[T]
 	var cursor T
 	exhausted := false // cursor has passed the largest key
 	emit := func(r rangeRow[T], end T) {

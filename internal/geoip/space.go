@@ -81,15 +81,23 @@ func (db *DB) AddressSpace(want func(build string) bool) ([]BuildSpace, error) {
 // record ("" leaves the network out).
 func walkMMDB[T any](r *maxminddb.Reader, key func(*T) string) (map[string]Space, error) {
 	out := map[string]Space{}
+	// A file holds a few thousand distinct records for hundreds of thousands of networks: each
+	// is decoded once (decoding every network's left the enricher's start a heap of garbage).
+	keys := map[uintptr]string{}
 	for n := range r.Networks() {
 		if err := n.Err(); err != nil {
 			return nil, err
 		}
-		var rec T
-		if err := n.Decode(&rec); err != nil {
-			return nil, fmt.Errorf("decode network %s: %w", n.Prefix(), err)
+		k, ok := keys[n.Offset()]
+		if !ok {
+			var rec T
+			if err := n.Decode(&rec); err != nil {
+				return nil, fmt.Errorf("decode network %s: %w", n.Prefix(), err)
+			}
+			k = key(&rec)
+			keys[n.Offset()] = k
 		}
-		if k := key(&rec); k != "" {
+		if k != "" {
 			s := out[k]
 			s.add(n.Prefix())
 			out[k] = s
