@@ -13,8 +13,10 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spamgeo/spamgeo/internal/countries"
@@ -100,11 +102,22 @@ type DB struct {
 	asnBase []int
 }
 
+// loading serialises Open's change of the garbage collector's target.
+var loading sync.Mutex
+
 // Open opens and checks every configured file, detecting each one's layout.
 func Open(cfg Configuration) (*DB, error) {
 	if cfg.CountryDatabase == "" {
 		return nil, errors.New("no country database configured")
 	}
+	// Reading the files makes several times their tables' size of short-lived garbage (CSV
+	// fields, growing row slices): collected sooner while they load, the heap stays closer to
+	// what is kept, and so does the enricher's peak memory (143-146 MB against 149-155 in
+	// BenchmarkResidentMemory, for about 60 ms more per load). Loads take turns, so that the
+	// process's setting is restored whatever overlaps.
+	loading.Lock()
+	defer loading.Unlock()
+	defer debug.SetGCPercent(debug.SetGCPercent(25))
 	db := &DB{}
 	var err error
 	if db.countries, err = openDated(cfg.CountryDatabase, openCountry); err != nil {
