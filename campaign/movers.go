@@ -24,11 +24,26 @@ func (r *Result) Movers(ctx context.Context, s *Store, cp query.Period, n int, r
 	if cp.To.After(r.Until) {
 		return query.Movers{}, fmt.Errorf("the campaigns were grouped up to %s, before the end of %s", r.Until.Format("2006-01-02"), cp)
 	}
-	now, err := r.counts(ctx, s, r.Period)
+	// The period's campaign messages are in r.Summaries already; the comparison's are read.
+	current := map[string]uint64{}
+	for _, sum := range r.Summaries {
+		current[sum.ID] = sum.Messages
+	}
+	traffic, err := s.traffic(ctx, cp)
 	if err != nil {
 		return query.Movers{}, err
 	}
-	before, err := r.counts(ctx, s, cp)
+	previous := map[string]uint64{}
+	for _, t := range traffic {
+		if ci, ok := r.byFingerprint[t.fingerprint]; ok {
+			previous[r.Campaigns[ci].ID] += t.messages
+		}
+	}
+	now, err := counts(ctx, s, r.Period, current)
+	if err != nil {
+		return query.Movers{}, err
+	}
+	before, err := counts(ctx, s, cp, previous)
 	if err != nil {
 		return query.Movers{}, err
 	}
@@ -39,23 +54,13 @@ func (r *Result) Movers(ctx context.Context, s *Store, cp query.Period, n int, r
 	return query.FindMovers(now, before, n, rule), nil
 }
 
-// counts is each campaign's messages in p, most first, beside all the period's messages. Both
+// counts are the campaign messages of p, most first, beside all the period's messages. Both
 // must be whole: campaign messages are counted in events, so a period partly past the events'
 // retention is refused.
-func (r *Result) counts(ctx context.Context, s *Store, p query.Period) (query.Counts, error) {
+func counts(ctx context.Context, s *Store, p query.Period, messages map[string]uint64) (query.Counts, error) {
 	total, err := query.NewReader(s.conn).CompleteEvents(ctx, p, "campaign messages")
 	if err != nil {
 		return query.Counts{}, fmt.Errorf("%s: %w", p, err)
-	}
-	traffic, err := s.traffic(ctx, p)
-	if err != nil {
-		return query.Counts{}, err
-	}
-	messages := map[string]uint64{}
-	for _, t := range traffic {
-		if ci, ok := r.byFingerprint[t.fingerprint]; ok {
-			messages[r.Campaigns[ci].ID] += t.messages
-		}
 	}
 	out := query.Counts{Period: p, Grouping: Grouping, Total: query.Count{Messages: total}}
 	for id, m := range messages {

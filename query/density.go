@@ -58,19 +58,20 @@ func (r *Reader) CompleteEvents(ctx context.Context, p Period, what string) (uin
 		p.From.UTC().Format(sqlTime), p.To.UTC().Format(sqlTime)).Scan(&events); err != nil {
 		return 0, fmt.Errorf("count the events of %s: %w", p, err)
 	}
+	return r.eventsHoldAll(ctx, p, events, what)
+}
+
+// eventsHoldAll is CompleteEvents for a caller that has counted the period's events already.
+func (r *Reader) eventsHoldAll(ctx context.Context, p Period, events uint64, what string) (uint64, error) {
 	total, err := r.Counts(ctx, Request{Period: p, Grouping: ByTrap})
 	if err != nil {
 		return 0, err
 	}
-	return total.Total.Messages, checkEvents(events, total.Total.Messages, what)
-}
-
-func checkEvents(events, total uint64, what string) error {
-	if events < total {
-		return fmt.Errorf("%w: the events table holds %d of the period's %d messages (the rest are past its retention), and %s are counted there",
-			ErrEventsExpired, events, total, what)
+	if events < total.Total.Messages {
+		return 0, fmt.Errorf("%w: the events table holds %d of the period's %d messages (the rest are past its retention), and %s are counted there",
+			ErrEventsExpired, events, total.Total.Messages, what)
 	}
-	return nil
+	return total.Total.Messages, nil
 }
 
 // AddressDensity reads p's unique sources per country (g ByCountry) or network (ByASN) and the
@@ -92,7 +93,7 @@ func (r *Reader) AddressDensity(ctx context.Context, p Period, g Grouping) (Dens
 	}
 	// The sources are counted in events, which retention may have emptied while the rollups
 	// (and every other figure of the period) remain: a part of the period would be counted short.
-	if _, err := r.CompleteEvents(ctx, p, "unique sources per address space"); err != nil {
+	if _, err := r.eventsHoldAll(ctx, p, prov.Events, "unique sources per address space"); err != nil {
 		return Density{}, err
 	}
 	var builds, series []string
@@ -149,10 +150,11 @@ func (d DensityGroup) IPv4PerMillion() float64 {
 	return float64(d.IPv4Sources) / float64(d.IPv4Space) * 1e6
 }
 
-// IPv6PerMillion is the group's unique IPv6 source /64s per million /64 networks of its space.
-func (d DensityGroup) IPv6PerMillion() float64 {
+// IPv6PerMillion is the group's unique IPv6 source /64s per million /64 networks of its space;
+// false when the builds place no IPv6 space there (no figure, not a zero).
+func (d DensityGroup) IPv6PerMillion() (float64, bool) {
 	if d.IPv6Space == 0 {
-		return 0
+		return 0, false
 	}
-	return float64(d.IPv6Sources) / float64(d.IPv6Space) * 1e6
+	return float64(d.IPv6Sources) / float64(d.IPv6Space) * 1e6, true
 }

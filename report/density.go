@@ -45,12 +45,13 @@ type Density struct {
 // PerMillion is its unique IPv4 sources per million IPv4 addresses.
 type DensityLine struct {
 	Ranked
-	Messages       uint64  `json:"messages"`
-	IPv4Sources    uint64  `json:"ipv4_sources"`
-	IPv4Space      uint64  `json:"ipv4_addresses"`
-	IPv6Sources    uint64  `json:"ipv6_source_nets64"`
-	IPv6Space      uint64  `json:"ipv6_nets64"`
-	IPv6PerMillion float64 `json:"ipv6_sources_per_million_nets64"`
+	Messages    uint64 `json:"messages"`
+	IPv4Sources uint64 `json:"ipv4_sources"`
+	IPv4Space   uint64 `json:"ipv4_addresses"`
+	IPv6Sources uint64 `json:"ipv6_source_nets64"`
+	IPv6Space   uint64 `json:"ipv6_nets64"`
+	// IPv6PerMillion is nil where the builds place no IPv6 space: no figure, not a zero.
+	IPv6PerMillion *float64 `json:"ipv6_sources_per_million_nets64"`
 }
 
 // NewDensity ranks d's groups, densest first, listing top of them; multiples are of reference
@@ -83,9 +84,13 @@ func NewDensity(d query.Density, names Namer, reference string, top int) Density
 		case grp.IPv4Sources < MinDensitySources:
 			out.TooFew = append(out.TooFew, name)
 		default:
-			ranked = append(ranked, DensityLine{Ranked: Ranked{Code: code(g, grp.Key), Name: names.Name(g, grp.Key, grp.Org), PerMillion: grp.IPv4PerMillion()},
+			l := DensityLine{Ranked: Ranked{Code: code(g, grp.Key), Name: names.Name(g, grp.Key, grp.Org), PerMillion: grp.IPv4PerMillion()},
 				Messages: grp.Messages, IPv4Sources: grp.IPv4Sources, IPv4Space: grp.IPv4Space,
-				IPv6Sources: grp.IPv6Sources, IPv6Space: grp.IPv6Space, IPv6PerMillion: grp.IPv6PerMillion()})
+				IPv6Sources: grp.IPv6Sources, IPv6Space: grp.IPv6Space}
+			if v6, ok := grp.IPv6PerMillion(); ok {
+				l.IPv6PerMillion = &v6
+			}
+			ranked = append(ranked, l)
 		}
 	}
 	var ref *Ranked
@@ -151,10 +156,10 @@ func WriteDensity(w io.Writer, d Density, f Format) error {
 		header:    table.Row{"#", "Name", "Code", "IPv4 sources", "IPv4 addresses", "Per million", "× " + cmp.Or(d.Reference, "—"), "IPv6 /64 sources", "Per million /64s"}}
 	for _, l := range d.Rows {
 		r.csvRows = append(r.csvRows, []string{strconv.Itoa(l.Rank), l.Code, l.Name, strconv.FormatUint(l.Messages, 10), strconv.FormatUint(l.IPv4Sources, 10),
-			strconv.FormatUint(l.IPv4Space, 10), strconv.FormatFloat(l.PerMillion, 'f', 3, 64), multipleText(l.Multiple, 3),
-			strconv.FormatUint(l.IPv6Sources, 10), strconv.FormatUint(l.IPv6Space, 10), strconv.FormatFloat(l.IPv6PerMillion, 'f', 6, 64)})
+			strconv.FormatUint(l.IPv4Space, 10), strconv.FormatFloat(l.PerMillion, 'f', 3, 64), optionalFigure(l.Multiple, 3),
+			strconv.FormatUint(l.IPv6Sources, 10), strconv.FormatUint(l.IPv6Space, 10), optionalFigure(l.IPv6PerMillion, 6)})
 		r.rows = append(r.rows, table.Row{l.Rank, l.Name, l.Code, thousands(l.IPv4Sources), thousands(l.IPv4Space), fmt.Sprintf("%.1f", l.PerMillion),
-			multipleText(l.Multiple, 2), thousands(l.IPv6Sources), fmt.Sprintf("%.4f", l.IPv6PerMillion)})
+			optionalFigure(l.Multiple, 2), thousands(l.IPv6Sources), optionalFigure(l.IPv6PerMillion, 4)})
 	}
 	if len(d.TooFew) > 0 {
 		r.notes = append(r.notes, fmt.Sprintf("Too few sources to rank (under %d): %s.", MinDensitySources, strings.Join(d.TooFew, ", ")))

@@ -126,8 +126,9 @@ func (r ranking) write(w io.Writer, f Format) error {
 	return fmt.Errorf("--per writes text, markdown, csv or json, not %s", f)
 }
 
-// multipleText formats a multiple of the reference, "" without one.
-func multipleText(m *float64, prec int) string {
+// optionalFigure formats a figure that may not exist (a multiple of an absent reference, a
+// density without space): "" without one.
+func optionalFigure(m *float64, prec int) string {
 	if m == nil {
 		return ""
 	}

@@ -127,9 +127,9 @@ func WritePerCapita(w io.Writer, p PerCapita, f Format) error {
 	for _, l := range p.Rows {
 		r.csvRows = append(r.csvRows, []string{strconv.Itoa(l.Rank), l.Code, l.Name, strconv.FormatUint(l.Messages, 10), strconv.FormatUint(l.Sources, 10),
 			strconv.FormatUint(l.People, 10), strconv.Itoa(l.Year), strconv.FormatFloat(l.PerMillion, 'f', 3, 64),
-			strconv.FormatFloat(l.SourcesPerMillion, 'f', 3, 64), multipleText(l.Multiple, 3)})
+			strconv.FormatFloat(l.SourcesPerMillion, 'f', 3, 64), optionalFigure(l.Multiple, 3)})
 		r.rows = append(r.rows, table.Row{l.Rank, l.Name, l.Code, thousands(l.Messages), thousands(l.People), fmt.Sprintf("%.1f", l.PerMillion),
-			multipleText(l.Multiple, 2), fmt.Sprintf("%.1f", l.SourcesPerMillion)})
+			optionalFigure(l.Multiple, 2), fmt.Sprintf("%.1f", l.SourcesPerMillion)})
 	}
 	if len(p.TooFew) > 0 {
 		r.notes = append(r.notes, fmt.Sprintf("Too few messages to rank (under %d): %s.", MinPerCapitaMessages, strings.Join(p.TooFew, ", ")))
