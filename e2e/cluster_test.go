@@ -35,8 +35,8 @@ func TestClusterOnRealServers(t *testing.T) {
 	}
 	ctx := context.Background()
 	zkEnv := append(os.Environ(), "SPAMGEO_LOCAL="+t.TempDir(), "ZOOKEEPER_PORT=12181")
-	runScript(t, zkEnv, "../deploy/zookeeper.sh", "start")
-	t.Cleanup(func() { runScript(t, zkEnv, "../deploy/zookeeper.sh", "stop") })
+	runScript(t, zkEnv, "zookeeper.sh", "start")
+	t.Cleanup(func() { runScript(t, zkEnv, "zookeeper.sh", "stop") })
 	clusterEnv := []string{"CLICKHOUSE_ZOOKEEPER=127.0.0.1:12181", "CLICKHOUSE_CLUSTER=spamgeo_e2e",
 		"CLICKHOUSE_CLUSTER_SHARDS=127.0.0.1:19401 127.0.0.1:19402"}
 	nodes := []*privateClickHouse{

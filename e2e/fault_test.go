@@ -76,12 +76,12 @@ func (ch *privateClickHouse) kill9() {
 
 func (ch *privateClickHouse) script(action string) {
 	ch.t.Helper()
-	runScript(ch.t, ch.env, "../deploy/clickhouse.sh", action)
+	runScript(ch.t, ch.env, "clickhouse.sh", action)
 }
 
 func runScript(t *testing.T, env []string, script, action string) {
 	t.Helper()
-	cmd := exec.Command(script, action)
+	cmd := exec.Command(testenv.Path(t, "deploy", script), action)
 	cmd.Env = env
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s %s: %v\n%s", script, action, err, out)

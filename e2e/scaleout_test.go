@@ -46,11 +46,7 @@ const clusterNodes = 3
 func startKafkaCluster(t *testing.T, base int) *kafkaCluster {
 	t.Helper()
 	// The nodes share the jars of the local broker (make servers resolves them) and one cluster id.
-	jars := filepath.Join("..", ".local", "kafka", "jars")
-	if l := os.Getenv("SPAMGEO_LOCAL"); l != "" {
-		jars = filepath.Join(l, "kafka", "jars")
-	}
-	jars, _ = filepath.Abs(jars)
+	jars := testenv.Local(t, "kafka", "jars")
 	id := make([]byte, 16)
 	_, _ = rand.Read(id)
 	id[0] &= 0x7f // an id starting with '-' would be read as an option by the storage tool
@@ -67,7 +63,7 @@ func startKafkaCluster(t *testing.T, base int) *kafkaCluster {
 			"KAFKA_QUORUM_VOTERS="+strings.Join(voters, ","), "KAFKA_CLUSTER_ID="+base64.RawURLEncoding.EncodeToString(id),
 			"KAFKA_REPLICATION=3", "KAFKA_HEAP=384m"))
 	}
-	runScript(t, c.envs[0], "../deploy/kafka.sh", "jars")
+	runScript(t, c.envs[0], "kafka.sh", "jars")
 	// The cluster's data is thrown away: killing is quicker than two nodes' controlled shutdowns.
 	t.Cleanup(func() {
 		for n := 1; n <= clusterNodes; n++ {
@@ -86,12 +82,13 @@ func startKafkaCluster(t *testing.T, base int) *kafkaCluster {
 // all runs deploy/kafka.sh action for every node at once.
 func (c *kafkaCluster) all(action string) error {
 	errs := make([]error, clusterNodes)
+	script := testenv.Path(c.t, "deploy", "kafka.sh")
 	var wg sync.WaitGroup
 	for i := range clusterNodes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cmd := exec.Command("../deploy/kafka.sh", action)
+			cmd := exec.Command(script, action)
 			cmd.Env = c.envs[i]
 			if out, err := cmd.CombinedOutput(); err != nil {
 				errs[i] = fmt.Errorf("kafka node %d %s: %v\n%s", i+1, action, err, out)

@@ -36,10 +36,10 @@ func TestPipelineOnSecureServers(t *testing.T) {
 		"KAFKA_SECURE=1", "KAFKA_PORT=19292", "KAFKA_CONTROLLER_PORT=19293", "KAFKA_HEAP=384m",
 		"CLICKHOUSE_SECURE=1", "CLICKHOUSE_TCP_PORT=19500", "CLICKHOUSE_HTTP_PORT=19510",
 		"CLICKHOUSE_INTERSERVER_PORT=19520", "CLICKHOUSE_TCP_PORT_SECURE=19540")
-	runScript(t, env, "../deploy/clickhouse.sh", "start")
-	t.Cleanup(func() { runScript(t, env, "../deploy/clickhouse.sh", "stop") })
-	runScript(t, env, "../deploy/kafka.sh", "start")
-	t.Cleanup(func() { runScript(t, env, "../deploy/kafka.sh", "stop") })
+	runScript(t, env, "clickhouse.sh", "start")
+	t.Cleanup(func() { runScript(t, env, "clickhouse.sh", "stop") })
+	runScript(t, env, "kafka.sh", "start")
+	t.Cleanup(func() { runScript(t, env, "kafka.sh", "stop") })
 	ca := filepath.Join(local, "certs", "ca.pem")
 	kafkaPassword := filepath.Join(local, "secrets", "kafka")
 	clickhousePassword := filepath.Join(local, "secrets", "clickhouse")

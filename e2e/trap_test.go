@@ -26,8 +26,8 @@ func TestTrapWhileKafkaIsAway(t *testing.T) {
 	}
 	const messages = 3000
 	env := append(os.Environ(), "SPAMGEO_LOCAL="+t.TempDir(), "KAFKA_PORT=19192", "KAFKA_CONTROLLER_PORT=19193", "KAFKA_HEAP=256m")
-	runScript(t, env, "../deploy/kafka.sh", "start")
-	t.Cleanup(func() { runScript(t, env, "../deploy/kafka.sh", "stop") })
+	runScript(t, env, "kafka.sh", "start")
+	t.Cleanup(func() { runScript(t, env, "kafka.sh", "stop") })
 	kcfg := kafka.DefaultConfiguration()
 	kcfg.Brokers, kcfg.Partitions = []string{"127.0.0.1:19192"}, 3
 	if err := kcfg.EnsureTopics(context.Background()); err != nil {
@@ -44,7 +44,7 @@ func TestTrapWhileKafkaIsAway(t *testing.T) {
 		t.Fatalf("smtp-source (deploy/smtp-tools.sh install): %v", err)
 	}
 	waitFor(t, "a third of the messages accepted", func() bool { return testenv.CounterValue(t, reg, "spamgeo_trap_messages_accepted_total") >= messages/3 })
-	runScript(t, env, "../deploy/kafka.sh", "stop")
+	runScript(t, env, "kafka.sh", "stop")
 
 	strict := runTrap(t, kcfg, prometheus.NewRegistry(), "")
 	transcript, err := exec.Command("swaks", "--server", strings.Split(strict, ":")[0], "--port", strings.Split(strict, ":")[1],
@@ -54,7 +54,7 @@ func TestTrapWhileKafkaIsAway(t *testing.T) {
 	}
 
 	waitFor(t, "messages spooled", func() bool { return testenv.CounterValue(t, reg, "spamgeo_trap_spooled_total") >= 300 })
-	runScript(t, env, "../deploy/kafka.sh", "start")
+	runScript(t, env, "kafka.sh", "start")
 	if err := source.Wait(); err != nil {
 		t.Fatalf("smtp-source: %v\n%s", err, out)
 	}

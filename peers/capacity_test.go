@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -31,7 +30,7 @@ func BenchmarkCapacity(b *testing.B) {
 		b.Fatal(err)
 	}
 	sources := sourcesOf(nets, 10_000)
-	procs := []int{readPID(b, filepath.Join(local, "clickhouse", "clickhouse.pid")), readPID(b, filepath.Join(local, "kafka", "kafka.pid"))}
+	procs := []int{readPID(b, testenv.Local(b, "clickhouse", "clickhouse.pid")), readPID(b, testenv.Local(b, "kafka", "kafka.pid"))}
 	for b.Loop() {
 		for _, rate := range []int{5_000, 15_000} {
 			perBatch := rate * int(every) / int(time.Second)

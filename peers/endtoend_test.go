@@ -31,9 +31,6 @@ import (
 	"github.com/spamgeo/spamgeo/schemas/migrations"
 )
 
-// local is the local servers' state (deploy/*.sh), relative to this package.
-const local = "../.local"
-
 // BenchmarkEndToEnd runs one stream of raw events (synthetic, from the real DB-IP and
 // ip-location-db data that make demo uses) through (a) spamgeo enrich + sink, side by side, and
 // (b) ClickHouse consuming the raw topic itself: a Kafka engine table, ip_trie dictionaries loaded
@@ -55,7 +52,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 
 	kcfg := testenv.KafkaPartitions(b, 3)
 	publishRaw(b, kcfg, country, events)
-	procs := []int{readPID(b, filepath.Join(local, "clickhouse", "clickhouse.pid")), readPID(b, filepath.Join(local, "kafka", "kafka.pid"))}
+	procs := []int{readPID(b, testenv.Local(b, "clickhouse", "clickhouse.pid")), readPID(b, testenv.Local(b, "kafka", "kafka.pid"))}
 
 	var ours, theirs measure
 	iteration := 0
@@ -117,8 +114,8 @@ func streamLength() int64 {
 // geoipFiles are the real GeoIP data of make demo: the DB-IP country file and the
 // ip-location-db ASN ranges.
 func geoipFiles(b *testing.B) (country string, asn []string) {
-	country = filepath.Join(local, "geoip", "dbip-country.mmdb")
-	asn = []string{filepath.Join(local, "geoip", "asn-ipv4.csv"), filepath.Join(local, "geoip", "asn-ipv6.csv")}
+	country = testenv.Local(b, "geoip", "dbip-country.mmdb")
+	asn = []string{testenv.Local(b, "geoip", "asn-ipv4.csv"), testenv.Local(b, "geoip", "asn-ipv6.csv")}
 	for _, f := range append([]string{country}, asn...) {
 		if _, err := os.Stat(f); err != nil {
 			b.Fatalf("%v: make bench fetches the GeoIP data (deploy/geoip.sh fetch)", err)
@@ -333,7 +330,7 @@ func runNative(b *testing.B, kcfg kafka.Configuration, conn clickhousedb.Conn, e
 // reads dictionary definitions (deploy/clickhouse.sh: .local/clickhouse/dictionaries) and waits
 // until ClickHouse answers from them.
 func loadDictionaries(b *testing.B, country string, asn []string) {
-	dir, err := filepath.Abs(filepath.Join(local, "clickhouse", "dictionaries"))
+	dir, err := filepath.Abs(testenv.Local(b, "clickhouse", "dictionaries"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/spamgeo/spamgeo/internal/clickhousedb"
+	"github.com/spamgeo/spamgeo/internal/testenv"
 )
 
 // views are spamgeo's materialized views on events, as the migrations leave them.
@@ -31,7 +31,7 @@ func BenchmarkClickHouseViews(b *testing.B) {
 		b.Skip("runs the real servers; make bench sets SPAMGEO_INTEGRATION=1")
 	}
 	const events, batch = 100_000, 5_000
-	procs := []int{readPID(b, filepath.Join(local, "clickhouse", "clickhouse.pid")), readPID(b, filepath.Join(local, "kafka", "kafka.pid"))}
+	procs := []int{readPID(b, testenv.Local(b, "clickhouse", "clickhouse.pid")), readPID(b, testenv.Local(b, "kafka", "kafka.pid"))}
 	shapes := map[string]func(i int) time.Time{
 		"replay": func(i int) time.Time {
 			return time.Date(2005, 4, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * (183 * 24 * time.Hour / events))

@@ -206,7 +206,7 @@ func TestDashboardInChromium(t *testing.T) {
 	if usShare != "75" || !strings.Contains(firstRowBefore, "United States") {
 		t.Errorf("after choosing May 2004: US map share %q, first row %q", usShare, firstRowBefore)
 	}
-	dir := filepath.Join("..", ".local", "artifacts")
+	dir := testenv.Local(t, "artifacts")
 	if err := os.MkdirAll(dir, 0o755); err == nil {
 		os.WriteFile(filepath.Join(dir, "dashboard.png"), shot, 0o644)
 		os.WriteFile(filepath.Join(dir, "dashboard-empty-period.png"), emptyShot, 0o644)

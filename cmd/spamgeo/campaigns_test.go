@@ -95,7 +95,7 @@ func TestCampaignsOnRealServers(t *testing.T) {
 		"--geoip-country", country, "--geoip-asn", asn)
 	found := byTruth(after)
 	t.Log("\n" + spamgeo(t, env, "campaigns", "--period", "2005-04"))
-	art := filepath.Join("..", "..", ".local", "artifacts") // kept for people to look at
+	art := testenv.Local(t, "artifacts") // kept for people to look at
 	if err := os.MkdirAll(art, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spamgeo/spamgeo/internal/testenv"
 )
 
 // docs/configuration.md is generated; it must say what the code does.
@@ -15,7 +17,7 @@ func TestConfigurationReferenceIsCurrent(t *testing.T) {
 	if err := run(context.Background(), []string{"config-reference"}, &out, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
-	doc, err := os.ReadFile("../../docs/configuration.md")
+	doc, err := os.ReadFile(testenv.Path(t, "docs", "configuration.md"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -116,7 +116,7 @@ func TestReportNormalisationsOnRealServers(t *testing.T) {
 
 func checkPerCapita(t *testing.T, env pipelineEnv) {
 	t.Helper()
-	f, err := os.Open("../../internal/countries/population.csv")
+	f, err := os.Open(testenv.Path(t, "internal", "countries", "population.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,7 +87,7 @@ func TestHistoryReportsOnRealServers(t *testing.T) {
 	// The charts of the pipeline's data, kept in .local/artifacts to be looked at: the source
 	// line and the methodology line, its traps and GeoIP builds read from the events (the test
 	// files are MaxMind-layout builds of 2026-01-02), and the size asked for.
-	art := filepath.Join("..", "..", ".local", "artifacts")
+	art := testenv.Local(t, "artifacts")
 	if err := os.MkdirAll(art, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -43,7 +43,7 @@ func TestTrapStartsWhileKafkaIsDown(t *testing.T) {
 		"KAFKA_CONTROLLER_PORT="+privateKafkaControllerPort, "KAFKA_HEAP=256m")
 	broker := func(action string) {
 		t.Helper()
-		cmd := exec.Command("../../deploy/kafka.sh", action)
+		cmd := exec.Command(testenv.Path(t, "deploy", "kafka.sh"), action)
 		cmd.Env = brokerEnv
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("kafka.sh %s: %v\n%s", action, err, out)

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"math"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -89,10 +88,7 @@ func TestEnrichBatch(t *testing.T) {
 // BenchmarkEnrich is the enricher's in-process work per event: decode, look up, encode.
 func BenchmarkEnrich(b *testing.B) {
 	country, asn := geoiptest.Files(b)
-	real := os.Getenv("SPAMGEO_LOCAL")
-	if real == "" {
-		real = "../../.local"
-	}
+	real := testenv.Local(b)
 	for _, tc := range []struct {
 		name string
 		cfg  geoip.Configuration
@@ -121,7 +117,7 @@ func BenchmarkEnrich(b *testing.B) {
 }
 
 func BenchmarkLookupRealDBIP(b *testing.B) {
-	real := "../../.local/geoip/"
+	real := testenv.Local(b, "geoip") + "/"
 	db, err := geoip.Open(geoip.Configuration{CountryDatabase: real + "dbip-country.mmdb",
 		ASNDatabases: []string{real + "asn-ipv4.csv", real + "asn-ipv6.csv"}})
 	if err != nil {

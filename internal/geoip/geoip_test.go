@@ -13,6 +13,7 @@ import (
 	"github.com/spamgeo/spamgeo/internal/countries"
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/geoip/geoiptest"
+	"github.com/spamgeo/spamgeo/internal/testenv"
 )
 
 // Every layout answers the same for every network of the test world, for addresses at the
@@ -259,7 +260,7 @@ func BenchmarkLookup(b *testing.B) {
 // BenchmarkTreeWalk is maxminddb's bare search-tree walk on the real DB-IP country file, the
 // floor under every country lookup (run after deploy/geoip.sh fetch).
 func BenchmarkTreeWalk(b *testing.B) {
-	r, err := maxminddb.Open("../../.local/geoip/dbip-country.mmdb")
+	r, err := maxminddb.Open(testenv.Local(b, "geoip", "dbip-country.mmdb"))
 	if err != nil {
 		b.Skip(err)
 	}

@@ -1,7 +1,6 @@
 package geoip
 
 import (
-	"cmp"
 	"encoding/binary"
 	"math/rand/v2"
 	"net/netip"
@@ -10,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/spamgeo/spamgeo/internal/geoip/geoiptest"
+	"github.com/spamgeo/spamgeo/internal/testenv"
 )
 
 // The flat IPv4 table gives the same answer as the file's search tree for every address tried:
@@ -21,7 +21,7 @@ func TestIPv4TableAnswersAsTheTree(t *testing.T) {
 	files := map[string]string{"geoip2": filepath.Join(dir, "geoip2.mmdb"), "flat": filepath.Join(dir, "flat.mmdb")}
 	geoiptest.WriteCountryDB(t, files["geoip2"], geoiptest.World(), geoiptest.GeoIP2)
 	geoiptest.WriteCountryDB(t, files["flat"], geoiptest.World(), geoiptest.Flat)
-	real := filepath.Join(cmp.Or(os.Getenv("SPAMGEO_LOCAL"), "../../.local"), "geoip", "dbip-country.mmdb")
+	real := testenv.Local(t, "geoip", "dbip-country.mmdb")
 	if _, err := os.Stat(real); err == nil {
 		files["dbip"] = real
 	}

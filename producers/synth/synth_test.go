@@ -13,6 +13,7 @@ import (
 
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/geoip/geoiptest"
+	"github.com/spamgeo/spamgeo/internal/testenv"
 )
 
 func worldCodes() []string {
@@ -251,7 +252,7 @@ func FuzzParseProfile(f *testing.F) {
 
 // The history profile is every table of shared/data/sophos-dirty-dozen.csv, row for row.
 func TestHistoryProfileFollowsPublishedTables(t *testing.T) {
-	f, err := os.Open("../../../shared/data/sophos-dirty-dozen.csv")
+	f, err := os.Open(testenv.Path(t, "..", "shared", "data", "sophos-dirty-dozen.csv"))
 	if err != nil {
 		t.Skipf("the published tables are not beside this checkout: %v", err)
 	}

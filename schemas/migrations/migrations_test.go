@@ -208,7 +208,7 @@ func TestMigrateFromEveryVersionOnRealServer(t *testing.T) {
 
 // Every SQL example in docs/sql.md runs on the real 18.16 server against the current schema.
 func TestDocsSQLExamplesOnRealServer(t *testing.T) {
-	doc, err := os.ReadFile("../../docs/sql.md")
+	doc, err := os.ReadFile(testenv.Path(t, "docs", "sql.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
