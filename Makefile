@@ -77,14 +77,14 @@ lint:
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 
-## bench: Go benchmarks of each stage (five runs each) and against peers (peers/: ClickHouse's own
+## bench: Go benchmarks of each stage (five runs each) and against peers (bench/peers/: ClickHouse's own
 ## Kafka engine, latency at 10,000 events/s, franz-go, each role's peak resident memory as a child
 ## process; three runs each); results in bench/results.txt, in the format benchstat reads (see BENCHMARKS.md).
 bench: servers
 	deploy/geoip.sh fetch
 	mkdir -p bench
 	SPAMGEO_INTEGRATION=1 $(GO) test -run '^$$' -bench . -benchmem -count 5 -timeout 20m $$($(GO) list ./... | grep -v /peers) | tee bench/results.txt
-	SPAMGEO_INTEGRATION=1 $(GO) test -run '^$$' -bench . -benchtime 1x -count 3 -timeout 20m ./peers | tee -a bench/results.txt
+	SPAMGEO_INTEGRATION=1 $(GO) test -run '^$$' -bench . -benchtime 1x -count 3 -timeout 20m ./bench/peers | tee -a bench/results.txt
 
 servers:
 	deploy/clickhouse.sh start
@@ -106,4 +106,4 @@ clean: stop
 ## soak: the chaos test of the delivery guarantee at full size: 10,000,000 events, 52 kills (ClickHouse
 ## six times with kill -9, then verify and repair); make test runs it with 300,000 events and 14 kills.
 soak: servers
-	SPAMGEO_INTEGRATION=1 SPAMGEO_CHAOS_EVENTS=10000000 SPAMGEO_CHAOS_TRAP_MESSAGES=100000 SPAMGEO_CHAOS_ENRICH_KILLS=15 SPAMGEO_CHAOS_SINK_KILLS=20 SPAMGEO_CHAOS_TRAP_KILLS=10 SPAMGEO_CHAOS_CLICKHOUSE_KILLS=6 $(GO) test -count=1 -v -timeout 150m -run Chaos ./e2e
+	SPAMGEO_INTEGRATION=1 SPAMGEO_CHAOS_EVENTS=10000000 SPAMGEO_CHAOS_TRAP_MESSAGES=100000 SPAMGEO_CHAOS_ENRICH_KILLS=15 SPAMGEO_CHAOS_SINK_KILLS=20 SPAMGEO_CHAOS_TRAP_KILLS=10 SPAMGEO_CHAOS_CLICKHOUSE_KILLS=6 $(GO) test -count=1 -v -timeout 150m -run Chaos ./tests/e2e

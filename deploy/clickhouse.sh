@@ -125,7 +125,7 @@ $(secure_config)
     <default_profile>default</default_profile>
     <default_database>default</default_database>
     <mlock_executable>false</mlock_executable>
-    <!-- Dictionaries (the ClickHouse-native comparison in peers/ loads its ip_trie ones here). -->
+    <!-- Dictionaries (the ClickHouse-native comparison in bench/peers/ loads its ip_trie ones here). -->
     <dictionaries_config>$DIR/dictionaries/*_dictionary.xml</dictionaries_config>
     <!-- librdkafka settings of Kafka engine tables: a new consumer group reads a topic from its start. -->
     <kafka><auto_offset_reset>smallest</auto_offset_reset></kafka>

@@ -250,7 +250,7 @@ func (t *Trap) replaySpool(ctx context.Context) {
 		// No deadline: Publish retries until Kafka acknowledges the batch or the trap stops. A
 		// deadline would abandon a batch that kafka-go's writer may still deliver after it (the
 		// writer finishes a started batch in the background), and the next tick would send the
-		// same spool files again: duplicates on the topic (seen in e2e/TestTrapWhileKafkaIsAway).
+		// same spool files again: duplicates on the topic (seen in tests/e2e/TestTrapWhileKafkaIsAway).
 		if err := t.publisher.Publish(ctx, events); err != nil {
 			return // the trap is stopping
 		}

@@ -363,7 +363,7 @@ func loadDictionaries(b *testing.B, country string, asn []string) {
 		fmt.Fprintf(&defs, asnDictionary, dir, v)
 	}
 	writeFile(b, filepath.Join(dir, "spamgeo_peers_dictionary.xml"),
-		"<?xml version=\"1.0\"?>\n<!-- Written by peers/endtoend_test.go: the GeoIP data of make demo as ip_trie dictionaries. -->\n<yandex>\n"+defs.String()+"</yandex>\n")
+		"<?xml version=\"1.0\"?>\n<!-- Written by bench/peers/endtoend_test.go: the GeoIP data of make demo as ip_trie dictionaries. -->\n<yandex>\n"+defs.String()+"</yandex>\n")
 
 	db := testenv.ClickHouse(b)
 	conn, err := db.OpenServer(context.Background())
