@@ -10,7 +10,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 # exceeded" when a -fuzztime duration ends mid-execution (golang/go#75804, fixed in go1.27).
 FUZZTIME ?= 100000x
 # Fuzz targets run briefly by `make test` and `make fuzz` (package:Target).
-FUZZ_TARGETS := ./schemas/event:FuzzDecodeRaw ./schemas/event:FuzzFastPathsAgreeWithEncodingJSON ./schemas/event:FuzzViewMatchesDecode ./producers/synth:FuzzParseProfile ./internal/geoip:FuzzReadRanges ./producers/mailbox:FuzzMbox ./producers/mailparse:FuzzParse ./producers/mailparse:FuzzParseReceived ./producers/trap:FuzzProxyHeader ./producers/trap:FuzzArchiveRoundTrip ./campaign/keys:FuzzSubjectTemplate ./campaign/keys:FuzzBodyHasher
+FUZZ_TARGETS := ./schemas/event:FuzzDecodeRaw ./schemas/event:FuzzFastPathsAgreeWithEncodingJSON ./schemas/event:FuzzViewMatchesDecode ./producers/synth:FuzzParseProfile ./internal/geoip:FuzzReadRanges ./mail/mailbox:FuzzMbox ./mail/mailparse:FuzzParse ./mail/mailparse:FuzzParseReceived ./producers/trap:FuzzProxyHeader ./producers/trap:FuzzArchiveRoundTrip ./mail/keys:FuzzSubjectTemplate ./mail/keys:FuzzBodyHasher
 
 VENV := .local/venv
 

@@ -12,7 +12,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/spamgeo/spamgeo/campaign/keys"
+	"github.com/spamgeo/spamgeo/mail/keys"
 )
 
 // Rules say which shared keys link messages into one campaign.

@@ -11,8 +11,8 @@ import (
 
 	"github.com/spamgeo/spamgeo/campaign"
 	"github.com/spamgeo/spamgeo/campaign/campaigntest"
-	"github.com/spamgeo/spamgeo/producers/mailbox"
-	"github.com/spamgeo/spamgeo/producers/mailparse"
+	"github.com/spamgeo/spamgeo/mail/mailbox"
+	"github.com/spamgeo/spamgeo/mail/mailparse"
 )
 
 // parsed is one corpus message as the grouping sees it.

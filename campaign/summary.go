@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/spamgeo/spamgeo/campaign/hosting"
-	"github.com/spamgeo/spamgeo/campaign/keys"
+	"github.com/spamgeo/spamgeo/mail/keys"
 	"github.com/spamgeo/spamgeo/query"
 	"github.com/spamgeo/spamgeo/schemas/migrations"
 )

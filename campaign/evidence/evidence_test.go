@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"github.com/spamgeo/spamgeo/campaign"
-	"github.com/spamgeo/spamgeo/producers/envelope"
-	"github.com/spamgeo/spamgeo/producers/mailbox"
-	"github.com/spamgeo/spamgeo/producers/mailparse"
+	"github.com/spamgeo/spamgeo/mail/envelope"
+	"github.com/spamgeo/spamgeo/mail/mailbox"
+	"github.com/spamgeo/spamgeo/mail/mailparse"
 	"github.com/spamgeo/spamgeo/producers/replay"
 )
 

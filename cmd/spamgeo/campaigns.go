@@ -13,7 +13,7 @@ import (
 	"github.com/spamgeo/spamgeo/campaign/hosting"
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/telemetry"
-	"github.com/spamgeo/spamgeo/producers/mailbox"
+	"github.com/spamgeo/spamgeo/mail/mailbox"
 	"github.com/spamgeo/spamgeo/query"
 	"github.com/spamgeo/spamgeo/report"
 )

@@ -16,9 +16,9 @@ import (
 	"github.com/spamgeo/spamgeo/campaign/campaigntest"
 	"github.com/spamgeo/spamgeo/campaign/evidence"
 	"github.com/spamgeo/spamgeo/campaign/hosting/dnstest"
-	"github.com/spamgeo/spamgeo/campaign/keys"
 	"github.com/spamgeo/spamgeo/internal/geoip/geoiptest"
 	"github.com/spamgeo/spamgeo/internal/testenv"
+	"github.com/spamgeo/spamgeo/mail/keys"
 	"github.com/spamgeo/spamgeo/query"
 )
 

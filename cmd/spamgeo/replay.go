@@ -6,7 +6,7 @@ import (
 	"io"
 
 	"github.com/spamgeo/spamgeo/internal/telemetry"
-	"github.com/spamgeo/spamgeo/producers/mailbox"
+	"github.com/spamgeo/spamgeo/mail/mailbox"
 	"github.com/spamgeo/spamgeo/producers/replay"
 	"github.com/spamgeo/spamgeo/producers/trap"
 )

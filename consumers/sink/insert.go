@@ -6,8 +6,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/spamgeo/spamgeo/campaign/keys"
 	"github.com/spamgeo/spamgeo/internal/kafka"
+	"github.com/spamgeo/spamgeo/mail/keys"
 	"github.com/spamgeo/spamgeo/schemas/event"
 )
 

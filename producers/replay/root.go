@@ -23,9 +23,9 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/spamgeo/spamgeo/internal/kafka"
-	"github.com/spamgeo/spamgeo/producers/envelope"
-	"github.com/spamgeo/spamgeo/producers/mailbox"
-	"github.com/spamgeo/spamgeo/producers/mailparse"
+	"github.com/spamgeo/spamgeo/mail/envelope"
+	"github.com/spamgeo/spamgeo/mail/mailbox"
+	"github.com/spamgeo/spamgeo/mail/mailparse"
 	"github.com/spamgeo/spamgeo/producers/publish"
 	"github.com/spamgeo/spamgeo/schemas/event"
 )

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spamgeo/spamgeo/producers/envelope"
-	"github.com/spamgeo/spamgeo/producers/mailbox"
-	"github.com/spamgeo/spamgeo/producers/mailparse"
+	"github.com/spamgeo/spamgeo/mail/envelope"
+	"github.com/spamgeo/spamgeo/mail/mailbox"
+	"github.com/spamgeo/spamgeo/mail/mailparse"
 	"github.com/spamgeo/spamgeo/schemas/event"
 )
 

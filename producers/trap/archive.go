@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/spamgeo/spamgeo/producers/envelope"
+	"github.com/spamgeo/spamgeo/mail/envelope"
 	"github.com/spamgeo/spamgeo/schemas/event"
 )
 

@@ -11,8 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spamgeo/spamgeo/internal/testenv"
-	"github.com/spamgeo/spamgeo/producers/mailbox"
-	"github.com/spamgeo/spamgeo/producers/mailparse"
+	"github.com/spamgeo/spamgeo/mail/mailbox"
+	"github.com/spamgeo/spamgeo/mail/mailparse"
 	"github.com/spamgeo/spamgeo/producers/replay"
 	"github.com/spamgeo/spamgeo/producers/trap"
 	"github.com/spamgeo/spamgeo/schemas/event"

@@ -16,8 +16,8 @@ import (
 
 	"github.com/spamgeo/spamgeo/internal/kafka"
 	"github.com/spamgeo/spamgeo/internal/testenv"
-	"github.com/spamgeo/spamgeo/producers/mailbox"
-	"github.com/spamgeo/spamgeo/producers/mailparse"
+	"github.com/spamgeo/spamgeo/mail/mailbox"
+	"github.com/spamgeo/spamgeo/mail/mailparse"
 	"github.com/spamgeo/spamgeo/producers/replay"
 	"github.com/spamgeo/spamgeo/producers/trap"
 	"github.com/spamgeo/spamgeo/schemas/event"

@@ -21,7 +21,7 @@ import (
 	"github.com/emersion/go-message/charset"
 	"github.com/emersion/go-message/textproto"
 
-	"github.com/spamgeo/spamgeo/campaign/keys"
+	"github.com/spamgeo/spamgeo/mail/keys"
 	"github.com/spamgeo/spamgeo/schemas/event"
 )
 
@@ -95,7 +95,7 @@ type Message struct {
 	// href and src attributes): lowercased, without port or trailing dot, unique and sorted.
 	// Internationalized names are kept as written, punycode or not.
 	URLHosts []string
-	// URLDomains, SubjectTemplate and BodySimhash are the campaign keys (package campaign/keys):
+	// URLDomains, SubjectTemplate and BodySimhash are the campaign keys (package mail/keys):
 	// the registered domains of URLHosts, the subject's template, and the similarity hash of the
 	// scanned text parts (0 when they hold too few words).
 	URLDomains      []string
