@@ -24,7 +24,6 @@ import (
 	"github.com/spamgeo/spamgeo/mail/envelope"
 	"github.com/spamgeo/spamgeo/mail/mailbox"
 	"github.com/spamgeo/spamgeo/mail/mailparse"
-	"github.com/spamgeo/spamgeo/producers/replay"
 )
 
 // Input is what a bundle is made of.
@@ -180,11 +179,11 @@ func build(ctx context.Context, in Input, dir string) (*Manifest, error) {
 	limits := mailparse.DefaultLimits()
 	held := map[string]bool{} // the archive files that held messages
 	err := mailbox.Walk(ctx, in.Archives, in.Mailbox, func(it mailbox.Item) error {
-		message, env, err := replay.Unwrap(it.Data)
+		message, env, err := envelope.Unwrap(it.Data)
 		if err != nil {
 			return nil // replay skips it too: no stored message comes from it
 		}
-		i, ok := index[replay.EventID(message, env, mailparse.Parse(message, limits))]
+		i, ok := index[envelope.EventID(message, env, mailparse.Parse(message, limits))]
 		if !ok || m.Entries[i].File != "" {
 			return nil
 		}

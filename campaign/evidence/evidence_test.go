@@ -20,7 +20,6 @@ import (
 	"github.com/spamgeo/spamgeo/mail/envelope"
 	"github.com/spamgeo/spamgeo/mail/mailbox"
 	"github.com/spamgeo/spamgeo/mail/mailparse"
-	"github.com/spamgeo/spamgeo/producers/replay"
 )
 
 func message(i int) string {
@@ -57,7 +56,7 @@ func input(t *testing.T, archive string) Input {
 	var ids []string
 	err := mailbox.Walk(context.Background(), []string{archive}, mailbox.DefaultOptions(), func(it mailbox.Item) error {
 		if !bytes.Contains(it.Data, []byte("Cheap pills now 9")) {
-			ids = append(ids, replay.EventID(it.Data, nil, mailparse.Parse(it.Data, mailparse.DefaultLimits())))
+			ids = append(ids, envelope.EventID(it.Data, nil, mailparse.Parse(it.Data, mailparse.DefaultLimits())))
 		}
 		return nil
 	}, nil)

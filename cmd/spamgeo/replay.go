@@ -7,8 +7,8 @@ import (
 
 	"github.com/spamgeo/spamgeo/internal/telemetry"
 	"github.com/spamgeo/spamgeo/mail/mailbox"
+	"github.com/spamgeo/spamgeo/mail/mailparse"
 	"github.com/spamgeo/spamgeo/producers/replay"
-	"github.com/spamgeo/spamgeo/producers/trap"
 )
 
 // ReplayCmd is `spamgeo replay`.
@@ -37,7 +37,7 @@ func (c *ReplayCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error
 	cfg.Paths, cfg.TrapID = c.Paths, c.TrapID
 	cfg.Mailbox = mailbox.Options{MaxMessageBytes: c.MaxMessageBytes, MboxQuoting: c.MboxQuoting}
 	var err error
-	if cfg.TrustedRelays, err = trap.ParsePrefixes(c.TrustedRelays); err != nil {
+	if cfg.TrustedRelays, err = mailparse.ParsePrefixes(c.TrustedRelays); err != nil {
 		return err
 	}
 	kcfg := g.kafka()

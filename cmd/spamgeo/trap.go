@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/spamgeo/spamgeo/internal/telemetry"
+	"github.com/spamgeo/spamgeo/mail/mailparse"
 	"github.com/spamgeo/spamgeo/producers/trap"
 )
 
@@ -82,10 +83,10 @@ func (c *TrapCmd) configuration() (trap.Configuration, error) {
 	cfg.TLSCert, cfg.TLSKey, cfg.NoTLS = c.TLSCert, c.TLSKey, c.NoTLS
 	cfg.HandoffTimeout, cfg.SpoolDir, cfg.MaxSpoolBytes, cfg.ArchiveDir = c.HandoffTimeout, c.SpoolDir, c.MaxSpoolBytes, c.ArchiveDir
 	var err error
-	if cfg.ProxyFrom, err = trap.ParsePrefixes(c.ProxyFrom); err != nil {
+	if cfg.ProxyFrom, err = mailparse.ParsePrefixes(c.ProxyFrom); err != nil {
 		return cfg, err
 	}
-	if cfg.TrustedRelays, err = trap.ParsePrefixes(c.TrustedRelays); err != nil {
+	if cfg.TrustedRelays, err = mailparse.ParsePrefixes(c.TrustedRelays); err != nil {
 		return cfg, err
 	}
 	return cfg, cfg.Validate()

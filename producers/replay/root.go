@@ -13,12 +13,10 @@ import (
 	"log/slog"
 	"maps"
 	"net/netip"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/schollz/progressbar/v3"
 
@@ -146,50 +144,9 @@ func Run(ctx context.Context, cfg Configuration, deps Dependencies) (Summary, er
 	return sum, err
 }
 
-// trapHeader recognises the Received header spamgeo trap wrote into its archive before it wrote
-// envelope records; it carries the event id the live trap published.
-var trapHeader = regexp.MustCompile(`\(spamgeo trap ([^)\s]+)\) with \S+ id ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})`)
-
-func first(hops []mailparse.Hop) mailparse.Hop {
-	if len(hops) == 0 {
-		return mailparse.Hop{}
-	}
-	return hops[0]
-}
-
-// idNamespace is the UUIDv5 namespace of ids derived from message content.
-var idNamespace = uuid.MustParse("2b0f7c4e-9a3d-5e61-8c2f-4d7a1e9b3c50")
-
-// Unwrap returns the message an archive entry holds, as received, and the envelope record
-// spamgeo trap wrote above it; the record is nil for an entry without one (another archive, or
-// the trap's from before records), whose message is the entry itself.
-func Unwrap(entry []byte) ([]byte, *envelope.Envelope, error) {
-	env, message, found, err := envelope.Cut(entry)
-	switch {
-	case !found:
-		return entry, nil, nil
-	case err != nil:
-		return nil, nil, err
-	}
-	return message, &env, nil
-}
-
-// EventID is the event id Event gives an archived message whose parse is msg: the one the trap
-// recorded in env or, in its older archives, in its Received header; else one derived from the
-// content.
-func EventID(message []byte, env *envelope.Envelope, msg *mailparse.Message) string {
-	if env != nil {
-		return env.EventID
-	}
-	if m := trapHeader.FindStringSubmatch(first(msg.Received).Raw); m != nil && msg.Received[0].FromIP.IsValid() {
-		return m[2]
-	}
-	return uuid.NewSHA1(idNamespace, message).String()
-}
-
 // Event turns one archived message into a raw event, or says why it cannot.
 func Event(it mailbox.Item, cfg Configuration, limits mailparse.Limits) (event.Raw, string) {
-	message, env, err := Unwrap(it.Data)
+	message, env, err := envelope.Unwrap(it.Data)
 	if err != nil {
 		return event.Raw{}, "bad-envelope"
 	}
@@ -229,11 +186,11 @@ func recorded(env *envelope.Envelope, message []byte, msg *mailparse.Message) ev
 // archived is the event of a message without a record, dated and sourced by its Received chain,
 // or the reason it cannot be imported.
 func archived(it mailbox.Item, message []byte, msg *mailparse.Message, cfg Configuration) (event.Raw, string) {
-	id, trapID := EventID(message, nil, msg), cfg.TrapID
+	id, trapID := envelope.EventID(message, nil, msg), cfg.TrapID
 	var src mailparse.Source
-	if m := trapHeader.FindStringSubmatch(first(msg.Received).Raw); m != nil && msg.Received[0].FromIP.IsValid() {
+	if recorded, _, ok := envelope.TrapHop(msg); ok {
 		// Written by spamgeo trap: its source is the trap's own verdict, taken as it is.
-		trapID = m[1]
+		trapID = recorded
 		src = mailparse.Source{IP: msg.Received[0].FromIP, Hop: 0, Header: msg.Received[0].Raw}
 	} else if src = mailparse.FindSource(msg.Received, cfg.TrustedRelays); !src.IP.IsValid() {
 		return event.Raw{}, "no-source-" + src.Reason

@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/spamgeo/spamgeo/mail/envelope"
 	"github.com/spamgeo/spamgeo/mail/mailbox"
 	"github.com/spamgeo/spamgeo/mail/mailparse"
 	"github.com/spamgeo/spamgeo/producers/replay"
@@ -49,7 +50,7 @@ func replayArchive(t *testing.T, dir string) (events []event.Raw, messages [][]b
 		if reason != "" {
 			t.Fatalf("archived message %d skipped: %s\n%q", it.Index, reason, it.Data)
 		}
-		message, _, _ := replay.Unwrap(it.Data)
+		message, _, _ := envelope.Unwrap(it.Data)
 		events, messages = append(events, e), append(messages, bytes.Clone(message))
 		return nil
 	}, func(s mailbox.Skipped) { t.Fatalf("archive: skipped %+v", s) })

@@ -2,7 +2,6 @@ package trap
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
 	"strings"
 	"time"
@@ -132,29 +131,6 @@ func (c *Configuration) accepts(rcpt string) bool {
 		}
 	}
 	return false
-}
-
-// ParsePrefixes reads CIDRs or single addresses, comma separated or one per element.
-func ParsePrefixes(values []string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, v := range values {
-		for _, s := range strings.Split(v, ",") {
-			s = strings.TrimSpace(s)
-			if s == "" {
-				continue
-			}
-			if p, err := netip.ParsePrefix(s); err == nil {
-				out = append(out, p.Masked())
-				continue
-			}
-			a, err := netip.ParseAddr(s)
-			if err != nil {
-				return nil, fmt.Errorf("%q is neither an address nor a CIDR", s)
-			}
-			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
-		}
-	}
-	return out, nil
 }
 
 func contains(prefixes []netip.Prefix, a netip.Addr) bool {
