@@ -32,15 +32,26 @@ type Reloader struct {
 	reloads  *prometheus.CounterVec
 }
 
+// handle counts the holders of a DB. The Reloader is one of them while the DB is current, so the
+// count reaches zero only after the DB was replaced and its last lookup let go. (A count that
+// could reach zero while the DB was still current, as a separate "retired" flag allowed, let a
+// release that saw zero just before a swap close the DB under a lookup that had acquired it
+// meanwhile.) Once guards the close: a late Acquire of a replaced DB adds and releases a count
+// after it reached zero.
 type handle struct {
-	db      *DB
-	refs    atomic.Int64
-	retired atomic.Bool
-	close   sync.Once
+	db    *DB
+	refs  atomic.Int64
+	close sync.Once
+}
+
+func newHandle(db *DB) *handle {
+	h := &handle{db: db}
+	h.refs.Store(1)
+	return h
 }
 
 func (h *handle) release() {
-	if h.refs.Add(-1) == 0 && h.retired.Load() {
+	if h.refs.Add(-1) == 0 {
 		h.close.Do(func() { h.db.Close() })
 	}
 }
@@ -62,7 +73,7 @@ func NewReloader(cfg Configuration, interval time.Duration, reg prometheus.Regis
 		return nil, err
 	}
 	r.tried = stamp
-	r.current.Store(&handle{db: db})
+	r.current.Store(newHandle(db))
 	return r, nil
 }
 
@@ -94,10 +105,7 @@ func (r *Reloader) Check() error {
 		r.logger.Error("GeoIP files changed but cannot be used; still serving the previous ones", "error", err)
 		return err
 	}
-	old := r.current.Swap(&handle{db: db})
-	old.retired.Store(true)
-	old.refs.Add(1)
-	old.release() // closes it now if nobody holds it
+	r.current.Swap(newHandle(db)).release() // closes it now if no lookup holds it
 	r.reloads.WithLabelValues("ok").Inc()
 	r.logger.Info("GeoIP databases reloaded", "builds", strings.Join(db.Builds(), ", "))
 	return nil
@@ -119,10 +127,7 @@ func (r *Reloader) Run(ctx context.Context) {
 
 // Close closes the current DB once nobody holds it.
 func (r *Reloader) Close() {
-	h := r.current.Load()
-	h.retired.Store(true)
-	h.refs.Add(1)
-	h.release()
+	r.current.Load().release()
 }
 
 // fingerprint identifies the configured files as they are now: path, size, modification time
