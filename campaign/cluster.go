@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spamgeo/spamgeo/mail/keys"
+	"github.com/spamgeo/spamgeo/schemas/event"
 )
 
 // Rules say which shared keys link messages into one campaign.
@@ -84,7 +85,7 @@ func (r Rules) Keys(fp Fingerprint) []Key {
 		out = append(out, Key{KindSubject, fp.SubjectTemplate})
 	}
 	if fp.BodySimhash != 0 {
-		out = append(out, Key{KindBody, keys.FormatSimhash(fp.BodySimhash)})
+		out = append(out, Key{KindBody, event.Simhash(fp.BodySimhash).String()})
 	}
 	return out
 }
@@ -167,7 +168,7 @@ func linkNearBodies(g *graph, maxDistance int) {
 	var bodies []body
 	for id, k := range g.keys {
 		if k.Kind == KindBody {
-			bodies = append(bodies, body{id, keys.ParseSimhash(k.Value)})
+			bodies = append(bodies, body{id, uint64(event.ParseSimhash(k.Value))})
 		}
 	}
 	blocks := maxDistance + 2

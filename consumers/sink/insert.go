@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/spamgeo/spamgeo/internal/kafka"
-	"github.com/spamgeo/spamgeo/mail/keys"
 	"github.com/spamgeo/spamgeo/schemas/event"
 )
 
@@ -94,7 +93,7 @@ func (c *columns) add(e *event.Enriched, m kafka.Message) {
 	c.defects = append(c.defects, nonNil(mail.Defects))
 	c.urlDomains = append(c.urlDomains, nonNil(mail.URLDomains))
 	c.subjectTemplate = append(c.subjectTemplate, mail.SubjectTemplate)
-	c.bodySimhash = append(c.bodySimhash, keys.ParseSimhash(mail.BodySimhash))
+	c.bodySimhash = append(c.bodySimhash, uint64(mail.BodySimhash))
 }
 
 // nonNil gives the driver an empty array rather than nil.

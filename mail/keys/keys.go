@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -205,27 +204,6 @@ func (h *BodyHasher) Sum() uint64 {
 		return 0
 	}
 	return simhash.Fingerprint(h.vector)
-}
-
-// FormatSimhash writes a body hash the way events carry it: 16 lower-case hex digits, "" for none.
-func FormatSimhash(h uint64) string {
-	if h == 0 {
-		return ""
-	}
-	s := strconv.FormatUint(h, 16)
-	return strings.Repeat("0", 16-len(s)) + s
-}
-
-// ParseSimhash reads what FormatSimhash wrote; "" and anything malformed are 0 (no hash).
-func ParseSimhash(s string) uint64 {
-	if len(s) != 16 {
-		return 0
-	}
-	h, err := strconv.ParseUint(s, 16, 64)
-	if err != nil {
-		return 0
-	}
-	return h
 }
 
 // SimhashDistance is the number of bits in which two body hashes differ.

@@ -3,11 +3,12 @@ package keys
 import (
 	"unicode"
 
-	"github.com/mfonda/simhash"
 	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/mfonda/simhash"
 )
 
 func TestRegisteredDomains(t *testing.T) {
@@ -67,9 +68,6 @@ func TestBodyHasher(t *testing.T) {
 	}
 	if d := SimhashDistance(plain, far); d < 12 {
 		t.Errorf("unrelated text is only %d bits away", d)
-	}
-	if ParseSimhash(FormatSimhash(plain)) != plain || FormatSimhash(0) != "" || ParseSimhash("xyz") != 0 || len(FormatSimhash(1)) != 16 {
-		t.Error("FormatSimhash and ParseSimhash disagree")
 	}
 }
 

@@ -349,7 +349,7 @@ func (m *Message) Mail() *event.Mail {
 	mail := &event.Mail{
 		From: m.From, Subject: m.Subject, MessageID: m.MessageID, XMailer: m.XMailer,
 		BodySHA256: m.BodySHA256, URLHosts: m.URLHosts, URLDomains: m.URLDomains,
-		SubjectTemplate: m.SubjectTemplate, BodySimhash: keys.FormatSimhash(m.BodySimhash),
+		SubjectTemplate: m.SubjectTemplate, BodySimhash: event.Simhash(m.BodySimhash),
 		Recipients: m.DeliveredTo, Defects: m.Defects,
 	}
 	if !m.Date.IsZero() {

@@ -155,7 +155,7 @@ func TestParseSpam(t *testing.T) {
 		t.Errorf("delivered to %q", m.DeliveredTo)
 	}
 	mail := m.Mail()
-	if mail.BodySimhash == "" || !slices.Equal(mail.Recipients, m.DeliveredTo) || mail.Subject != m.Subject || *mail.Date != m.Date.UTC() {
+	if mail.BodySimhash == 0 || !slices.Equal(mail.Recipients, m.DeliveredTo) || mail.Subject != m.Subject || *mail.Date != m.Date.UTC() {
 		t.Errorf("event mail %+v", mail)
 	}
 	if len(m.Received) != 4 || len(m.Defects) != 0 {

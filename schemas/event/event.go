@@ -114,9 +114,9 @@ type Mail struct {
 	URLDomains []string `json:"url_domains,omitempty"`
 	// SubjectTemplate is Subject with what campaigns vary taken out (numbers, tags, reply prefixes).
 	SubjectTemplate string `json:"subject_template,omitempty"`
-	// BodySimhash is the similarity hash of the body's text, 16 hex digits; absent when the body
-	// has too little text. Bodies a few bits apart are near-duplicates.
-	BodySimhash string `json:"body_simhash,omitempty"`
+	// BodySimhash is the similarity hash of the body's text; absent when the body has too little
+	// text. Bodies a few bits apart are near-duplicates.
+	BodySimhash Simhash `json:"body_simhash,omitempty"`
 	// Defects name what was malformed in the message (the event is kept all the same).
 	Defects []string `json:"defects,omitempty"`
 }

@@ -594,3 +594,30 @@ func TestDaysIn(t *testing.T) {
 		}
 	}
 }
+
+// A body hash is 16 hex digits on the wire, absent when there is none, and a malformed one
+// reads as none, as the sink has always stored it.
+func TestSimhashOnTheWire(t *testing.T) {
+	for _, h := range []Simhash{1, 0xfedcba9876543210, 0x0123} {
+		if got := ParseSimhash(h.String()); got != h || len(h.String()) != 16 {
+			t.Errorf("%d: written %q, read back %d", h, h.String(), got)
+		}
+	}
+	b, err := json.Marshal(Mail{BodySimhash: 0x2a})
+	if err != nil || !strings.Contains(string(b), `"body_simhash":"000000000000002a"`) {
+		t.Errorf("mail with a hash: %s (%v)", b, err)
+	}
+	if b, _ := json.Marshal(Mail{}); strings.Contains(string(b), "body_simhash") {
+		t.Errorf("mail without a hash: %s", b)
+	}
+	for in, want := range map[string]Simhash{`"000000000000002a"`: 0x2a, `"xyz"`: 0, `""`: 0, `"2a"`: 0} {
+		var m Mail
+		if err := json.Unmarshal([]byte(`{"body_simhash":`+in+`}`), &m); err != nil || m.BodySimhash != want {
+			t.Errorf("%s read as %d (%v), want %d", in, m.BodySimhash, err, want)
+		}
+	}
+	var m Mail
+	if err := json.Unmarshal([]byte(`{"body_simhash":42}`), &m); err == nil {
+		t.Error("a number read as a body hash")
+	}
+}
