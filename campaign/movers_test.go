@@ -7,9 +7,9 @@ import (
 	"testing"
 
 	"github.com/spamgeo/spamgeo/campaign"
-	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/internal/testenv/testdb"
 	"github.com/spamgeo/spamgeo/query"
+	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 )
 
 // insertMessages stores n messages of March or April 2005 linking domain ("" for messages of no

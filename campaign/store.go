@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/query"
+	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 )
 
 var (

@@ -11,7 +11,7 @@ import (
 	"github.com/spamgeo/spamgeo/campaign/hosting"
 	"github.com/spamgeo/spamgeo/mail/keys"
 	"github.com/spamgeo/spamgeo/query"
-	"github.com/spamgeo/spamgeo/schemas/migrations"
+	"github.com/spamgeo/spamgeo/storage/migrations"
 )
 
 // Summary is what one campaign did in a period, with the three geographies side by side: where

@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spamgeo/spamgeo/internal/addressspace"
 	"github.com/spamgeo/spamgeo/internal/countries"
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/testenv/testdb"
-	"github.com/spamgeo/spamgeo/schemas/migrations"
+	"github.com/spamgeo/spamgeo/storage/addressspace"
+	"github.com/spamgeo/spamgeo/storage/migrations"
 )
 
 // grafanaRange is the dashboard time range the panel SQL is expanded for.

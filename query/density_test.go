@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spamgeo/spamgeo/internal/addressspace"
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/testenv/testdb"
 	"github.com/spamgeo/spamgeo/query"
+	"github.com/spamgeo/spamgeo/storage/addressspace"
 )
 
 // Per network, the address space is that of each ASN file the period's events name: the IPv4 and

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spamgeo/spamgeo/internal/clickhousedb"
+	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 )
 
 // The SQL lives in files so the modern-engine tests (tests/modern) run exactly what Go sends.

@@ -21,8 +21,8 @@ import (
 
 	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/report"
-	"github.com/spamgeo/spamgeo/schemas/migrations"
 	"github.com/spamgeo/spamgeo/serve"
+	"github.com/spamgeo/spamgeo/storage/migrations"
 )
 
 // jsonFields lists the JSON names of a struct's fields, embedded structs included.

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/testenv"
+	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 )
 
 // BenchmarkCapacity checks the capacity model of docs/operations.md at two steady load points:

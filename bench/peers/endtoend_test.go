@@ -22,13 +22,13 @@ import (
 
 	"github.com/spamgeo/spamgeo/consumers/enrich"
 	"github.com/spamgeo/spamgeo/consumers/sink"
-	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/internal/countries"
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/kafka"
 	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/producers/synth"
-	"github.com/spamgeo/spamgeo/schemas/migrations"
+	"github.com/spamgeo/spamgeo/storage/clickhousedb"
+	"github.com/spamgeo/spamgeo/storage/migrations"
 )
 
 // BenchmarkEndToEnd runs one stream of raw events (synthetic, from the real DB-IP and
@@ -276,7 +276,7 @@ FROM raw_queue`)
 var createdName = regexp.MustCompile(`^CREATE (?:MATERIALIZED VIEW|TABLE) (\w+)`)
 
 // nativeRollups fill the rollups straight from the queue, each as its view over events does
-// (schemas/migrations): ClickHouse 18.16 does not cascade a Kafka table's materialized views into
+// (storage/migrations): ClickHouse 18.16 does not cascade a Kafka table's materialized views into
 // the views of their target tables, so the native path needs one view per rollup.
 func nativeRollups() []string {
 	expr := strings.NewReplacer("{v4}", "position(source_ip, ':') = 0",

@@ -12,12 +12,12 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/kafka"
 	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/producers/publish"
 	"github.com/spamgeo/spamgeo/schemas/event"
+	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 )
 
 // BenchmarkLatency measures how long a trapped message takes to become queryable: raw events are

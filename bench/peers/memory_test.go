@@ -17,11 +17,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/internal/kafka"
 	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/internal/testenv/benchdb"
 	"github.com/spamgeo/spamgeo/producers/trap/traptest"
+	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 )
 
 // queryEvents is the size of the database that report, serve and export read: the query

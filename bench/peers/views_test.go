@@ -12,8 +12,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/internal/testenv"
+	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 )
 
 // views are spamgeo's materialized views on events, as the migrations leave them.

@@ -11,9 +11,9 @@ import (
 
 	"github.com/jedib0t/go-pretty/v6/table"
 
-	"github.com/spamgeo/spamgeo/internal/addressspace"
 	"github.com/spamgeo/spamgeo/internal/geoip"
-	"github.com/spamgeo/spamgeo/schemas/migrations"
+	"github.com/spamgeo/spamgeo/storage/addressspace"
+	"github.com/spamgeo/spamgeo/storage/migrations"
 )
 
 // AddressSpaceCmd is `spamgeo address-space`.

@@ -11,10 +11,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/internal/geoip/geoiptest"
 	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/report"
+	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 )
 
 // report --per capita, internet-user and address-space on the real servers. Per person and per

@@ -12,11 +12,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/internal/geoip/geoiptest"
 	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/producers/synth"
 	"github.com/spamgeo/spamgeo/report"
+	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 )
 
 // The history profile through the real pipeline: a report for each published Sophos period,

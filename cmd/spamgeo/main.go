@@ -22,10 +22,10 @@ import (
 
 	"github.com/spamgeo/spamgeo/consumers/enrich"
 	"github.com/spamgeo/spamgeo/consumers/sink"
-	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/kafka"
 	"github.com/spamgeo/spamgeo/internal/tlsconfig"
+	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/spamgeo/spamgeo/internal/countries"
-	"github.com/spamgeo/spamgeo/schemas/migrations"
+	"github.com/spamgeo/spamgeo/storage/migrations"
 )
 
 // MigrateCmd is `spamgeo migrate`.

@@ -6,7 +6,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/spamgeo/spamgeo/schemas/retention"
+	"github.com/spamgeo/spamgeo/storage/retention"
 )
 
 // RetentionCmd is `spamgeo retention`.

@@ -10,9 +10,9 @@ import (
 	"github.com/jedib0t/go-pretty/v6/table"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/query"
-	"github.com/spamgeo/spamgeo/schemas/audit"
+	"github.com/spamgeo/spamgeo/storage/audit"
+	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 )
 
 // VerifyCmd is `spamgeo verify`.

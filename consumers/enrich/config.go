@@ -3,9 +3,9 @@ package enrich
 import (
 	"time"
 
-	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/kafka"
+	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 )
 
 // Configuration of the enricher.

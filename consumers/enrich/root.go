@@ -14,10 +14,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	kafkago "github.com/segmentio/kafka-go"
 
-	"github.com/spamgeo/spamgeo/internal/addressspace"
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/kafka"
 	"github.com/spamgeo/spamgeo/schemas/event"
+	"github.com/spamgeo/spamgeo/storage/addressspace"
 )
 
 // Stage names the enricher in dead-letter headers.

@@ -15,14 +15,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spamgeo/spamgeo/consumers/sink"
-	"github.com/spamgeo/spamgeo/internal/addressspace"
-	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/kafka"
 	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/query"
 	"github.com/spamgeo/spamgeo/schemas/event"
-	"github.com/spamgeo/spamgeo/schemas/migrations"
+	"github.com/spamgeo/spamgeo/storage/addressspace"
+	"github.com/spamgeo/spamgeo/storage/clickhousedb"
+	"github.com/spamgeo/spamgeo/storage/migrations"
 )
 
 // Cluster mode on real servers: ZooKeeper and two ClickHouse servers, one shard each, on

@@ -21,12 +21,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	kafkago "github.com/segmentio/kafka-go"
 
-	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/internal/geoip/geoiptest"
 	"github.com/spamgeo/spamgeo/internal/kafka"
 	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/producers/synth"
-	"github.com/spamgeo/spamgeo/schemas/migrations"
+	"github.com/spamgeo/spamgeo/storage/clickhousedb"
+	"github.com/spamgeo/spamgeo/storage/migrations"
 )
 
 // kafkaCluster is a Kafka cluster of the test's own: three nodes on loopback, each both broker

@@ -12,12 +12,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/internal/geoip/geoiptest"
 	"github.com/spamgeo/spamgeo/internal/kafka"
 	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/internal/tlsconfig"
 	"github.com/spamgeo/spamgeo/producers/synth"
+	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 )
 
 // The pipeline through servers in secure mode: Kafka with TLS and SASL/SCRAM only, ClickHouse

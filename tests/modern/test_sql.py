@@ -11,12 +11,12 @@ import pytest
 from chdb import session
 
 ROOT = Path(__file__).resolve().parents[2]
-MIGRATIONS = ROOT / "schemas" / "migrations"
+MIGRATIONS = ROOT / "storage" / "migrations"
 QUERIES = ROOT / "query" / "sql"
 
 
 def steps(path):
-    """Splits a migration file as schemas/migrations does: a statement ends with a line whose
+    """Splits a migration file as storage/migrations does: a statement ends with a line whose
     code ends in ';'; comments are dropped except '-- apply-if: <query>', which guards the next
     statement. Returns (check or None, statement) pairs."""
     out, check, stmt = [], None, []
@@ -262,7 +262,7 @@ def test_raw_country_query(db):
 def test_retention_ttl(db):
     """spamgeo retention sets TTLs on current servers; the template is the file Go fills in."""
     migrate(db)
-    template = "\n".join(l for l in (ROOT / "schemas" / "retention" / "ttl.sql").read_text().split("\n")
+    template = "\n".join(l for l in (ROOT / "storage" / "retention" / "ttl.sql").read_text().split("\n")
                          if l.strip() and not l.startswith("--"))
     for table, column in [("events", "received_at"), ("event_ids", "received_at"), ("rollup_country_minute", "t"), ("rollup_country_hour", "t"),
                           ("rollup_asn_hour", "t"), ("rollup_country_day", "t"), ("rollup_asn_day", "t"),

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/internal/testenv"
-	"github.com/spamgeo/spamgeo/schemas/migrations"
+	"github.com/spamgeo/spamgeo/storage/clickhousedb"
+	"github.com/spamgeo/spamgeo/storage/migrations"
 )
 
 // benchCountries approximates the 2005 profile: one entry per percent.

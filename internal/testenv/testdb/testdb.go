@@ -7,9 +7,9 @@ import (
 	"context"
 	"testing"
 
-	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/internal/testenv"
-	"github.com/spamgeo/spamgeo/schemas/migrations"
+	"github.com/spamgeo/spamgeo/storage/clickhousedb"
+	"github.com/spamgeo/spamgeo/storage/migrations"
 )
 
 // Migrated returns the configuration of a migrated test database and an open connection to it.

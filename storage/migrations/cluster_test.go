@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/internal/testenv"
+	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 )
 
 // Every statement of every migration has a cluster rewriting, and the rewriting follows the rules.

@@ -15,9 +15,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/query"
-	"github.com/spamgeo/spamgeo/schemas/migrations"
+	"github.com/spamgeo/spamgeo/storage/clickhousedb"
+	"github.com/spamgeo/spamgeo/storage/migrations"
 )
 
 // A derived table is checked against events at its bucket (day or month) and trap, and

@@ -8,7 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/spamgeo/spamgeo/internal/testenv"
-	"github.com/spamgeo/spamgeo/schemas/migrations"
+	"github.com/spamgeo/spamgeo/storage/migrations"
 )
 
 func TestHasTTL(t *testing.T) {

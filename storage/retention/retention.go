@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spamgeo/spamgeo/internal/clickhousedb"
+	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 )
 
 // Policy is how many days each kind of table keeps; 0 keeps everything.

@@ -9,12 +9,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/spamgeo/spamgeo/internal/addressspace"
-	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/geoip/geoiptest"
 	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/internal/testenv/testdb"
+	"github.com/spamgeo/spamgeo/storage/addressspace"
+	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 )
 
 // spaces reads the stored space per build: keys, and IPv4 addresses summed over them.

@@ -7,8 +7,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/internal/countries"
+	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 )
 
 // LoadPopulation makes data the current load of country_population (the dataset that

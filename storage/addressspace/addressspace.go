@@ -15,8 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/spamgeo/spamgeo/internal/clickhousedb"
 	"github.com/spamgeo/spamgeo/internal/geoip"
+	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 )
 
 // Store writes the space of each build. A build stored again leaves copies, which readers

@@ -17,7 +17,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/spamgeo/spamgeo/internal/clickhousedb"
+	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 )
 
 //go:embed [0-9]*.sql
