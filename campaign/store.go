@@ -2,7 +2,6 @@ package campaign
 
 import (
 	"context"
-	_ "embed"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -10,19 +9,7 @@ import (
 
 	"github.com/spamgeo/spamgeo/query"
 	"github.com/spamgeo/spamgeo/storage/clickhousedb"
-)
-
-var (
-	//go:embed sql/fingerprints.sql
-	fingerprintsSQL string
-	//go:embed sql/traffic.sql
-	trafficSQL string
-	//go:embed sql/hosts.sql
-	hostsSQL string
-	//go:embed sql/host_addresses.sql
-	hostAddressesSQL string
-	//go:embed sql/messages.sql
-	messagesSQL string
+	"github.com/spamgeo/spamgeo/storage/queries"
 )
 
 // sqlTime is how times are bound: ClickHouse 18.16 takes them as strings.
@@ -40,7 +27,7 @@ func NewStore(conn clickhousedb.Conn) *Store { return &Store{conn: conn} }
 // always grouped over the whole history up to the end of the period asked for, so that a
 // campaign's id does not depend on where the period starts.
 func (s *Store) Fingerprints(ctx context.Context, until time.Time) ([]Fingerprint, error) {
-	rows, err := s.conn.Query(ctx, fingerprintsSQL, until.UTC().Format(sqlTime))
+	rows, err := s.conn.Query(ctx, queries.CampaignFingerprints, until.UTC().Format(sqlTime))
 	if err != nil {
 		return nil, fmt.Errorf("read fingerprints: %w", err)
 	}
@@ -72,7 +59,7 @@ type trafficRow struct {
 }
 
 func (s *Store) traffic(ctx context.Context, p query.Period) ([]trafficRow, error) {
-	rows, err := s.conn.Query(ctx, trafficSQL, p.From.UTC().Format(sqlTime), p.To.UTC().Format(sqlTime))
+	rows, err := s.conn.Query(ctx, queries.CampaignTraffic, p.From.UTC().Format(sqlTime), p.To.UTC().Format(sqlTime))
 	if err != nil {
 		return nil, fmt.Errorf("read campaign traffic for %s: %w", p, err)
 	}
@@ -98,7 +85,7 @@ func (s *Store) traffic(ctx context.Context, p query.Period) ([]trafficRow, erro
 
 // hosts reads the distinct advertised hosts of the period's messages.
 func (s *Store) hosts(ctx context.Context, p query.Period) ([]string, error) {
-	rows, err := s.conn.Query(ctx, hostsSQL, p.From.UTC().Format(sqlTime), p.To.UTC().Format(sqlTime))
+	rows, err := s.conn.Query(ctx, queries.CampaignHosts, p.From.UTC().Format(sqlTime), p.To.UTC().Format(sqlTime))
 	if err != nil {
 		return nil, fmt.Errorf("read advertised hosts for %s: %w", p, err)
 	}
@@ -129,7 +116,7 @@ type Address struct {
 
 // hostAddresses reads every recorded resolution, by host.
 func (s *Store) hostAddresses(ctx context.Context) (map[string][]Address, error) {
-	rows, err := s.conn.Query(ctx, hostAddressesSQL)
+	rows, err := s.conn.Query(ctx, queries.CampaignHostAddresses)
 	if err != nil {
 		return nil, fmt.Errorf("read host addresses: %w", err)
 	}
@@ -170,7 +157,7 @@ type Message struct {
 
 // messages reads the stored messages of the period with campaign keys, oldest first.
 func (s *Store) messages(ctx context.Context, p query.Period) ([]Message, error) {
-	rows, err := s.conn.Query(ctx, messagesSQL, p.From.UTC().Format(sqlTime), p.To.UTC().Format(sqlTime))
+	rows, err := s.conn.Query(ctx, queries.CampaignMessages, p.From.UTC().Format(sqlTime), p.To.UTC().Format(sqlTime))
 	if err != nil {
 		return nil, fmt.Errorf("read campaign messages for %s: %w", p, err)
 	}

@@ -2,15 +2,13 @@ package query
 
 import (
 	"context"
-	_ "embed"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
-)
 
-//go:embed sql/address_density.sql
-var addressDensitySQL string
+	"github.com/spamgeo/spamgeo/storage/queries"
+)
 
 // Density is each group's unique sending addresses beside the address space the period's GeoIP
 // builds place in it: the CBL's "Infect %", from the same files that placed the messages.
@@ -122,7 +120,7 @@ func (r *Reader) AddressDensity(ctx context.Context, p Period, g Grouping) (Dens
 	if stored == 0 {
 		return out, fmt.Errorf("%w (%s)", ErrNoAddressSpace, strings.Join(builds, ", "))
 	}
-	sql := strings.NewReplacer("{key}", key, "{kind}", "'"+kind+"'", "{builds}", strings.Join(quoted, ", ")).Replace(addressDensitySQL)
+	sql := strings.NewReplacer("{key}", key, "{kind}", "'"+kind+"'", "{builds}", strings.Join(quoted, ", ")).Replace(queries.AddressDensity)
 	from, to := p.From.UTC().Format(sqlTime), p.To.UTC().Format(sqlTime)
 	rows, err := r.conn.Query(ctx, sql, from, to)
 	if err != nil {

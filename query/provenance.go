@@ -2,16 +2,10 @@ package query
 
 import (
 	"context"
-	_ "embed"
 	"fmt"
 	"strings"
-)
 
-var (
-	//go:embed sql/traps.sql
-	trapsSQL string
-	//go:embed sql/geoip_builds.sql
-	geoipBuildsSQL string
+	"github.com/spamgeo/spamgeo/storage/queries"
 )
 
 // Provenance is what a period's figures rest on: the traps that caught its messages and the
@@ -28,11 +22,11 @@ type Provenance struct {
 func (r *Reader) Provenance(ctx context.Context, p Period) (Provenance, error) {
 	from, to := p.From.UTC().Format(sqlTime), p.To.UTC().Format(sqlTime)
 	var out Provenance
-	traps := strings.NewReplacer("{table}", Coarsest(p).country).Replace(trapsSQL)
+	traps := strings.NewReplacer("{table}", Coarsest(p).country).Replace(queries.Traps)
 	if err := r.conn.QueryRow(ctx, traps, from, to).Scan(&out.Traps); err != nil {
 		return Provenance{}, fmt.Errorf("traps of %s: %w", p, err)
 	}
-	rows, err := r.conn.Query(ctx, geoipBuildsSQL, from, to)
+	rows, err := r.conn.Query(ctx, queries.GeoIPBuilds, from, to)
 	if err != nil {
 		return Provenance{}, fmt.Errorf("GeoIP builds of %s: %w", p, err)
 	}

@@ -5,24 +5,16 @@ package query
 
 import (
 	"context"
-	_ "embed"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/spamgeo/spamgeo/storage/clickhousedb"
+	"github.com/spamgeo/spamgeo/storage/queries"
 )
 
 // The SQL lives in files so the modern-engine tests (tests/modern) run exactly what Go sends.
-var (
-	//go:embed sql/shares.sql
-	sharesSQL string
-	//go:embed sql/shares_total.sql
-	sharesTotalSQL string
-	//go:embed sql/country_messages_raw.sql
-	countryMessagesRaw string
-)
 
 // Grouping is what the rows of a share table are.
 type Grouping string
@@ -137,7 +129,7 @@ func (r *Reader) Counts(ctx context.Context, req Request) (Counts, error) {
 	fill := strings.NewReplacer("{table}", table, "{key}", key, "{name}", name, "{uniq}", res.uniq)
 	members, groups := mergeArrays(req.Merge)
 	out := Counts{Period: req.Period, Grouping: req.Grouping, Resolution: res.Name}
-	rows, err := r.conn.Query(ctx, fill.Replace(sharesSQL), members, groups, from, to)
+	rows, err := r.conn.Query(ctx, fill.Replace(queries.Shares), members, groups, from, to)
 	if err != nil {
 		return Counts{}, fmt.Errorf("%s shares for %s: %w", req.Grouping, req.Period, err)
 	}
@@ -153,7 +145,7 @@ func (r *Reader) Counts(ctx context.Context, req Request) (Counts, error) {
 	if err := rows.Err(); err != nil {
 		return Counts{}, err
 	}
-	if err := r.conn.QueryRow(ctx, fill.Replace(sharesTotalSQL), from, to).Scan(&out.Total.Messages, &out.Total.Sources); err != nil {
+	if err := r.conn.QueryRow(ctx, fill.Replace(queries.SharesTotal), from, to).Scan(&out.Total.Messages, &out.Total.Sources); err != nil {
 		return Counts{}, fmt.Errorf("totals for %s: %w", req.Period, err)
 	}
 	out.Total.Sources = min(out.Total.Sources, out.Total.Messages)
@@ -169,7 +161,7 @@ type CountryCount struct {
 // MessagesByCountryFromEvents counts messages per country by scanning the events table: the
 // slow way round the rollups, for benchmarks and checks.
 func (r *Reader) MessagesByCountryFromEvents(ctx context.Context, p Period) ([]CountryCount, error) {
-	rows, err := r.conn.Query(ctx, countryMessagesRaw, p.From.UTC().Format(sqlTime), p.To.UTC().Format(sqlTime))
+	rows, err := r.conn.Query(ctx, queries.CountryMessagesRaw, p.From.UTC().Format(sqlTime), p.To.UTC().Format(sqlTime))
 	if err != nil {
 		return nil, fmt.Errorf("messages by country for %s: %w", p, err)
 	}

@@ -2,17 +2,11 @@ package query
 
 import (
 	"context"
-	_ "embed"
 	"fmt"
 	"sort"
 	"time"
-)
 
-var (
-	//go:embed sql/extent.sql
-	extentSQL string
-	//go:embed sql/hourly.sql
-	hourlySQL string
+	"github.com/spamgeo/spamgeo/storage/queries"
 )
 
 // Extent is the span of days that have messages.
@@ -25,7 +19,7 @@ type Extent struct {
 func (r *Reader) Extent(ctx context.Context) (Extent, error) {
 	var e Extent
 	var rows uint64
-	if err := r.conn.QueryRow(ctx, extentSQL).Scan(&e.First, &e.Last, &rows); err != nil {
+	if err := r.conn.QueryRow(ctx, queries.Extent).Scan(&e.First, &e.Last, &rows); err != nil {
 		return Extent{}, fmt.Errorf("days with messages: %w", err)
 	}
 	if rows == 0 {
@@ -58,7 +52,7 @@ func (r *Reader) Hourly(ctx context.Context, from, to time.Time) (Hourly, error)
 		h.Hours = append(h.Hours, t)
 	}
 	h.Messages = make([]uint64, len(h.Hours))
-	rows, err := r.conn.Query(ctx, hourlySQL, from.Format(sqlTime), to.Format(sqlTime))
+	rows, err := r.conn.Query(ctx, queries.Hourly, from.Format(sqlTime), to.Format(sqlTime))
 	if err != nil {
 		return Hourly{}, fmt.Errorf("messages per hour from %s: %w", from.Format(time.RFC3339), err)
 	}

@@ -2,15 +2,13 @@ package query
 
 import (
 	"context"
-	_ "embed"
 	"fmt"
 	"math"
 	"strings"
 	"time"
-)
 
-//go:embed sql/series.sql
-var seriesSQL string
+	"github.com/spamgeo/spamgeo/storage/queries"
+)
 
 // Series is the share of some groups over time: one value per group and bucket, in percent of
 // all messages of the bucket, NaN for a bucket without any message.
@@ -40,7 +38,7 @@ func (r *Reader) Series(ctx context.Context, req Request, keys []string) (*Serie
 		table = res.asn
 	}
 	members, groups := mergeArrays(req.Merge)
-	sql := strings.NewReplacer("{bucket}", bucket, "{table}", table, "{key}", key).Replace(seriesSQL)
+	sql := strings.NewReplacer("{bucket}", bucket, "{table}", table, "{key}", key).Replace(queries.Series)
 	rows, err := r.conn.Query(ctx, sql, members, groups, req.Period.From.UTC().Format(sqlTime), req.Period.To.UTC().Format(sqlTime))
 	if err != nil {
 		return nil, fmt.Errorf("share over time for %s: %w", req.Period, err)

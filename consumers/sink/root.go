@@ -8,7 +8,6 @@ package sink
 import (
 	"cmp"
 	"context"
-	_ "embed"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -25,6 +24,7 @@ import (
 	"github.com/spamgeo/spamgeo/schemas/event"
 	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 	"github.com/spamgeo/spamgeo/storage/migrations"
+	"github.com/spamgeo/spamgeo/storage/queries"
 )
 
 // Stage names the sink in dead-letter headers.
@@ -155,11 +155,6 @@ func (s *Sink) handle(ctx context.Context, batch []kafka.Message) error {
 	return s.dlq.Deliver(ctx, dead, s.consumer.Failed)
 }
 
-// knownEvents is a file so the modern-engine tests (tests/modern) run it too.
-//
-//go:embed known_events.sql
-var knownEvents string
-
 // stretchGap splits a batch's receive times into the stretches the id lookup reads: live
 // traffic is one stretch of seconds, a batch mixing a trap's spool or an archive with live
 // traffic a few.
@@ -269,7 +264,7 @@ func (s *Sink) known(ctx context.Context, table string, events []event.Enriched)
 		args = append(args, st[0], st[1])
 	}
 	ctx = clickhouse.Context(ctx, clickhouse.WithExternalTable(ids))
-	sql := strings.NewReplacer("{table}", table, "{ranges}", strings.Join(ranges, " OR ")).Replace(knownEvents)
+	sql := strings.NewReplacer("{table}", table, "{ranges}", strings.Join(ranges, " OR ")).Replace(queries.SinkKnownEvents)
 	rows, err := s.deps.ClickHouse.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("look up stored event ids: %w", err)
@@ -310,14 +305,9 @@ func stretchesOf(times []time.Time) [][2]time.Time {
 	return out
 }
 
-// storedOffsets is a file so the modern-engine tests (tests/modern) run it too.
-//
-//go:embed stored_offsets.sql
-var storedOffsets string
-
 // stored returns the highest offset ClickHouse holds for each partition of topic it has rows of.
 func (s *Sink) stored(ctx context.Context, topic string) (map[int]int64, error) {
-	rows, err := s.deps.ClickHouse.Query(ctx, storedOffsets, topic)
+	rows, err := s.deps.ClickHouse.Query(ctx, queries.SinkStoredOffsets, topic)
 	if err != nil {
 		return nil, fmt.Errorf("read stored offsets of %s: %w", topic, err)
 	}

@@ -11,8 +11,11 @@ import pytest
 from chdb import session
 
 ROOT = Path(__file__).resolve().parents[2]
-MIGRATIONS = ROOT / "storage" / "migrations"
-QUERIES = ROOT / "query" / "sql"
+STORAGE = ROOT / "storage"  # every SQL file spamgeo runs lives under it
+MIGRATIONS = STORAGE / "migrations"
+QUERIES = STORAGE / "queries" / "read"
+CAMPAIGN = STORAGE / "queries" / "campaign"
+SINK = STORAGE / "queries" / "sink"
 
 
 def steps(path):
@@ -46,12 +49,19 @@ def steps(path):
 
 
 def bind(sql, *params):
-    """Binds '?' placeholders as clickhouse-go does on the client: quoted, escaped literals."""
+    """Binds '?' placeholders as clickhouse-go does on the client: quoted, escaped literals, and
+    a list as an array of them."""
     parts = sql.split("?")
     assert len(parts) == len(params) + 1, "placeholder count"
+
+    def literal(p):
+        if isinstance(p, list):
+            return "[" + ", ".join(literal(v) for v in p) + "]"
+        return "'" + str(p).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
     out = parts[0]
     for p, rest in zip(params, parts[1:]):
-        out += "'" + str(p).replace("\\", "\\\\").replace("'", "\\'") + "'" + rest
+        out += literal(p) + rest
     return out
 
 
@@ -156,7 +166,7 @@ def test_fresh_install_rollups_views_and_offsets(db):
     migrate(db)
     insert_events(db, with_offsets=True)
     check_rollups(db)
-    stored = (ROOT / "consumers" / "sink" / "stored_offsets.sql").read_text()
+    stored = (SINK / "stored_offsets.sql").read_text()
     assert rows(db, bind(stored, "spamgeo.enriched")) == [["0", "5"]]
     assert rows(db, bind(stored, "another.topic")) == []
     assert rows(db, "SELECT asn, as_org, sum(messages) FROM daily_asn GROUP BY asn, as_org ORDER BY asn") == [
@@ -194,7 +204,7 @@ def array(values):
 
 
 def test_share_queries(db):
-    """query/sql/shares.sql and shares_total.sql, every rollup, grouping and merge Go can fill in."""
+    """storage/queries/read/shares.sql and shares_total.sql, every rollup, grouping and merge Go can fill in."""
     migrate(db)
     insert_events(db, with_offsets=True)
     shares = (QUERIES / "shares.sql").read_text()
@@ -238,7 +248,7 @@ def test_series_query(db):
 
 
 def test_extent_and_hourly_queries(db):
-    """query/sql/extent.sql (the dashboard's default period) and hourly.sql (its live view)."""
+    """storage/queries/read/extent.sql (the dashboard's default period) and hourly.sql (its live view)."""
     migrate(db)
     extent = (QUERIES / "extent.sql").read_text()
     assert rows(db, extent)[0][2] == "0"
@@ -262,7 +272,7 @@ def test_raw_country_query(db):
 def test_retention_ttl(db):
     """spamgeo retention sets TTLs on current servers; the template is the file Go fills in."""
     migrate(db)
-    template = "\n".join(l for l in (ROOT / "storage" / "retention" / "ttl.sql").read_text().split("\n")
+    template = "\n".join(l for l in (STORAGE / "retention" / "ttl.sql").read_text().split("\n")
                          if l.strip() and not l.startswith("--"))
     for table, column in [("events", "received_at"), ("event_ids", "received_at"), ("rollup_country_minute", "t"), ("rollup_country_hour", "t"),
                           ("rollup_asn_hour", "t"), ("rollup_country_day", "t"), ("rollup_asn_day", "t"),
@@ -292,7 +302,7 @@ def test_docs_sql_examples_run(db):
 
 
 def test_provenance_queries(db):
-    """query/sql/traps.sql on every country rollup, and geoip_builds.sql on the events."""
+    """storage/queries/read/traps.sql on every country rollup, and geoip_builds.sql on the events."""
     migrate(db)
     insert_events(db, with_offsets=True)
     db.query("INSERT INTO events (event_id, received_at, trap_id, collector, geoip_build) VALUES "
@@ -309,7 +319,7 @@ def test_provenance_queries(db):
 
 
 def test_address_density_query(db):
-    """query/sql/address_density.sql: unique IPv4 sources and IPv6 /64s per country beside the
+    """storage/queries/read/address_density.sql: unique IPv4 sources and IPv6 /64s per country beside the
     address space of the build (none stored for China here: zeros)."""
     migrate(db)
     insert_events(db, with_offsets=False)
@@ -352,11 +362,80 @@ def test_normalisation_views(db):
         ["b", "country", "US", "65536", "7"]]
 
 
-def test_every_query_file_is_covered():
-    """A new query file must get a test here before it ships."""
-    assert sorted(p.name for p in QUERIES.glob("*.sql")) == [
-        "address_density.sql", "country_messages_raw.sql", "extent.sql", "geoip_builds.sql", "hourly.sql", "series.sql", "shares.sql",
-        "shares_total.sql", "traps.sql"]
+PERIOD = ("2005-04-01 00:00:00", "2005-10-01 00:00:00")
+
+# How Go fills ({name} parts) and binds ('?' values, a list for an array) each statement file
+# under storage/queries and storage/retention; test_every_sql_file_runs runs them all.
+STATEMENTS = {
+    "queries/read/address_density.sql": (dict(key="country_code", kind="'country'", builds="'b'"), PERIOD),
+    "queries/read/country_messages_raw.sql": ({}, PERIOD),
+    "queries/read/extent.sql": ({}, ()),
+    "queries/read/geoip_builds.sql": ({}, PERIOD),
+    "queries/read/hourly.sql": ({}, PERIOD),
+    "queries/read/series.sql": (dict(bucket="toDate", table="rollup_country_day", key="country_code"), ([""], [""]) + PERIOD),
+    "queries/read/shares.sql": (dict(table="rollup_country_day", key="country_code", name="''", uniq="uniq"), ([""], [""]) + PERIOD),
+    "queries/read/shares_total.sql": (dict(table="rollup_country_day", uniq="uniq"), PERIOD),
+    "queries/read/traps.sql": (dict(table="rollup_country_day"), PERIOD),
+    "queries/campaign/fingerprints.sql": ({}, (PERIOD[1],)),
+    "queries/campaign/host_addresses.sql": ({}, ()),
+    "queries/campaign/hosts.sql": ({}, PERIOD),
+    "queries/campaign/messages.sql": ({}, PERIOD),
+    "queries/campaign/traffic.sql": ({}, PERIOD),
+    "queries/sink/known_events.sql": (dict(table="event_ids", ranges="received_at BETWEEN ? AND ?"), PERIOD),
+    "queries/sink/stored_offsets.sql": ({}, ("spamgeo.enriched",)),
+    "retention/ttl.sql": (dict(table="events", column="received_at", days="30"), ()),
+}
+SQL_FILES = sorted(p.relative_to(STORAGE).as_posix() for p in STORAGE.rglob("*.sql"))
+
+
+def test_sql_files_are_found():
+    assert len(SQL_FILES) >= 26 and {f.split("/")[0] for f in SQL_FILES} == {"migrations", "queries", "retention"}, SQL_FILES
+
+
+@pytest.mark.parametrize("rel", SQL_FILES)
+def test_every_sql_file_runs(db, rel):
+    """Every SQL file under storage/, found by globbing: a new one fails here until it says how
+    Go fills it. Migrations run again (each step is idempotent); the others run filled in."""
+    migrate(db)
+    insert_events(db, with_offsets=True)
+    if rel.startswith("migrations/"):
+        assert rel == "migrations/ledger.sql" or re.fullmatch(r"migrations/\d{4}_\w+\.sql", rel), rel
+        for check, stmt in steps(STORAGE / rel):
+            if check is None or rows(db, f"SELECT toUInt8(({check}) != 0)") == [["1"]]:
+                db.query(stmt)
+        return
+    assert rel in STATEMENTS, f"storage/{rel} is new: add how Go fills and binds it to STATEMENTS"
+    parts, params = STATEMENTS[rel]
+    sql = fill("\n".join(l for l in (STORAGE / rel).read_text().split("\n") if not l.startswith("--")), **parts)
+    db.query("CREATE TABLE IF NOT EXISTS spamgeo.batch_ids (event_id UUID) ENGINE = Memory")  # the sink's external table
+    rows(db, bind(sql, *params))
+
+
+def test_campaign_queries(db):
+    """storage/queries/campaign: the fingerprints, traffic, hosts and messages of campaign mail,
+    and the stored host resolutions."""
+    migrate(db)
+    ids = ["6f1c2a1e-8d0b-5c3e-9f4a-1b2c3d4e5f60", "7f1c2a1e-8d0b-5c3e-9f4a-1b2c3d4e5f61", "8f1c2a1e-8d0b-5c3e-9f4a-1b2c3d4e5f62"]
+    db.query("INSERT INTO events (event_id, received_at, trap_id, collector, source_ip, country_code, asn, url_hosts, url_domains, "
+             "subject_template, body_simhash) VALUES "
+             f"(toUUID('{ids[0]}'), '2005-05-01 10:00:00', 't', 'trap', IPv6StringToNum('192.0.2.1'), 'US', 64000, "
+             "['www.pills.example'], ['pills.example'], 'cheap # pills today', 42), "
+             f"(toUUID('{ids[1]}'), '2005-05-02 10:00:00', 't', 'trap', IPv6StringToNum('192.0.2.2'), 'CN', 64001, "
+             "['www.pills.example'], ['pills.example'], 'cheap # pills today', 42), "
+             f"(toUUID('{ids[2]}'), '2005-05-02 11:00:00', 't', 'trap', IPv6StringToNum('192.0.2.3'), 'CN', 64001, [], [], '', 0)")
+    assert rows(db, bind((CAMPAIGN / "fingerprints.sql").read_text(), "2005-06-01 00:00:00")) == [
+        ["['pills.example']", "cheap # pills today", "42", "2", "2005-05-01 10:00:00", "2005-05-02 10:00:00"]]
+    assert rows(db, bind((CAMPAIGN / "fingerprints.sql").read_text(), "2005-05-01 00:00:00")) == []
+    traffic = rows(db, bind((CAMPAIGN / "traffic.sql").read_text(), *PERIOD))
+    assert sorted(r[3:] for r in traffic) == [["::ffff:192.0.2.1", "US", "64000", "2005-05-01", "1"], ["::ffff:192.0.2.2", "CN", "64001", "2005-05-02", "1"]], traffic  # Go unmaps
+    assert rows(db, bind((CAMPAIGN / "hosts.sql").read_text(), *PERIOD)) == [["www.pills.example"]]
+    messages = rows(db, bind((CAMPAIGN / "messages.sql").read_text(), *PERIOD))
+    assert [r[0] for r in messages] == ids[:2] and messages[0][5] == "::ffff:192.0.2.1", messages
+    db.query("INSERT INTO host_addresses VALUES ('2005-05-03 00:00:00', 'www.pills.example', 'pills.example', "
+             "IPv6StringToNum('198.51.100.7'), 'RU', 64500, 'Org 64500', 'b1'), ('2005-05-04 00:00:00', 'www.pills.example', "
+             "'pills.example', IPv6StringToNum('198.51.100.7'), 'RU', 64500, 'Org 64500', 'b2')")
+    assert rows(db, (CAMPAIGN / "host_addresses.sql").read_text()) == [
+        ["www.pills.example", "::ffff:198.51.100.7", "RU", "64500", "Org 64500", "2005-05-03 00:00:00", "2005-05-04 00:00:00", "['b1','b2']"]]
 
 
 def test_sink_known_events(db):
@@ -365,7 +444,7 @@ def test_sink_known_events(db):
     ids = ["6f1c2a1e-8d0b-5c3e-9f4a-1b2c3d4e5f60", "7f1c2a1e-8d0b-5c3e-9f4a-1b2c3d4e5f61", "8f1c2a1e-8d0b-5c3e-9f4a-1b2c3d4e5f62"]
     db.query("INSERT INTO events (event_id, received_at, trap_id, collector) VALUES "
              f"(toUUID('{ids[0]}'), '2005-04-05 10:00:00', 't', 'trap'), (toUUID('{ids[2]}'), '2005-06-01 00:00:00', 't', 'replay')")
-    known = (ROOT / "consumers" / "sink" / "known_events.sql").read_text().replace("{table}", "event_ids")
+    known = (SINK / "known_events.sql").read_text().replace("{table}", "event_ids")
     # The sink sends the batch's ids as an external table; here it is a table of the session.
     db.query("CREATE TABLE spamgeo.batch_ids (event_id UUID) ENGINE = Memory")
     db.query("INSERT INTO spamgeo.batch_ids VALUES " + ", ".join(f"('{i}')" for i in ids))
