@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/spamgeo/spamgeo/internal/period"
 	"github.com/spamgeo/spamgeo/query"
 )
 
@@ -20,7 +21,7 @@ var ErrEmptyComparison = errors.New("nothing to compare with")
 // between cp and r's period under rule, and those that entered or left the top n. A campaign's
 // share is of every message of the period, as the raw shares are, not only of those in
 // campaigns. r must have grouped the history through cp's end too (FindCompared).
-func (r *Result) Movers(ctx context.Context, s *Store, cp query.Period, n int, rule query.MoverRule) (query.Movers, error) {
+func (r *Result) Movers(ctx context.Context, s *Store, cp period.Period, n int, rule query.MoverRule) (query.Movers, error) {
 	if cp.To.After(r.Until) {
 		return query.Movers{}, fmt.Errorf("the campaigns were grouped up to %s, before the end of %s", r.Until.Format("2006-01-02"), cp)
 	}
@@ -57,7 +58,7 @@ func (r *Result) Movers(ctx context.Context, s *Store, cp query.Period, n int, r
 // counts are the campaign messages of p, most first, beside all the period's messages. Both
 // must be whole: campaign messages are counted in events, so a period partly past the events'
 // retention is refused.
-func counts(ctx context.Context, s *Store, p query.Period, messages map[string]uint64) (query.Counts, error) {
+func counts(ctx context.Context, s *Store, p period.Period, messages map[string]uint64) (query.Counts, error) {
 	total, err := query.NewReader(s.conn).CompleteEvents(ctx, p, "campaign messages")
 	if err != nil {
 		return query.Counts{}, fmt.Errorf("%s: %w", p, err)

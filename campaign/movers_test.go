@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/spamgeo/spamgeo/campaign"
+	"github.com/spamgeo/spamgeo/internal/period"
 	"github.com/spamgeo/spamgeo/internal/testenv/testdb"
 	"github.com/spamgeo/spamgeo/query"
 	"github.com/spamgeo/spamgeo/storage/clickhousedb"
@@ -42,8 +43,8 @@ func TestCampaignMoversOnRealServer(t *testing.T) {
 		insertMessages(t, conn, 4, m.domain, m.april)
 	}
 	ctx := context.Background()
-	march, _ := query.ParsePeriod("2005-03")
-	april, _ := query.ParsePeriod("2005-04")
+	march, _ := period.Parse("2005-03")
+	april, _ := period.Parse("2005-04")
 	s := campaign.NewStore(conn)
 	res, err := campaign.FindCompared(ctx, s, april, march, campaign.DefaultRules())
 	if err != nil {
@@ -73,11 +74,11 @@ func TestCampaignMoversOnRealServer(t *testing.T) {
 		t.Errorf("entered the top 3: %v, left it: %v; want d.example (%s) and c.example (%s)", m.Entered, m.Left, ids["d.example"], ids["c.example"])
 	}
 
-	february, _ := query.ParsePeriod("2005-02")
+	february, _ := period.Parse("2005-02")
 	if _, err := res.Movers(ctx, s, february, 3, query.DefaultMoverRule); !errors.Is(err, campaign.ErrEmptyComparison) {
 		t.Errorf("against an empty February: %v, want ErrEmptyComparison", err)
 	}
-	may, _ := query.ParsePeriod("2005-05")
+	may, _ := period.Parse("2005-05")
 	if _, err := res.Movers(ctx, s, may, 3, query.DefaultMoverRule); err == nil {
 		t.Error("against May, after the history grouped (April's end): no error")
 	}

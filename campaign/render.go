@@ -14,6 +14,7 @@ import (
 	"github.com/jedib0t/go-pretty/v6/text"
 
 	"github.com/spamgeo/spamgeo/internal/countries"
+	"github.com/spamgeo/spamgeo/internal/period"
 	"github.com/spamgeo/spamgeo/internal/spreadsheet"
 	"github.com/spamgeo/spamgeo/query"
 	"github.com/spamgeo/spamgeo/report"
@@ -35,7 +36,7 @@ type Listing struct {
 	ComparePeriod string         `json:"compare_period,omitempty"`
 	Movers        *report.Movers `json:"movers,omitempty"`
 
-	period query.Period
+	period period.Period
 }
 
 // NewListing lists the campaigns of r with at least minMessages messages, top at most.
@@ -51,7 +52,7 @@ func NewListing(r *Result, top int, minMessages uint64) Listing {
 }
 
 // WithMovers adds the movers of m, found against cp (Result.Movers), to l.
-func (l Listing) WithMovers(m query.Movers, cp query.Period) Listing {
+func (l Listing) WithMovers(m query.Movers, cp period.Period) Listing {
 	l.ComparePeriod, l.Movers = cp.String(), report.NewMovers(m, Grouping, report.Namer{})
 	return l
 }

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spamgeo/spamgeo/query"
+	"github.com/spamgeo/spamgeo/internal/period"
 	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 	"github.com/spamgeo/spamgeo/storage/queries"
 )
@@ -58,7 +58,7 @@ type trafficRow struct {
 	messages    uint64
 }
 
-func (s *Store) traffic(ctx context.Context, p query.Period) ([]trafficRow, error) {
+func (s *Store) traffic(ctx context.Context, p period.Period) ([]trafficRow, error) {
 	rows, err := s.conn.Query(ctx, queries.CampaignTraffic, p.From.UTC().Format(sqlTime), p.To.UTC().Format(sqlTime))
 	if err != nil {
 		return nil, fmt.Errorf("read campaign traffic for %s: %w", p, err)
@@ -84,7 +84,7 @@ func (s *Store) traffic(ctx context.Context, p query.Period) ([]trafficRow, erro
 }
 
 // hosts reads the distinct advertised hosts of the period's messages.
-func (s *Store) hosts(ctx context.Context, p query.Period) ([]string, error) {
+func (s *Store) hosts(ctx context.Context, p period.Period) ([]string, error) {
 	rows, err := s.conn.Query(ctx, queries.CampaignHosts, p.From.UTC().Format(sqlTime), p.To.UTC().Format(sqlTime))
 	if err != nil {
 		return nil, fmt.Errorf("read advertised hosts for %s: %w", p, err)
@@ -156,7 +156,7 @@ type Message struct {
 }
 
 // messages reads the stored messages of the period with campaign keys, oldest first.
-func (s *Store) messages(ctx context.Context, p query.Period) ([]Message, error) {
+func (s *Store) messages(ctx context.Context, p period.Period) ([]Message, error) {
 	rows, err := s.conn.Query(ctx, queries.CampaignMessages, p.From.UTC().Format(sqlTime), p.To.UTC().Format(sqlTime))
 	if err != nil {
 		return nil, fmt.Errorf("read campaign messages for %s: %w", p, err)

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/spamgeo/spamgeo/campaign/hosting"
+	"github.com/spamgeo/spamgeo/internal/period"
 	"github.com/spamgeo/spamgeo/mail/keys"
-	"github.com/spamgeo/spamgeo/query"
 	"github.com/spamgeo/spamgeo/storage/migrations"
 )
 
@@ -70,7 +70,7 @@ type Day struct {
 
 // Result is the campaigns of a period.
 type Result struct {
-	Period       query.Period
+	Period       period.Period
 	Fingerprints []Fingerprint
 	Campaigns    []Campaign // every campaign of the history up to Until
 	Summaries    []Summary  // those active in the period, most messages first
@@ -81,13 +81,13 @@ type Result struct {
 }
 
 // Find groups the history up to the end of p into campaigns and summarizes those active in p.
-func Find(ctx context.Context, s *Store, p query.Period, rules Rules) (*Result, error) {
+func Find(ctx context.Context, s *Store, p period.Period, rules Rules) (*Result, error) {
 	return find(ctx, s, p, p.To, rules)
 }
 
 // FindCompared is Find with the history grouped up to the later end of p and cp, so that the
 // campaigns of either period can be counted with the same ids (Movers).
-func FindCompared(ctx context.Context, s *Store, p, cp query.Period, rules Rules) (*Result, error) {
+func FindCompared(ctx context.Context, s *Store, p, cp period.Period, rules Rules) (*Result, error) {
 	until := p.To
 	if cp.To.After(until) {
 		until = cp.To
@@ -95,7 +95,7 @@ func FindCompared(ctx context.Context, s *Store, p, cp query.Period, rules Rules
 	return find(ctx, s, p, until, rules)
 }
 
-func find(ctx context.Context, s *Store, p query.Period, until time.Time, rules Rules) (*Result, error) {
+func find(ctx context.Context, s *Store, p period.Period, until time.Time, rules Rules) (*Result, error) {
 	if err := migrations.RequireCurrent(ctx, s.conn); err != nil {
 		return nil, err // campaign keys arrived with schema version 5
 	}

@@ -21,7 +21,7 @@ import (
 	"github.com/apache/arrow/go/v15/parquet/compress"
 	"github.com/apache/arrow/go/v15/parquet/pqarrow"
 
-	"github.com/spamgeo/spamgeo/query"
+	"github.com/spamgeo/spamgeo/internal/period"
 	"github.com/spamgeo/spamgeo/schemas/exportschema"
 )
 
@@ -36,7 +36,7 @@ const (
 
 // Filter narrows what is exported.
 type Filter struct {
-	Period  query.Period
+	Period  period.Period
 	Country string // ISO code; empty for all
 	TrapID  string // empty for all
 }

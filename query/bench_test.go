@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spamgeo/spamgeo/internal/period"
 	"github.com/spamgeo/spamgeo/internal/testenv/benchdb"
 )
 
@@ -47,8 +48,8 @@ func countryShares(b *testing.B, n int) {
 		b.Fatal(err)
 	}
 	r := NewReader(conn)
-	year, _ := Days(time.Date(2005, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2005, 12, 31, 0, 0, 0, 0, time.UTC))
-	fromRollup := func(ctx context.Context, p Period) ([]CountryCount, error) {
+	year, _ := period.Days(time.Date(2005, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2005, 12, 31, 0, 0, 0, 0, time.UTC))
+	fromRollup := func(ctx context.Context, p period.Period) ([]CountryCount, error) {
 		c, err := r.Counts(ctx, Request{Period: p, Grouping: ByCountry})
 		var out []CountryCount
 		for _, g := range c.Groups {
@@ -58,7 +59,7 @@ func countryShares(b *testing.B, n int) {
 	}
 	for _, q := range []struct {
 		name string
-		run  func(context.Context, Period) ([]CountryCount, error)
+		run  func(context.Context, period.Period) ([]CountryCount, error)
 	}{{"rollup", fromRollup}, {"events", r.MessagesByCountryFromEvents}} {
 		b.Run(fmt.Sprintf("%s/%dM", q.name, n/1_000_000), func(b *testing.B) {
 			for b.Loop() {

@@ -7,13 +7,14 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/spamgeo/spamgeo/internal/period"
 	"github.com/spamgeo/spamgeo/storage/queries"
 )
 
 // Density is each group's unique sending addresses beside the address space the period's GeoIP
 // builds place in it: the CBL's "Infect %", from the same files that placed the messages.
 type Density struct {
-	Period   Period
+	Period   period.Period
 	Grouping Grouping // ByCountry or ByASN
 	Builds   []string // the builds whose address space the figures use
 	Groups   []DensityGroup
@@ -50,7 +51,7 @@ func buildSeries(build string) string {
 // table still holds every one of them, and ErrEventsExpired when retention has removed some: a
 // figure counted in events (unique sources, campaigns) would be counted short. what names that
 // figure in the error.
-func (r *Reader) CompleteEvents(ctx context.Context, p Period, what string) (uint64, error) {
+func (r *Reader) CompleteEvents(ctx context.Context, p period.Period, what string) (uint64, error) {
 	var events uint64
 	if err := r.conn.QueryRow(ctx, "SELECT count() FROM events WHERE received_at >= toDateTime(?, 'UTC') AND received_at < toDateTime(?, 'UTC')",
 		p.From.UTC().Format(sqlTime), p.To.UTC().Format(sqlTime)).Scan(&events); err != nil {
@@ -60,7 +61,7 @@ func (r *Reader) CompleteEvents(ctx context.Context, p Period, what string) (uin
 }
 
 // eventsHoldAll is CompleteEvents for a caller that has counted the period's events already.
-func (r *Reader) eventsHoldAll(ctx context.Context, p Period, events uint64, what string) (uint64, error) {
+func (r *Reader) eventsHoldAll(ctx context.Context, p period.Period, events uint64, what string) (uint64, error) {
 	total, err := r.Counts(ctx, Request{Period: p, Grouping: ByTrap})
 	if err != nil {
 		return 0, err
@@ -76,7 +77,7 @@ func (r *Reader) eventsHoldAll(ctx context.Context, p Period, events uint64, wha
 // address space of the GeoIP builds that placed the period's messages: for countries the build
 // that placed most of them, for networks that of each ASN file (IPv4 and IPv6 range files side
 // by side are two files; of two dated builds of one file, the one that placed more messages).
-func (r *Reader) AddressDensity(ctx context.Context, p Period, g Grouping) (Density, error) {
+func (r *Reader) AddressDensity(ctx context.Context, p period.Period, g Grouping) (Density, error) {
 	key, kind := "country_code", "country"
 	switch g {
 	case ByCountry:

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spamgeo/spamgeo/internal/geoip"
+	"github.com/spamgeo/spamgeo/internal/period"
 	"github.com/spamgeo/spamgeo/internal/testenv/testdb"
 	"github.com/spamgeo/spamgeo/query"
 	"github.com/spamgeo/spamgeo/storage/addressspace"
@@ -36,7 +37,7 @@ func TestAddressDensityCountsEachASNFileOnceOnRealServer(t *testing.T) {
 	if err := addressspace.Store(ctx, conn, []geoip.BuildSpace{space(jan, 1<<16, 0), space(feb, 1<<16, 0), space(v6, 0, 1<<32)}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	april, _ := query.ParsePeriod("2005-04")
+	april, _ := period.Parse("2005-04")
 	d, err := query.NewReader(conn).AddressDensity(ctx, april, query.ByASN)
 	if err != nil {
 		t.Fatal(err)

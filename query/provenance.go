@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/spamgeo/spamgeo/internal/period"
 	"github.com/spamgeo/spamgeo/storage/queries"
 )
 
@@ -19,7 +20,7 @@ type Provenance struct {
 }
 
 // Provenance reads the traps and GeoIP builds behind the figures of p.
-func (r *Reader) Provenance(ctx context.Context, p Period) (Provenance, error) {
+func (r *Reader) Provenance(ctx context.Context, p period.Period) (Provenance, error) {
 	from, to := p.From.UTC().Format(sqlTime), p.To.UTC().Format(sqlTime)
 	var out Provenance
 	traps := strings.NewReplacer("{table}", Coarsest(p).country).Replace(queries.Traps)

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/spamgeo/spamgeo/internal/period"
 	"github.com/spamgeo/spamgeo/internal/testenv/testdb"
 	"github.com/spamgeo/spamgeo/query"
 )
@@ -24,7 +25,7 @@ func TestProvenance(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	q2, err := query.ParsePeriod("2005Q2")
+	q2, err := period.Parse("2005Q2")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +36,7 @@ func TestProvenance(t *testing.T) {
 	if got.Traps != 3 || got.Events != 4 || !slices.Equal(got.GeoIPBuilds, []string{newer, older}) {
 		t.Errorf("provenance of 2005Q2 = %+v, want 3 traps, 4 events, builds [%s %s]", got, newer, older)
 	}
-	empty, err := query.ParsePeriod("2004")
+	empty, err := period.Parse("2004")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spamgeo/spamgeo/internal/period"
 	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 	"github.com/spamgeo/spamgeo/storage/queries"
 )
@@ -49,9 +50,9 @@ var Resolutions = []Resolution{
 func (r Resolution) divides(t time.Time) bool {
 	switch r.Name {
 	case "month":
-		return t.Day() == 1 && t.Equal(day(t))
+		return t.Day() == 1 && t.Equal(period.StartOfDay(t))
 	case "day":
-		return t.Equal(day(t))
+		return t.Equal(period.StartOfDay(t))
 	case "hour":
 		return t.Equal(t.Truncate(time.Hour))
 	}
@@ -60,7 +61,7 @@ func (r Resolution) divides(t time.Time) bool {
 
 // Coarsest returns the coarsest rollup whose step divides both ends of p, so that a long period
 // reads a few rows per month or day instead of one per minute.
-func Coarsest(p Period) Resolution {
+func Coarsest(p period.Period) Resolution {
 	for _, r := range Resolutions {
 		if r.divides(p.From) && r.divides(p.To) {
 			return r
@@ -87,7 +88,7 @@ type Count struct {
 
 // Counts are every group of a period, largest first, with the period's totals.
 type Counts struct {
-	Period     Period
+	Period     period.Period
 	Grouping   Grouping
 	Resolution string
 	Groups     []Count
@@ -96,7 +97,7 @@ type Counts struct {
 
 // Request says what to count.
 type Request struct {
-	Period   Period
+	Period   period.Period
 	Grouping Grouping
 	// Merge maps codes to the code of the group a publisher reports them under (HK -> CN for
 	// "China (incl Hong Kong)"). Only for country grouping.
@@ -160,7 +161,7 @@ type CountryCount struct {
 
 // MessagesByCountryFromEvents counts messages per country by scanning the events table: the
 // slow way round the rollups, for benchmarks and checks.
-func (r *Reader) MessagesByCountryFromEvents(ctx context.Context, p Period) ([]CountryCount, error) {
+func (r *Reader) MessagesByCountryFromEvents(ctx context.Context, p period.Period) ([]CountryCount, error) {
 	rows, err := r.conn.Query(ctx, queries.CountryMessagesRaw, p.From.UTC().Format(sqlTime), p.To.UTC().Format(sqlTime))
 	if err != nil {
 		return nil, fmt.Errorf("messages by country for %s: %w", p, err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/spamgeo/spamgeo/internal/period"
 	"github.com/spamgeo/spamgeo/query"
 )
 
@@ -15,7 +16,7 @@ import (
 // behind the figures are (for the methodology line of charts: it scans the events table).
 type Request struct {
 	Query      query.Request
-	Compare    *query.Period
+	Compare    *period.Period
 	Top        int
 	Publisher  string // built-in grouping name or YAML file; empty for none
 	Series     bool
@@ -87,9 +88,9 @@ func Build(ctx context.Context, r *query.Reader, req Request) (Report, error) {
 }
 
 // Comparison resolves a comparison for p: none (or empty), previous, year, or a period in any
-// form query.ParsePeriod reads. Like p, it must lie between query.FirstDay and query.LastDay.
-func Comparison(s string, p query.Period) (*query.Period, error) {
-	var cp query.Period
+// form period.Parse reads. Like p, it must lie between period.FirstDay and period.LastDay.
+func Comparison(s string, p period.Period) (*period.Period, error) {
+	var cp period.Period
 	switch strings.ToLower(s) {
 	case "", "none":
 		return nil, nil
@@ -99,7 +100,7 @@ func Comparison(s string, p query.Period) (*query.Period, error) {
 		cp = p.YearEarlier()
 	default:
 		var err error
-		if cp, err = query.ParsePeriod(s); err != nil {
+		if cp, err = period.Parse(s); err != nil {
 			return nil, fmt.Errorf("comparison: %w", err)
 		}
 	}

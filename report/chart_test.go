@@ -176,7 +176,7 @@ func TestChartText(t *testing.T) {
 
 	// A period without messages draws an empty frame that says so, with no value on it.
 	b.Reset()
-	empty := New(query.Compare(counts(period(t, "2006-01"), query.ByCountry, 0), nil, 12), Namer{}, nil)
+	empty := New(query.Compare(counts(mustPeriod(t, "2006-01"), query.ByCountry, 0), nil, 12), Namer{}, nil)
 	if err := WriteBarChart(&b, empty, ChartOptions{}, SVG); err != nil {
 		t.Fatal(err)
 	}
@@ -356,7 +356,7 @@ func TestShortPeriodText(t *testing.T) {
 		"2005-04-20..2005-05-03": "20 Apr–3 May 2005", "2004-12-20..2005-01-03": "20 Dec 2004–3 Jan 2005",
 		"2005-04-20": "20 Apr 2005", "2005-02-01..2006-01-31": "Feb 2005–Jan 2006",
 	} {
-		if got := ShortPeriodText(period(t, in)); got != want {
+		if got := ShortPeriodText(mustPeriod(t, in)); got != want {
 			t.Errorf("ShortPeriodText(%s) = %q, want %q", in, got, want)
 		}
 	}

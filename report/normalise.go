@@ -14,6 +14,7 @@ import (
 	"github.com/jedib0t/go-pretty/v6/table"
 
 	"github.com/spamgeo/spamgeo/internal/countries"
+	"github.com/spamgeo/spamgeo/internal/period"
 	"github.com/spamgeo/spamgeo/query"
 )
 
@@ -25,7 +26,7 @@ const PerAddressSpace = "address-space"
 
 // NormalRequest asks for a ranking by one of Normalisations.
 type NormalRequest struct {
-	Period    query.Period
+	Period    period.Period
 	Per       string
 	Grouping  query.Grouping // country, or for address-space also asn
 	Reference string         // the code multiples are of

@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/spamgeo/spamgeo/internal/countries"
+	"github.com/spamgeo/spamgeo/internal/period"
 	"github.com/spamgeo/spamgeo/query"
 )
 
@@ -35,8 +36,8 @@ type Report struct {
 	Movers       *Movers       `json:"movers,omitempty"` // with --movers and a usable comparison
 	Series       *query.Series `json:"-"`
 
-	period        query.Period
-	comparePeriod *query.Period // nil without a comparison
+	period        period.Period
+	comparePeriod *period.Period // nil without a comparison
 	// What the figures rest on, of the period and of the comparison, when Build read it.
 	provenance, compareProvenance *query.Provenance
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spamgeo/spamgeo/internal/period"
 	"github.com/spamgeo/spamgeo/query"
 )
 
@@ -33,7 +34,7 @@ var quarterNames = []string{"", "first", "second", "third", "fourth"}
 
 // PeriodText says a period as a sentence would: "in 2005", "in the second quarter of 2005",
 // "between April and September 2005", "in April 2005", "between 1 and 15 April 2005".
-func PeriodText(p query.Period) string {
+func PeriodText(p period.Period) string {
 	from, last := p.From, p.Last()
 	if from.Day() == 1 && p.To.Day() == 1 {
 		months := (p.To.Year()-from.Year())*12 + int(p.To.Month()) - int(from.Month())
@@ -63,7 +64,7 @@ func PeriodText(p query.Period) string {
 
 // ShortPeriodText names a period as a chart's legend or title does: "2005", "2004–2007", "Q2
 // 2005", "May 2005", "Apr–Sep 2005", "Nov 2004–Feb 2005", "20 Apr 2005", "1–15 Apr 2005".
-func ShortPeriodText(p query.Period) string {
+func ShortPeriodText(p period.Period) string {
 	from, last := p.From, p.Last()
 	if from.Day() == 1 && p.To.Day() == 1 {
 		months := (p.To.Year()-from.Year())*12 + int(p.To.Month()) - int(from.Month())
@@ -95,7 +96,7 @@ func ShortPeriodText(p query.Period) string {
 
 // CompareText says where a comparison period lies: "a year earlier", "in the previous
 // quarter", or the period itself.
-func CompareText(current, previous query.Period) string {
+func CompareText(current, previous period.Period) string {
 	switch {
 	case previous == current.YearEarlier():
 		return "a year earlier"

@@ -27,6 +27,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/spamgeo/spamgeo/internal/period"
 	"github.com/spamgeo/spamgeo/query"
 	"github.com/spamgeo/spamgeo/report"
 )
@@ -212,19 +213,19 @@ func downloadRequest(q map[string]string) (download, error) {
 }
 
 // period reads the period parameters: period, last, or from and to.
-func (s *Server) period(q map[string]string) (query.Period, error) {
-	var p query.Period
+func (s *Server) period(q map[string]string) (period.Period, error) {
+	var p period.Period
 	var err error
 	switch {
 	case q["period"] != "":
-		p, err = query.ParsePeriod(q["period"])
+		p, err = period.Parse(q["period"])
 	case q["last"] != "":
-		p, err = query.LastPeriod(q["last"], s.now())
+		p, err = period.Rolling(q["last"], s.now())
 	case q["from"] != "" && q["to"] != "":
 		var from, to time.Time
 		if from, err = time.Parse(time.DateOnly, q["from"]); err == nil {
 			if to, err = time.Parse(time.DateOnly, q["to"]); err == nil {
-				p, err = query.Days(from, to)
+				p, err = period.Days(from, to)
 			}
 		}
 	default:

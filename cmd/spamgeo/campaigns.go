@@ -12,6 +12,7 @@ import (
 	"github.com/spamgeo/spamgeo/campaign/evidence"
 	"github.com/spamgeo/spamgeo/campaign/hosting"
 	"github.com/spamgeo/spamgeo/internal/geoip"
+	"github.com/spamgeo/spamgeo/internal/period"
 	"github.com/spamgeo/spamgeo/internal/telemetry"
 	"github.com/spamgeo/spamgeo/mail/mailbox"
 	"github.com/spamgeo/spamgeo/query"
@@ -32,7 +33,7 @@ func (f CampaignRuleFlags) rules() campaign.Rules {
 
 // campaignsOf opens ClickHouse and finds the campaigns of p, grouped through the end of cp too
 // when it is given; closeConn closes the connection the store uses.
-func campaignsOf(ctx context.Context, g *Globals, p query.Period, cp *query.Period, rf CampaignRuleFlags) (res *campaign.Result, store *campaign.Store, closeConn func() error, err error) {
+func campaignsOf(ctx context.Context, g *Globals, p period.Period, cp *period.Period, rf CampaignRuleFlags) (res *campaign.Result, store *campaign.Store, closeConn func() error, err error) {
 	conn, err := g.clickhouse().Open(ctx)
 	if err != nil {
 		return nil, nil, nil, err
@@ -88,7 +89,7 @@ func (c *CampaignsCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) er
 	if err != nil {
 		return err
 	}
-	var cp *query.Period
+	var cp *period.Period
 	if c.Movers {
 		if !slices.Contains(campaign.MoversFormats, c.Format) {
 			return fmt.Errorf("--movers writes %v, not %s", campaign.MoversFormats, c.Format)

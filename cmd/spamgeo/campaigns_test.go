@@ -17,9 +17,9 @@ import (
 	"github.com/spamgeo/spamgeo/campaign/evidence"
 	"github.com/spamgeo/spamgeo/campaign/hosting/dnstest"
 	"github.com/spamgeo/spamgeo/internal/geoip/geoiptest"
+	"github.com/spamgeo/spamgeo/internal/period"
 	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/mail/keys"
-	"github.com/spamgeo/spamgeo/query"
 )
 
 // A trap archive with three known campaigns and background noise goes through the real
@@ -111,7 +111,7 @@ func TestCampaignsOnRealServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	period, _ := query.ParsePeriod("2005-04")
+	period, _ := period.Parse("2005-04")
 	res, err := campaign.Find(context.Background(), campaign.NewStore(conn), period, campaign.DefaultRules())
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/spamgeo/spamgeo/internal/countries"
 	"github.com/spamgeo/spamgeo/internal/outfile"
+	"github.com/spamgeo/spamgeo/internal/period"
 	"github.com/spamgeo/spamgeo/query"
 	"github.com/spamgeo/spamgeo/report"
 )
@@ -53,7 +54,7 @@ type ReportCmd struct {
 }
 
 // period resolves --period, --from/--to and --last, exactly one of which must be given.
-func (c *PeriodFlags) period(now time.Time) (query.Period, error) {
+func (c *PeriodFlags) period(now time.Time) (period.Period, error) {
 	given := 0
 	for _, set := range []bool{c.Period != "", !c.From.IsZero() || !c.To.IsZero(), c.Last != ""} {
 		if set {
@@ -62,23 +63,23 @@ func (c *PeriodFlags) period(now time.Time) (query.Period, error) {
 	}
 	switch {
 	case given != 1:
-		return query.Period{}, errors.New("give the period one way: --period, --from and --to, or --last")
+		return period.Period{}, errors.New("give the period one way: --period, --from and --to, or --last")
 	case c.Period != "":
-		return query.ParsePeriod(c.Period)
+		return period.Parse(c.Period)
 	case c.Last != "":
-		return query.LastPeriod(c.Last, now)
+		return period.Rolling(c.Last, now)
 	case c.From.IsZero() || c.To.IsZero():
-		return query.Period{}, errors.New("--from and --to go together")
+		return period.Period{}, errors.New("--from and --to go together")
 	}
-	return query.Days(c.From, c.To)
+	return period.Days(c.From, c.To)
 }
 
-func (c *ReportCmd) comparison(p query.Period) (*query.Period, error) {
+func (c *ReportCmd) comparison(p period.Period) (*period.Period, error) {
 	if !c.CompareFrom.IsZero() || !c.CompareTo.IsZero() {
 		if c.CompareFrom.IsZero() || c.CompareTo.IsZero() {
 			return nil, errors.New("--compare-from and --compare-to go together")
 		}
-		cp, err := query.Days(c.CompareFrom, c.CompareTo)
+		cp, err := period.Days(c.CompareFrom, c.CompareTo)
 		return &cp, err
 	}
 	return report.Comparison(c.Compare, p)
@@ -159,7 +160,7 @@ func readTo(ctx context.Context, g *Globals, path string, stdout io.Writer, bina
 }
 
 // runPer writes the ranking by --per.
-func (c *ReportCmd) runPer(ctx context.Context, g *Globals, p query.Period, stdout io.Writer) error {
+func (c *ReportCmd) runPer(ctx context.Context, g *Globals, p period.Period, stdout io.Writer) error {
 	if c.Publisher != "" {
 		return errors.New("--per ranks countries as ISO codes: leave out --publisher")
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/jedib0t/go-pretty/v6/table"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/spamgeo/spamgeo/query"
+	"github.com/spamgeo/spamgeo/internal/period"
 	"github.com/spamgeo/spamgeo/storage/audit"
 	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 )
@@ -208,23 +208,23 @@ func (c *RepairCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error
 
 // openAudit connects to ClickHouse and resolves the period: the one given, or every day that
 // events or the day rollup has messages of.
-func openAudit(ctx context.Context, g *Globals, period string) (clickhousedb.Conn, query.Period, error) {
+func openAudit(ctx context.Context, g *Globals, spec string) (clickhousedb.Conn, period.Period, error) {
 	conn, err := g.clickhouse().Open(ctx)
 	if err != nil {
-		return nil, query.Period{}, err
+		return nil, period.Period{}, err
 	}
-	var p query.Period
-	if period != "" {
-		p, err = query.ParsePeriod(period)
+	var p period.Period
+	if spec != "" {
+		p, err = period.Parse(spec)
 	} else {
 		var first, last time.Time
 		if first, last, err = audit.Span(ctx, conn); err == nil {
-			p, err = query.Days(first, last)
+			p, err = period.Days(first, last)
 		}
 	}
 	if err != nil {
 		conn.Close()
-		return nil, query.Period{}, err
+		return nil, period.Period{}, err
 	}
 	return conn, p, nil
 }

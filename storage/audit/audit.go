@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spamgeo/spamgeo/query"
+	"github.com/spamgeo/spamgeo/internal/period"
 	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 	"github.com/spamgeo/spamgeo/storage/migrations"
 )
@@ -77,7 +77,7 @@ type Duplicate struct {
 
 // Result is what Verify found.
 type Result struct {
-	Period      query.Period
+	Period      period.Period
 	Checked     []string // the tables and views compared with events
 	Events      uint64   // messages in events over the period
 	Duplicates  []Duplicate
@@ -112,7 +112,7 @@ type cell struct {
 }
 
 // Verify compares every derived table with events over p.
-func Verify(ctx context.Context, conn clickhousedb.Conn, p query.Period) (Result, error) {
+func Verify(ctx context.Context, conn clickhousedb.Conn, p period.Period) (Result, error) {
 	res := Result{Period: p}
 	from, to := p.From.UTC().Format(time.DateTime), p.To.UTC().Format(time.DateTime)
 	events := map[[2]bool]map[cell]uint64{} // by (monthly, by trap)
@@ -321,7 +321,7 @@ func rebuildQueries() (map[string][2]string, error) {
 // the same structure, and swapped in with REPLACE PARTITION; running it again changes nothing.
 // Events stored while it runs would be missing from the rebuilt partition, so the caller makes
 // sure no sink is running. The ledger (ingest_offsets) is not rebuilt: see OffsetDifference.
-func Repair(ctx context.Context, conn clickhousedb.Conn, p query.Period, logger *slog.Logger) ([]Rebuild, error) {
+func Repair(ctx context.Context, conn clickhousedb.Conn, p period.Period, logger *slog.Logger) ([]Rebuild, error) {
 	found, err := Verify(ctx, conn, p)
 	if err != nil {
 		return nil, err

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spamgeo/spamgeo/internal/period"
 	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/internal/testenv/testdb"
-	"github.com/spamgeo/spamgeo/query"
 )
 
 // What a server killed in the middle of a block leaves behind, made by hand on the real server:
@@ -32,7 +32,7 @@ func TestVerifyAndRepairOnRealServer(t *testing.T) {
 		exec("INSERT INTO events (event_id, received_at, trap_id, country_code, asn, source_ip, kafka_topic, kafka_partition, kafka_offset) "+
 			"SELECT generateUUIDv4(), toDateTime(?, 'UTC'), ?, 'US', 64000, toFixedString('', 16), 'enriched', 0, ?", at, trap, int64(i))
 	}
-	p, err := query.ParsePeriod("2004-12-01..2005-05-31")
+	p, err := period.Parse("2004-12-01..2005-05-31")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestDuplicatesOnRealServer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	p, err := query.ParsePeriod("2005-04-01..2005-05-31")
+	p, err := period.Parse("2005-04-01..2005-05-31")
 	if err != nil {
 		t.Fatal(err)
 	}

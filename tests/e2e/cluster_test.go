@@ -17,6 +17,7 @@ import (
 	"github.com/spamgeo/spamgeo/consumers/sink"
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/kafka"
+	"github.com/spamgeo/spamgeo/internal/period"
 	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/query"
 	"github.com/spamgeo/spamgeo/schemas/event"
@@ -162,7 +163,7 @@ func TestClusterOnRealServers(t *testing.T) {
 			t.Errorf("node %d: ingest_offsets cover %d messages, want %d", i+1, got, n)
 		}
 	}
-	p, _ := query.Days(time.Date(2005, 4, 1, 0, 0, 0, 0, time.UTC), time.Date(2005, 4, 30, 0, 0, 0, 0, time.UTC))
+	p, _ := period.Days(time.Date(2005, 4, 1, 0, 0, 0, 0, time.UTC), time.Date(2005, 4, 30, 0, 0, 0, 0, time.UTC))
 	counts, err := query.NewReader(conns[1]).Counts(ctx, query.Request{Period: p, Grouping: query.ByCountry})
 	if err != nil {
 		t.Fatal(err)

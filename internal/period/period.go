@@ -1,4 +1,7 @@
-package query
+// Package period is the range of whole UTC days every count and report of spamgeo is about: how
+// people write one (a year, quarter, month, day, range, or the last n days), the comparisons
+// derived from it, and the bounds ClickHouse can store.
+package period
 
 import (
 	"fmt"
@@ -44,14 +47,15 @@ func checked(p Period) (Period, error) {
 
 // Days returns the period from the first to the last day given, both included.
 func Days(first, last time.Time) (Period, error) {
-	p := Period{From: day(first), To: day(last).AddDate(0, 0, 1)}
+	p := Period{From: StartOfDay(first), To: StartOfDay(last).AddDate(0, 0, 1)}
 	if !p.To.After(p.From) {
 		return Period{}, fmt.Errorf("period ends (%s) before it starts (%s)", last.Format(time.DateOnly), first.Format(time.DateOnly))
 	}
 	return checked(p)
 }
 
-func day(t time.Time) time.Time {
+// StartOfDay is the midnight (UTC) that starts the day of t.
+func StartOfDay(t time.Time) time.Time {
 	y, m, d := t.UTC().Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
@@ -94,10 +98,10 @@ var (
 	lastRE    = regexp.MustCompile(`^(\d+)([dwmy])$`)
 )
 
-// ParsePeriod reads a period as people write one: a year (2005), a half-year (2005H2), a
+// Parse reads a period as people write one: a year (2005), a half-year (2005H2), a
 // quarter (2005Q2), a month (2005-04), a day (2005-04-01) or a range of days
 // (2005-04-01..2005-09-30), between FirstDay and LastDay.
-func ParsePeriod(s string) (Period, error) {
+func Parse(s string) (Period, error) {
 	p, err := parsePeriod(strings.ToUpper(strings.TrimSpace(s)))
 	if err != nil {
 		return Period{}, err
@@ -144,9 +148,9 @@ func parsePeriod(s string) (Period, error) {
 // date arithmetic, which would overflow.
 const maxWindow = 1_000_000
 
-// LastPeriod is the rolling window of the last n days, weeks, months or years ("30d", "12w",
+// Rolling is the rolling window of the last n days, weeks, months or years ("30d", "12w",
 // "6m", "1y") up to and including the day of now, within FirstDay and LastDay.
-func LastPeriod(spec string, now time.Time) (Period, error) {
+func Rolling(spec string, now time.Time) (Period, error) {
 	m := lastRE.FindStringSubmatch(strings.ToLower(strings.TrimSpace(spec)))
 	if m == nil {
 		return Period{}, fmt.Errorf("window %q: write a count and a unit: 30d, 12w, 6m or 1y", spec)
@@ -158,7 +162,7 @@ func LastPeriod(spec string, now time.Time) (Period, error) {
 	case n == 0:
 		return Period{}, fmt.Errorf("window %q is empty", spec)
 	}
-	to := day(now).AddDate(0, 0, 1)
+	to := StartOfDay(now).AddDate(0, 0, 1)
 	from := map[string]time.Time{
 		"d": to.AddDate(0, 0, -n), "w": to.AddDate(0, 0, -7*n), "m": to.AddDate(0, -n, 0), "y": to.AddDate(-n, 0, 0),
 	}[m[2]]
