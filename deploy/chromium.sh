@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Debian's Chromium, for the headless browser test of the built-in dashboard (serve/).
+# Debian's Chromium, for the headless browser test of the built-in dashboard (console/serve/).
 #
 #   deploy/chromium.sh install
 NAME=chromium

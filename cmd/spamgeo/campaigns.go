@@ -8,15 +8,15 @@ import (
 	"slices"
 	"time"
 
-	"github.com/spamgeo/spamgeo/campaign"
-	"github.com/spamgeo/spamgeo/campaign/evidence"
-	"github.com/spamgeo/spamgeo/campaign/hosting"
+	"github.com/spamgeo/spamgeo/console/campaign"
+	"github.com/spamgeo/spamgeo/console/campaign/evidence"
+	"github.com/spamgeo/spamgeo/console/campaign/hosting"
+	"github.com/spamgeo/spamgeo/console/query"
+	"github.com/spamgeo/spamgeo/console/report"
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/period"
 	"github.com/spamgeo/spamgeo/internal/telemetry"
 	"github.com/spamgeo/spamgeo/mail/mailbox"
-	"github.com/spamgeo/spamgeo/query"
-	"github.com/spamgeo/spamgeo/report"
 )
 
 // CampaignRuleFlags say how messages are linked into campaigns; campaigns and evidence must

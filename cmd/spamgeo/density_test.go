@@ -11,9 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spamgeo/spamgeo/console/report"
 	"github.com/spamgeo/spamgeo/internal/geoip/geoiptest"
 	"github.com/spamgeo/spamgeo/internal/testenv"
-	"github.com/spamgeo/spamgeo/report"
 	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 )
 

@@ -10,7 +10,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
-	"github.com/spamgeo/spamgeo/export"
+	"github.com/spamgeo/spamgeo/console/export"
 	"github.com/spamgeo/spamgeo/internal/outfile"
 )
 

@@ -12,10 +12,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spamgeo/spamgeo/console/report"
 	"github.com/spamgeo/spamgeo/internal/geoip/geoiptest"
 	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/producers/synth"
-	"github.com/spamgeo/spamgeo/report"
 	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 )
 

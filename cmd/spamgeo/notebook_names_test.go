@@ -7,8 +7,8 @@ import (
 	"os"
 	"testing"
 
-	"github.com/spamgeo/spamgeo/query"
-	"github.com/spamgeo/spamgeo/report"
+	"github.com/spamgeo/spamgeo/console/query"
+	"github.com/spamgeo/spamgeo/console/report"
 )
 
 var update = flag.Bool("update", false, "rewrite notebooks/names.csv and the notebooks' committed outputs")

@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spamgeo/spamgeo/console/report"
 	"github.com/spamgeo/spamgeo/internal/geoip/geoiptest"
 	"github.com/spamgeo/spamgeo/internal/kafka"
 	"github.com/spamgeo/spamgeo/internal/testenv"
-	"github.com/spamgeo/spamgeo/report"
 	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 	"github.com/spamgeo/spamgeo/storage/migrations"
 )

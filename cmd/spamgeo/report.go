@@ -15,11 +15,11 @@ import (
 	"golang.org/x/term"
 	"gonum.org/v1/plot/vg"
 
+	"github.com/spamgeo/spamgeo/console/query"
+	"github.com/spamgeo/spamgeo/console/report"
 	"github.com/spamgeo/spamgeo/internal/countries"
 	"github.com/spamgeo/spamgeo/internal/outfile"
 	"github.com/spamgeo/spamgeo/internal/period"
-	"github.com/spamgeo/spamgeo/query"
-	"github.com/spamgeo/spamgeo/report"
 )
 
 // PeriodFlags choose a period the ways report and export accept.

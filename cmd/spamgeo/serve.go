@@ -4,8 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/spamgeo/spamgeo/console/serve"
 	"github.com/spamgeo/spamgeo/internal/telemetry"
-	"github.com/spamgeo/spamgeo/serve"
 )
 
 // ServeCmd is `spamgeo serve`.
@@ -23,7 +23,7 @@ func (c *ServeCmd) Help() string {
 		"API over the stored statistics: GET /api/v1/report?period=2005Q2&compare=year " +
 		"(&by=country|continent|asn|trap, &top=12, &publisher=sophos, &series=false) answers the report as " +
 		"`spamgeo report --format json` does, with the share-over-time series. The API is described in " +
-		"/api/openapi.yaml (serve/openapi.yaml)."
+		"/api/openapi.yaml (console/serve/openapi.yaml)."
 }
 
 // Run serves until interrupted.

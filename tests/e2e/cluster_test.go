@@ -14,12 +14,12 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/spamgeo/spamgeo/console/query"
 	"github.com/spamgeo/spamgeo/consumers/sink"
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/kafka"
 	"github.com/spamgeo/spamgeo/internal/period"
 	"github.com/spamgeo/spamgeo/internal/testenv"
-	"github.com/spamgeo/spamgeo/query"
 	"github.com/spamgeo/spamgeo/schemas/event"
 	"github.com/spamgeo/spamgeo/storage/addressspace"
 	"github.com/spamgeo/spamgeo/storage/clickhousedb"

@@ -191,7 +191,7 @@ def fill(sql, **parts):
     return sql
 
 
-RESOLUTIONS = [  # as query.Resolutions in query/query.go
+RESOLUTIONS = [  # as query.Resolutions in console/query/query.go
     ("rollup_country_month", "rollup_asn_month", "uniqHLL12"),
     ("rollup_country_day", "rollup_asn_day", "uniq"),
     ("rollup_country_hour", "rollup_asn_hour", "uniq"),
@@ -552,9 +552,9 @@ def test_grafana_panels(db):
 
 
 def test_two_proportion_reference():
-    """query/movers_test.go's expected z and p-values, recomputed with Python's statistics.NormalDist."""
+    """console/query/movers_test.go's expected z and p-values, recomputed with Python's statistics.NormalDist."""
     from statistics import NormalDist
-    text = (ROOT / "query" / "movers_test.go").read_text()
+    text = (ROOT / "console" / "query" / "movers_test.go").read_text()
     cases = re.findall(r"\{(\d+), (\d+), (\d+), (\d+), (-?[\d.e+-]+), ([\d.e+-]+)\}", text)
     assert len(cases) >= 3
     for k1, n1, k2, n2, z_go, p_go in cases:
