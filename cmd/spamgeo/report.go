@@ -16,6 +16,7 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"github.com/spamgeo/spamgeo/console/query"
+	"github.com/spamgeo/spamgeo/console/render"
 	"github.com/spamgeo/spamgeo/console/report"
 	"github.com/spamgeo/spamgeo/internal/countries"
 	"github.com/spamgeo/spamgeo/internal/outfile"
@@ -111,15 +112,15 @@ func (c *ReportCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error
 	if err != nil {
 		return err
 	}
-	format := report.Format(c.Format)
-	charts := format == report.PNG || format == report.SVG || format == report.HTML
-	timeChart := c.Chart == "time" && format != report.HTML && charts
+	format := render.Format(c.Format)
+	charts := format == render.PNG || format == render.SVG || format == render.HTML
+	timeChart := c.Chart == "time" && format != render.HTML && charts
 	req := report.Request{Query: query.Request{Period: p, Grouping: query.Grouping(c.By)}, Compare: cp, Top: c.Top,
-		Publisher: c.Publisher, Series: format == report.HTML || timeChart, Provenance: charts, Movers: c.Movers}
+		Publisher: c.Publisher, Series: format == render.HTML || timeChart, Provenance: charts, Movers: c.Movers}
 	if c.Movers && cp == nil {
 		return errors.New("--movers compares two periods: give --compare too")
 	}
-	return readTo(ctx, g, c.Output, stdout, format == report.PNG, func(out io.Writer, r *query.Reader) error {
+	return readTo(ctx, g, c.Output, stdout, format == render.PNG, func(out io.Writer, r *query.Reader) error {
 		rep, err := report.Build(ctx, r, req)
 		if err != nil {
 			return err
@@ -130,9 +131,9 @@ func (c *ReportCmd) Run(ctx context.Context, g *Globals, stdout io.Writer) error
 		switch {
 		case timeChart:
 			return report.WriteTimeChart(out, rep, chart, format)
-		case format == report.PNG || format == report.SVG:
+		case format == render.PNG || format == render.SVG:
 			return report.WriteBarChart(out, rep, chart, format)
-		case format == report.HTML:
+		case format == render.HTML:
 			chart.Title = "" // the page's heading; its two charts keep their own titles
 			return report.WriteHTML(out, rep, chart)
 		}
@@ -171,8 +172,8 @@ func (c *ReportCmd) runPer(ctx context.Context, g *Globals, p period.Period, std
 			return err
 		}
 	}
-	format := report.Format(c.Format)
-	if format != report.Text && format != report.Markdown && format != report.CSV && format != report.JSON {
+	format := render.Format(c.Format)
+	if format != render.Text && format != render.Markdown && format != render.CSV && format != render.JSON {
 		return fmt.Errorf("--per writes text, markdown, csv or json, not %s", format)
 	}
 	return readTo(ctx, g, c.Output, stdout, false, func(out io.Writer, r *query.Reader) error {
@@ -185,11 +186,11 @@ func (c *ReportCmd) runPer(ctx context.Context, g *Globals, p period.Period, std
 }
 
 // chartOptions reads --width, --height, --dpi, --title and --source.
-func (c *ReportCmd) chartOptions() (report.ChartOptions, error) {
+func (c *ReportCmd) chartOptions() (render.ChartOptions, error) {
 	if c.DPI < 10 || c.DPI > 1200 {
-		return report.ChartOptions{}, fmt.Errorf("--dpi %d: give between 10 and 1200 pixels per inch", c.DPI)
+		return render.ChartOptions{}, fmt.Errorf("--dpi %d: give between 10 and 1200 pixels per inch", c.DPI)
 	}
-	o := report.ChartOptions{DPI: c.DPI, Title: c.Title, Source: c.Source}
+	o := render.ChartOptions{DPI: c.DPI, Title: c.Title, Source: c.Source}
 	for _, l := range []struct {
 		flag, value string
 		to          *vg.Length
@@ -199,10 +200,10 @@ func (c *ReportCmd) chartOptions() (report.ChartOptions, error) {
 		}
 		v, err := chartLength(l.value, c.DPI)
 		if err != nil {
-			return report.ChartOptions{}, fmt.Errorf("%s: %w", l.flag, err)
+			return render.ChartOptions{}, fmt.Errorf("%s: %w", l.flag, err)
 		}
 		if px := v / vg.Inch * vg.Length(c.DPI); px > 16000 {
-			return report.ChartOptions{}, fmt.Errorf("%s %s at %d dpi is %.0f pixels: give at most 16000", l.flag, l.value, c.DPI, px)
+			return render.ChartOptions{}, fmt.Errorf("%s %s at %d dpi is %.0f pixels: give at most 16000", l.flag, l.value, c.DPI, px)
 		}
 		*l.to = v
 	}

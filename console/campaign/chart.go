@@ -8,17 +8,17 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 
-	"github.com/spamgeo/spamgeo/console/report"
+	"github.com/spamgeo/spamgeo/console/render"
 )
 
 // writeChart draws the messages per day of the listed campaigns over the period, one line each
 // (days without messages at zero), as PNG or SVG.
-func writeChart(w io.Writer, l Listing, f report.Format) error {
-	p := report.NewPlot()
-	p.Title.Text = "Messages per day of the top spam campaigns\n" + report.ShortPeriodText(l.period)
+func writeChart(w io.Writer, l Listing, f render.Format) error {
+	p := render.NewPlot()
+	p.Title.Text = "Messages per day of the top spam campaigns\n" + render.ShortPeriod(l.period)
 	p.Y.Label.Text = "Messages"
-	p.Y.Tick.Marker = report.CountTicks{}
-	p.X.Tick.Marker = report.CalendarTicks{Labels: 7}
+	p.Y.Tick.Marker = render.CountTicks{}
+	p.X.Tick.Marker = render.CalendarTicks{Labels: 7}
 	top := 1.0
 	for i, s := range l.Campaigns {
 		perDay := map[time.Time]uint64{}
@@ -35,8 +35,8 @@ func writeChart(w io.Writer, l Listing, f report.Format) error {
 		if err != nil {
 			return err
 		}
-		line.Color, line.Width = report.Palette[i%len(report.Palette)], vg.Points(1.5)
-		if i >= len(report.Palette) {
+		line.Color, line.Width = render.Palette[i%len(render.Palette)], vg.Points(1.5)
+		if i >= len(render.Palette) {
 			line.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
 		}
 		p.Add(line)
@@ -50,5 +50,5 @@ func writeChart(w io.Writer, l Listing, f report.Format) error {
 		p.Title.Text += "\n(no campaigns in this period)"
 	}
 	p.Y.Min, p.Y.Max = 0, top
-	return report.Render(w, p, nil, report.ChartOptions{}, f)
+	return render.Render(w, p, nil, render.ChartOptions{}, f)
 }

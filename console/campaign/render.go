@@ -14,6 +14,7 @@ import (
 	"github.com/jedib0t/go-pretty/v6/text"
 
 	"github.com/spamgeo/spamgeo/console/query"
+	"github.com/spamgeo/spamgeo/console/render"
 	"github.com/spamgeo/spamgeo/console/report"
 	"github.com/spamgeo/spamgeo/internal/countries"
 	"github.com/spamgeo/spamgeo/internal/period"
@@ -98,7 +99,7 @@ func Write(w io.Writer, l Listing, f string) error {
 		e.SetIndent("", "  ")
 		return e.Encode(l)
 	case "png", "svg":
-		return writeChart(w, l, report.Format(f))
+		return writeChart(w, l, render.Format(f))
 	}
 	return fmt.Errorf("format %q is not one of %v", f, Formats)
 }

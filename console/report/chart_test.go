@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 
 	"github.com/spamgeo/spamgeo/console/query"
+	"github.com/spamgeo/spamgeo/console/render"
 )
 
 const (
@@ -24,7 +24,7 @@ const (
 	build6 = "country ipvAll@2026-06-01; asn-ipv6.csv#0a1b2c3d4e5f"
 )
 
-var pressOptions = ChartOptions{Source: "Source: ExampleLab spam traps"}
+var pressOptions = render.ChartOptions{Source: "Source: ExampleLab spam traps"}
 
 // chartSample is the sample report with what Build reads for charts: six months of shares and
 // the traps and GeoIP builds of both periods.
@@ -41,9 +41,13 @@ func chartSample(t *testing.T) Report {
 	return r
 }
 
-var chartWriters = map[string]func(*bytes.Buffer, Report, ChartOptions, Format) error{
-	"bars": func(b *bytes.Buffer, r Report, o ChartOptions, f Format) error { return WriteBarChart(b, r, o, f) },
-	"time": func(b *bytes.Buffer, r Report, o ChartOptions, f Format) error { return WriteTimeChart(b, r, o, f) },
+var chartWriters = map[string]func(*bytes.Buffer, Report, render.ChartOptions, render.Format) error{
+	"bars": func(b *bytes.Buffer, r Report, o render.ChartOptions, f render.Format) error {
+		return WriteBarChart(b, r, o, f)
+	},
+	"time": func(b *bytes.Buffer, r Report, o render.ChartOptions, f render.Format) error {
+		return WriteTimeChart(b, r, o, f)
+	},
 }
 
 var embeddedFont = regexp.MustCompile(`base64,[A-Za-z0-9+/=]+`)
@@ -82,7 +86,7 @@ func TestChartGolden(t *testing.T) {
 	dir := os.Getenv("SPAMGEO_ARTIFACTS")
 	r := chartSample(t)
 	for name, write := range chartWriters {
-		for _, f := range []Format{SVG, PNG} {
+		for _, f := range []render.Format{render.SVG, render.PNG} {
 			var b bytes.Buffer
 			if err := write(&b, r, pressOptions, f); err != nil {
 				t.Fatal(err)
@@ -92,7 +96,7 @@ func TestChartGolden(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if f == SVG {
+			if f == render.SVG {
 				golden(t, "chart-"+name+".svg", embeddedFont.ReplaceAll(b.Bytes(), []byte("base64,…")))
 			}
 		}
@@ -118,7 +122,7 @@ func TestChartText(t *testing.T) {
 	}
 	for name, write := range chartWriters {
 		var b bytes.Buffer
-		if err := write(&b, r, pressOptions, SVG); err != nil {
+		if err := write(&b, r, pressOptions, render.SVG); err != nil {
 			t.Fatal(err)
 		}
 		texts, families := svgTexts(t, b.Bytes())
@@ -159,7 +163,7 @@ func TestChartText(t *testing.T) {
 
 	// The user's title replaces the chart's; a comparison without messages is noted, not drawn.
 	var b bytes.Buffer
-	if err := WriteBarChart(&b, emptyComparison(t), ChartOptions{Title: "Where spam came from"}, SVG); err != nil {
+	if err := WriteBarChart(&b, emptyComparison(t), render.ChartOptions{Title: "Where spam came from"}, render.SVG); err != nil {
 		t.Fatal(err)
 	}
 	texts, _ := svgTexts(t, b.Bytes())
@@ -177,7 +181,7 @@ func TestChartText(t *testing.T) {
 	// A period without messages draws an empty frame that says so, with no value on it.
 	b.Reset()
 	empty := New(query.Compare(counts(mustPeriod(t, "2006-01"), query.ByCountry, 0), nil, 12), Namer{}, nil)
-	if err := WriteBarChart(&b, empty, ChartOptions{}, SVG); err != nil {
+	if err := WriteBarChart(&b, empty, render.ChartOptions{}, render.SVG); err != nil {
 		t.Fatal(err)
 	}
 	texts, _ = svgTexts(t, b.Bytes())
@@ -191,16 +195,16 @@ func TestChartText(t *testing.T) {
 func TestChartSize(t *testing.T) {
 	r := chartSample(t)
 	for _, c := range []struct {
-		o    ChartOptions
+		o    render.ChartOptions
 		w, h int
 	}{
-		{ChartOptions{}, 1063, 650}, // 18 × 11 cm at 150 dpi
-		{ChartOptions{Width: 16 * vg.Centimeter, Height: 9 * vg.Centimeter, DPI: 300}, 1890, 1063},
-		{ChartOptions{Width: 8 * vg.Inch, Height: 5 * vg.Inch, DPI: 96}, 768, 480},
+		{render.ChartOptions{}, 1063, 650}, // 18 × 11 cm at 150 dpi
+		{render.ChartOptions{Width: 16 * vg.Centimeter, Height: 9 * vg.Centimeter, DPI: 300}, 1890, 1063},
+		{render.ChartOptions{Width: 8 * vg.Inch, Height: 5 * vg.Inch, DPI: 96}, 768, 480},
 	} {
 		for name, write := range chartWriters {
 			var b bytes.Buffer
-			if err := write(&b, r, c.o, PNG); err != nil {
+			if err := write(&b, r, c.o, render.PNG); err != nil {
 				t.Fatal(err)
 			}
 			img, err := png.Decode(&b)
@@ -213,7 +217,7 @@ func TestChartSize(t *testing.T) {
 		}
 	}
 	var b bytes.Buffer
-	if err := WriteTimeChart(&b, r, ChartOptions{Width: 16 * vg.Centimeter, Height: 9 * vg.Centimeter}, SVG); err != nil {
+	if err := WriteTimeChart(&b, r, render.ChartOptions{Width: 16 * vg.Centimeter, Height: 9 * vg.Centimeter}, render.SVG); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(b.String(), `<svg width="453.54pt" height="255.12pt"`) {
@@ -222,7 +226,7 @@ func TestChartSize(t *testing.T) {
 	// A bar chart of many rows grows wider than the default, unless told its width.
 	many := New(query.Compare(sampleCounts(t), nil, 25), Namer{}, nil)
 	b.Reset()
-	if err := WriteBarChart(&b, many, ChartOptions{DPI: 72}, PNG); err != nil {
+	if err := WriteBarChart(&b, many, render.ChartOptions{DPI: 72}, render.PNG); err != nil {
 		t.Fatal(err)
 	}
 	if img, err := png.Decode(&b); err != nil || img.Bounds().Dx() <= 510 {
@@ -230,69 +234,12 @@ func TestChartSize(t *testing.T) {
 	}
 }
 
-func unix(s string) float64 {
-	d, err := time.Parse(time.DateOnly, s)
-	if err != nil {
-		panic(err)
-	}
-	return float64(d.Unix())
-}
-
 // The labelled ticks sit exactly at month (or day) starts, where the buckets' points are, thinned
 // out to as many as fit; the starts in between are minor ticks.
-func TestCalendarTicks(t *testing.T) {
-	major := func(ticks []plot.Tick) (values []float64, labels []string) {
-		for _, tk := range ticks {
-			if !tk.IsMinor() {
-				values, labels = append(values, tk.Value), append(labels, tk.Label)
-			}
-		}
-		return values, labels
-	}
-	for _, c := range []struct {
-		ticks    CalendarTicks
-		from, to string
-		at       []string
-		labels   []string
-		minor    int
-	}{
-		{CalendarTicks{Months: true, Labels: 8}, "2005-04-01", "2005-09-01",
-			[]string{"2005-04-01", "2005-05-01", "2005-06-01", "2005-07-01", "2005-08-01", "2005-09-01"},
-			[]string{"Apr 2005", "May", "Jun", "Jul", "Aug", "Sep"}, 0},
-		{CalendarTicks{Months: true, Labels: 4}, "2005-02-01", "2005-12-01",
-			[]string{"2005-04-01", "2005-07-01", "2005-10-01"}, []string{"Apr 2005", "Jul", "Oct"}, 8},
-		{CalendarTicks{Months: true, Labels: 8}, "2004-01-01", "2007-12-01",
-			[]string{"2004-01-01", "2004-07-01", "2005-01-01", "2005-07-01", "2006-01-01", "2006-07-01", "2007-01-01", "2007-07-01"},
-			[]string{"Jan 2004", "Jul", "Jan 2005", "Jul", "Jan 2006", "Jul", "Jan 2007", "Jul"}, 40},
-		{CalendarTicks{Months: true, Labels: 5}, "2004-01-01", "2007-12-01",
-			[]string{"2004-01-01", "2005-01-01", "2006-01-01", "2007-01-01"}, []string{"2004", "2005", "2006", "2007"}, 44},
-		{CalendarTicks{Labels: 7}, "2005-04-01", "2005-04-30",
-			[]string{"2005-04-01", "2005-04-06", "2005-04-11", "2005-04-16", "2005-04-21", "2005-04-26"},
-			[]string{"1 Apr 2005", "6 Apr", "11 Apr", "16 Apr", "21 Apr", "26 Apr"}, 24},
-		{CalendarTicks{Labels: 10}, "2005-12-28", "2006-01-03",
-			[]string{"2005-12-28", "2005-12-29", "2005-12-30", "2005-12-31", "2006-01-01", "2006-01-02", "2006-01-03"},
-			[]string{"28 Dec 2005", "29 Dec", "30 Dec", "31 Dec", "1 Jan 2006", "2 Jan", "3 Jan"}, 0},
-		{CalendarTicks{Labels: 3}, "2005-04-01", "2005-06-28", // 89 days, the longest by day
-			[]string{"2005-04-01", "2005-05-01", "2005-06-01"}, []string{"1 Apr 2005", "1 May", "1 Jun"}, 86},
-	} {
-		ticks := c.ticks.Ticks(unix(c.from), unix(c.to))
-		values, labels := major(ticks)
-		var at []float64
-		for _, d := range c.at {
-			at = append(at, unix(d))
-		}
-		if !slices.Equal(values, at) || !slices.Equal(labels, c.labels) || len(ticks)-len(values) != c.minor {
-			t.Errorf("%+v %s..%s: major ticks %v %q and %d minor, want %v %q and %d", c.ticks, c.from, c.to,
-				values, labels, len(ticks)-len(values), at, c.labels, c.minor)
-		}
-	}
-}
-
-// In the drawn time chart each month's point and the month's tick are at the same x.
 func TestTimeChartTicksOnPoints(t *testing.T) {
 	r := chartSample(t)
 	var b bytes.Buffer
-	if err := WriteTimeChart(&b, r, ChartOptions{}, SVG); err != nil {
+	if err := WriteTimeChart(&b, r, render.ChartOptions{}, render.SVG); err != nil {
 		t.Fatal(err)
 	}
 	// The x axis draws each tick as a vertical path in the axis colour; each series is a path
@@ -326,40 +273,6 @@ func atof(t *testing.T, b []byte) float64 {
 		t.Fatal(err)
 	}
 	return v
-}
-
-func TestPercentTicks(t *testing.T) {
-	labels := func(lo, hi float64) []string {
-		var out []string
-		for _, tk := range (percentTicks{}).Ticks(lo, hi) {
-			if tk.Label != "" {
-				out = append(out, tk.Label)
-			}
-		}
-		return out
-	}
-	for _, c := range []struct {
-		hi   float64
-		want []string
-	}{{60, []string{"0%", "30%", "60%"}}, {130, []string{"0%", "40%", "80%"}}, {1.3, []string{"0%", "0.4%", "0.8%", "1.2%"}}} {
-		if got := labels(0, c.hi); !slices.Equal(got, c.want) {
-			t.Errorf("ticks of 0..%v: %q, want %q", c.hi, got, c.want)
-		}
-	}
-}
-
-func TestShortPeriodText(t *testing.T) {
-	for in, want := range map[string]string{
-		"2005": "2005", "2005H1": "Jan–Jun 2005", "2005Q2": "Q2 2005", "2005-05": "May 2005",
-		"2005-04-01..2005-09-30": "Apr–Sep 2005", "2004-11-01..2005-02-28": "Nov 2004–Feb 2005",
-		"2004-01-01..2007-12-31": "2004–2007", "2005-04-01..2005-04-15": "1–15 Apr 2005",
-		"2005-04-20..2005-05-03": "20 Apr–3 May 2005", "2004-12-20..2005-01-03": "20 Dec 2004–3 Jan 2005",
-		"2005-04-20": "20 Apr 2005", "2005-02-01..2006-01-31": "Feb 2005–Jan 2006",
-	} {
-		if got := ShortPeriodText(mustPeriod(t, in)); got != want {
-			t.Errorf("ShortPeriodText(%s) = %q, want %q", in, got, want)
-		}
-	}
 }
 
 func TestGeoIPText(t *testing.T) {

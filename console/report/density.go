@@ -10,6 +10,7 @@ import (
 	"github.com/jedib0t/go-pretty/v6/table"
 
 	"github.com/spamgeo/spamgeo/console/query"
+	"github.com/spamgeo/spamgeo/console/render"
 	"github.com/spamgeo/spamgeo/internal/countries"
 )
 
@@ -150,7 +151,7 @@ func times(m float64) string {
 }
 
 // WriteDensity writes d as text, Markdown, CSV or JSON.
-func WriteDensity(w io.Writer, d Density, f Format) error {
+func WriteDensity(w io.Writer, d Density, f render.Format) error {
 	r := ranking{value: d, title: d.Title, periodText: d.PeriodText, methodology: d.Methodology, sentences: d.Sentences,
 		csvHeader: []string{"rank", "code", "name", "messages", "ipv4_sources", "ipv4_addresses", "per_million", "multiple", "ipv6_source_nets64", "ipv6_nets64", "ipv6_per_million"},
 		header:    table.Row{"#", "Name", "Code", "IPv4 sources", "IPv4 addresses", "Per million", "× " + cmp.Or(d.Reference, "—"), "IPv6 /64 sources", "Per million /64s"}}

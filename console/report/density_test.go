@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/spamgeo/spamgeo/console/query"
+	"github.com/spamgeo/spamgeo/console/render"
 )
 
 // A country the GeoIP builds give IPv4 space but no IPv6 space has no IPv6 figure: an empty
@@ -28,7 +29,7 @@ func TestDensityWithoutIPv6SpaceHasNoIPv6Figure(t *testing.T) {
 		t.Errorf("DE: IPv6 per million %v, want %v", v, 2.0/(1<<20)*1e6)
 	}
 	var csvOut, jsonOut bytes.Buffer
-	if err := WriteDensity(&csvOut, d, CSV); err != nil {
+	if err := WriteDensity(&csvOut, d, render.CSV); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := csv.NewReader(&csvOut).ReadAll()
@@ -40,7 +41,7 @@ func TestDensityWithoutIPv6SpaceHasNoIPv6Figure(t *testing.T) {
 			t.Errorf("CSV row %v: IPv6 per million %q", r, last)
 		}
 	}
-	if err := WriteDensity(&jsonOut, d, JSON); err != nil {
+	if err := WriteDensity(&jsonOut, d, render.JSON); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(jsonOut.String(), `"ipv6_sources_per_million_nets64": null`) {

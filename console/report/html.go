@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"html/template"
 	"io"
+
+	"github.com/spamgeo/spamgeo/console/render"
 )
 
 var page = template.Must(template.New("report").Funcs(template.FuncMap{
@@ -47,8 +49,8 @@ figure img { max-width: 100%; height: auto; }
 // WriteHTML writes a self-contained page: the table, the sentences and the charts as inline
 // PNG images drawn with o, with no external script, style, font or image. PNG rather than SVG:
 // the page stays small, and SVG text would need the embedded font to keep its metrics.
-func WriteHTML(w io.Writer, r Report, o ChartOptions) error {
-	bars, err := dataURI(func(b *bytes.Buffer) error { return WriteBarChart(b, r, o, PNG) })
+func WriteHTML(w io.Writer, r Report, o render.ChartOptions) error {
+	bars, err := dataURI(func(b *bytes.Buffer) error { return WriteBarChart(b, r, o, render.PNG) })
 	if err != nil {
 		return err
 	}
@@ -57,7 +59,7 @@ func WriteHTML(w io.Writer, r Report, o ChartOptions) error {
 		Bars, Time template.URL
 	}{R: r, Bars: bars}
 	if r.Series != nil && len(r.Series.Times) > 0 {
-		if data.Time, err = dataURI(func(b *bytes.Buffer) error { return WriteTimeChart(b, r, o, PNG) }); err != nil {
+		if data.Time, err = dataURI(func(b *bytes.Buffer) error { return WriteTimeChart(b, r, o, render.PNG) }); err != nil {
 			return err
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/jedib0t/go-pretty/v6/table"
 
 	"github.com/spamgeo/spamgeo/console/query"
+	"github.com/spamgeo/spamgeo/console/render"
 	"github.com/spamgeo/spamgeo/internal/countries"
 	"github.com/spamgeo/spamgeo/internal/period"
 )
@@ -39,14 +40,14 @@ type NormalRequest struct {
 
 // Normalised is a PerCapita or a Density ranking.
 type Normalised interface {
-	Write(w io.Writer, f Format) error
+	Write(w io.Writer, f render.Format) error
 }
 
 // Write writes the ranking (see WritePerCapita).
-func (r PerCapita) Write(w io.Writer, f Format) error { return WritePerCapita(w, r, f) }
+func (r PerCapita) Write(w io.Writer, f render.Format) error { return WritePerCapita(w, r, f) }
 
 // Write writes the ranking (see WriteDensity).
-func (d Density) Write(w io.Writer, f Format) error { return WriteDensity(w, d, f) }
+func (d Density) Write(w io.Writer, f render.Format) error { return WriteDensity(w, d, f) }
 
 // ErrNormalRequest marks a request that cannot be answered as asked.
 var ErrNormalRequest = errors.New("normalisation")
@@ -95,23 +96,23 @@ type ranking struct {
 }
 
 // write writes the ranking as text, Markdown, CSV or JSON.
-func (r ranking) write(w io.Writer, f Format) error {
+func (r ranking) write(w io.Writer, f render.Format) error {
 	switch f {
-	case JSON:
+	case render.JSON:
 		e := json.NewEncoder(w)
 		e.SetIndent("", "  ")
 		return e.Encode(r.value)
-	case CSV:
+	case render.CSV:
 		cw := csv.NewWriter(w)
 		_ = cw.Write(r.csvHeader)
 		_ = cw.WriteAll(r.csvRows)
 		return cw.Error()
-	case Text, Markdown:
+	case render.Text, render.Markdown:
 		t := table.NewWriter()
 		t.AppendHeader(r.header)
 		t.AppendRows(r.rows)
 		rendered := t.Render()
-		if f == Markdown {
+		if f == render.Markdown {
 			rendered = t.RenderMarkdown()
 		}
 		fmt.Fprintf(w, "%s, %s\n\n%s\n\n", r.title, r.periodText, rendered)

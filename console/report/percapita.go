@@ -10,6 +10,7 @@ import (
 	"github.com/jedib0t/go-pretty/v6/table"
 
 	"github.com/spamgeo/spamgeo/console/query"
+	"github.com/spamgeo/spamgeo/console/render"
 	"github.com/spamgeo/spamgeo/internal/countries"
 )
 
@@ -119,7 +120,7 @@ func NewPerCapita(c query.Counts, data map[string]countries.Population, per, sou
 }
 
 // WritePerCapita writes p as text, Markdown, CSV or JSON.
-func WritePerCapita(w io.Writer, p PerCapita, f Format) error {
+func WritePerCapita(w io.Writer, p PerCapita, f render.Format) error {
 	whom := map[string]string{PerCapitaPeople: "People", PerCapitaInternetUser: "Internet users"}[p.Per]
 	r := ranking{value: p, title: p.Title, periodText: p.PeriodText, methodology: p.Methodology, sentences: p.Sentences,
 		csvHeader: []string{"rank", "code", "name", "messages", "unique_sources", "people", "year", "messages_per_million", "unique_sources_per_million", "multiple"},

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/spamgeo/spamgeo/console/query"
+	"github.com/spamgeo/spamgeo/console/render"
 )
 
 // geoipSources names the GeoIP data behind a build string, as package geoip writes them: the
@@ -100,7 +101,7 @@ func geoipText(builds []string) string {
 
 // footer is what a chart prints under it: the user's source line, the methodology, and the
 // report's notes when the chart shows the comparison.
-func (r Report) footer(o ChartOptions, withComparison bool) []string {
+func (r Report) footer(o render.ChartOptions, withComparison bool) []string {
 	var out []string
 	if o.Source != "" {
 		out = append(out, o.Source)
@@ -119,9 +120,9 @@ func (r Report) footer(o ChartOptions, withComparison bool) []string {
 // traps (Apr–Sep 2004: 9,800 messages caught by 11 spam traps); shares are of these messages,
 // not of all spam. GeoIP: …".
 func (r Report) methodology() string {
-	s := ShortPeriodText(r.period) + ": " + caught(r.Messages, r.provenance)
+	s := render.ShortPeriod(r.period) + ": " + caught(r.Messages, r.provenance)
 	if r.comparePeriod != nil && r.CompareTotal != nil {
-		s += " (" + ShortPeriodText(*r.comparePeriod) + ": " + caught(*r.CompareTotal, r.compareProvenance) + ")"
+		s += " (" + render.ShortPeriod(*r.comparePeriod) + ": " + caught(*r.CompareTotal, r.compareProvenance) + ")"
 	}
 	if r.Messages == 0 {
 		return s + "."

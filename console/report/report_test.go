@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/spamgeo/spamgeo/console/query"
+	"github.com/spamgeo/spamgeo/console/render"
 	"github.com/spamgeo/spamgeo/internal/period"
 )
 
@@ -94,7 +95,7 @@ func golden(t *testing.T, name string, got []byte) {
 
 func TestGoldenOutputs(t *testing.T) {
 	r := sample(t)
-	for _, f := range []Format{Text, Markdown, CSV, JSON} {
+	for _, f := range []render.Format{render.Text, render.Markdown, render.CSV, render.JSON} {
 		var b bytes.Buffer
 		if err := Write(&b, r, f); err != nil {
 			t.Fatal(err)
@@ -108,7 +109,7 @@ func TestGoldenOutputs(t *testing.T) {
 	}
 	var b bytes.Buffer
 	empty := New(query.Compare(counts(mustPeriod(t, "2006-01"), query.ByCountry, 0), nil, 12), Namer{}, nil)
-	if err := Write(&b, empty, Text); err != nil {
+	if err := Write(&b, empty, render.Text); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "empty.text", b.Bytes())
@@ -120,7 +121,7 @@ func TestNoComparison(t *testing.T) {
 	none := New(query.Compare(sampleCounts(t), nil, 6), Namer{}, nil)
 	for name, r := range map[string]Report{"no comparison": none, "empty comparison period": emptyComparison(t)} {
 		var j, c, tx bytes.Buffer
-		for f, b := range map[Format]*bytes.Buffer{JSON: &j, CSV: &c, Text: &tx} {
+		for f, b := range map[render.Format]*bytes.Buffer{render.JSON: &j, render.CSV: &c, render.Text: &tx} {
 			if err := Write(b, r, f); err != nil {
 				t.Fatal(err)
 			}
@@ -153,7 +154,7 @@ func TestNoComparison(t *testing.T) {
 	}
 	empty := New(query.Compare(counts(mustPeriod(t, "2003"), query.ByCountry, 0), nil, 12), Namer{}, nil)
 	var b bytes.Buffer
-	if err := Write(&b, empty, JSON); err != nil {
+	if err := Write(&b, empty, render.JSON); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(b.String(), `"rows": [],`) {
@@ -180,7 +181,7 @@ func TestRemainder(t *testing.T) {
 // The CSV movement column tells a newcomer from an unchanged rank, which rank_change 0 did not.
 func TestCSVMovement(t *testing.T) {
 	var b bytes.Buffer
-	if err := Write(&b, sample(t), CSV); err != nil {
+	if err := Write(&b, sample(t), render.CSV); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := csv.NewReader(&b).ReadAll()
@@ -366,7 +367,7 @@ func TestCSVNeutralisesFormulas(t *testing.T) {
 	prev := counts(mustPeriod(t, "2004"), query.ByTrap, 60, before...)
 	r := New(query.Compare(counts(mustPeriod(t, "2005"), query.ByTrap, 60, groups...), &prev, 12), Namer{}, nil)
 	var b bytes.Buffer
-	if err := Write(&b, r, CSV); err != nil {
+	if err := Write(&b, r, render.CSV); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := csv.NewReader(&b).ReadAll()

@@ -10,46 +10,30 @@ import (
 	"github.com/jedib0t/go-pretty/v6/table"
 	"github.com/jedib0t/go-pretty/v6/text"
 
+	"github.com/spamgeo/spamgeo/console/render"
 	"github.com/spamgeo/spamgeo/internal/spreadsheet"
 )
 
-// Format names an output of spamgeo report.
-type Format string
-
-// The formats.
-const (
-	Text     Format = "text"
-	Markdown Format = "markdown"
-	CSV      Format = "csv"
-	JSON     Format = "json"
-	HTML     Format = "html"
-	PNG      Format = "png"
-	SVG      Format = "svg"
-)
-
-// Formats lists them for help texts and validation.
-var Formats = []Format{Text, Markdown, CSV, JSON, HTML, PNG, SVG}
-
 // Write writes r in format f. PNG and SVG write the comparison bar chart; the share-over-time
 // chart is WriteTimeChart.
-func Write(w io.Writer, r Report, f Format) error {
+func Write(w io.Writer, r Report, f render.Format) error {
 	switch f {
-	case Text:
+	case render.Text:
 		return writeText(w, r)
-	case Markdown:
+	case render.Markdown:
 		return writeMarkdown(w, r)
-	case CSV:
+	case render.CSV:
 		return writeCSV(w, r)
-	case JSON:
+	case render.JSON:
 		e := json.NewEncoder(w)
 		e.SetIndent("", "  ")
 		return e.Encode(r)
-	case HTML:
-		return WriteHTML(w, r, ChartOptions{})
-	case PNG, SVG:
-		return WriteBarChart(w, r, ChartOptions{}, f)
+	case render.HTML:
+		return WriteHTML(w, r, render.ChartOptions{})
+	case render.PNG, render.SVG:
+		return WriteBarChart(w, r, render.ChartOptions{}, f)
 	}
-	return fmt.Errorf("format %q is not one of %v", f, Formats)
+	return fmt.Errorf("format %q is not one of %v", f, render.Formats)
 }
 
 // grid lays the report out as a table for the text and Markdown renderers.

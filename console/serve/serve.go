@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spamgeo/spamgeo/console/query"
+	"github.com/spamgeo/spamgeo/console/render"
 	"github.com/spamgeo/spamgeo/console/report"
 	"github.com/spamgeo/spamgeo/internal/period"
 )
@@ -186,11 +187,11 @@ var Params = []string{"period", "from", "to", "last", "compare", "by", "top", "p
 
 // Downloads are the report endpoint's formats besides JSON: the table as CSV and a chart as
 // PNG, as the dashboard offers them.
-var Downloads = []report.Format{report.CSV, report.PNG}
+var Downloads = []render.Format{render.CSV, render.PNG}
 
 // download is what a report request asks for besides the report: a file format and its chart.
 type download struct {
-	format report.Format // "" for JSON
+	format render.Format // "" for JSON
 	chart  string        // bars or time, for PNG
 }
 
@@ -198,13 +199,13 @@ type download struct {
 func downloadRequest(q map[string]string) (download, error) {
 	d := download{chart: "bars"}
 	if v, ok := q["format"]; ok && v != "json" {
-		d.format = report.Format(v)
+		d.format = render.Format(v)
 		if !slices.Contains(Downloads, d.format) {
 			return d, badRequest{fmt.Errorf("format %q is not json, csv or png", v)}
 		}
 	}
 	if v, ok := q["chart"]; ok {
-		if d.format != report.PNG || v != "bars" && v != "time" {
+		if d.format != render.PNG || v != "bars" && v != "time" {
 			return d, badRequest{fmt.Errorf("chart %q: use chart=bars or chart=time with format=png", v)}
 		}
 		d.chart = v
@@ -337,7 +338,7 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) int {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()
 	req.Series = req.Series && (file.format == "" || file.chart == "time")
-	req.Provenance = file.format == report.PNG // a chart's methodology line: traps, GeoIP builds
+	req.Provenance = file.format == render.PNG // a chart's methodology line: traps, GeoIP builds
 	rep, err := report.Build(ctx, s.reader, req)
 	if err != nil {
 		return s.fail(w, r, err)
@@ -392,15 +393,15 @@ func writeFile(w http.ResponseWriter, req report.Request, rep report.Report, d d
 	var err error
 	name := fmt.Sprintf("spamgeo-%s-%s", req.Query.Grouping, req.Query.Period)
 	switch {
-	case d.format == report.PNG && d.chart == "time":
-		err, name = report.WriteTimeChart(&b, rep, report.ChartOptions{}, report.PNG), name+"-over-time"
+	case d.format == render.PNG && d.chart == "time":
+		err, name = report.WriteTimeChart(&b, rep, render.ChartOptions{}, render.PNG), name+"-over-time"
 	default:
 		err = report.Write(&b, rep, d.format)
 	}
 	if err != nil {
 		return fmt.Errorf("render %s: %w", d.format, err)
 	}
-	w.Header().Set("Content-Type", map[report.Format]string{report.CSV: "text/csv; charset=utf-8", report.PNG: "image/png"}[d.format])
+	w.Header().Set("Content-Type", map[render.Format]string{render.CSV: "text/csv; charset=utf-8", render.PNG: "image/png"}[d.format])
 	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name+"."+string(d.format)))
 	w.Write(b.Bytes())
 	return nil
