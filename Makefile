@@ -72,10 +72,12 @@ fuzz:
 	  $(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
 	done
 
+## lint: gofmt, vet, staticcheck, and the import rules between layers (docs/architecture.md).
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+	$(GO) test -count=1 ./tests/layers
 
 ## bench: Go benchmarks of each stage (five runs each) and against peers (bench/peers/: ClickHouse's own
 ## Kafka engine, latency at 10,000 events/s, franz-go, each role's peak resident memory as a child
