@@ -54,25 +54,9 @@ type ReportCmd struct {
 	Output      string    `help:"Write to this file instead of standard output; it is written under a temporary name beside it and renamed into place when complete, so a failure leaves the path as it was (pipes and devices are written to directly)." short:"o" placeholder:"FILE" env:"SPAMGEO_REPORT_OUTPUT"`
 }
 
-// period resolves --period, --from/--to and --last, exactly one of which must be given.
+// period resolves --period, --from/--to and --last as the HTTP API resolves its parameters.
 func (c *PeriodFlags) period(now time.Time) (period.Period, error) {
-	given := 0
-	for _, set := range []bool{c.Period != "", !c.From.IsZero() || !c.To.IsZero(), c.Last != ""} {
-		if set {
-			given++
-		}
-	}
-	switch {
-	case given != 1:
-		return period.Period{}, errors.New("give the period one way: --period, --from and --to, or --last")
-	case c.Period != "":
-		return period.Parse(c.Period)
-	case c.Last != "":
-		return period.Rolling(c.Last, now)
-	case c.From.IsZero() || c.To.IsZero():
-		return period.Period{}, errors.New("--from and --to go together")
-	}
-	return period.Days(c.From, c.To)
+	return period.Spec{Period: c.Period, From: c.From, To: c.To, Last: c.Last}.Resolve(now)
 }
 
 func (c *ReportCmd) comparison(p period.Period) (*period.Period, error) {

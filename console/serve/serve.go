@@ -213,25 +213,20 @@ func downloadRequest(q map[string]string) (download, error) {
 	return d, nil
 }
 
-// period reads the period parameters: period, last, or from and to.
+// period reads the period parameters (period, from and to, or last) as the command line reads
+// its flags.
 func (s *Server) period(q map[string]string) (period.Period, error) {
-	var p period.Period
-	var err error
-	switch {
-	case q["period"] != "":
-		p, err = period.Parse(q["period"])
-	case q["last"] != "":
-		p, err = period.Rolling(q["last"], s.now())
-	case q["from"] != "" && q["to"] != "":
-		var from, to time.Time
-		if from, err = time.Parse(time.DateOnly, q["from"]); err == nil {
-			if to, err = time.Parse(time.DateOnly, q["to"]); err == nil {
-				p, err = period.Days(from, to)
+	spec := period.Spec{Period: q["period"], Last: q["last"]}
+	for name, day := range map[string]*time.Time{"from": &spec.From, "to": &spec.To} {
+		if v := q[name]; v != "" {
+			t, err := time.Parse(time.DateOnly, v)
+			if err != nil {
+				return period.Period{}, badRequest{fmt.Errorf("%s %q: write a day as YYYY-MM-DD", name, v)}
 			}
+			*day = t
 		}
-	default:
-		err = errors.New("give the period: period, last, or from and to")
 	}
+	p, err := spec.Resolve(s.now())
 	if err != nil {
 		return p, badRequest{err}
 	}

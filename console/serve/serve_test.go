@@ -222,13 +222,17 @@ func TestReportAPIOnRealServer(t *testing.T) {
 	}
 
 	for url, want := range map[string]string{
-		"/api/v1/report":                                   "give the period",
-		"/api/v1/report?period=2005-13":                    "2005-13",
-		"/api/v1/report?period=2005&by=planet":             "by \"planet\"",
-		"/api/v1/report?period=2005&top=0":                 "top",
-		"/api/v1/report?period=2005&drop=table":            "unknown parameter",
-		"/api/v1/report?period=2005&publisher=/etc/passwd": "publisher",
-		"/api/v1/report?from=2005-05-10&to=2005-05-01":     "",
+		"/api/v1/report":                                           "give the period",
+		"/api/v1/report?period=2005-13":                            "2005-13",
+		"/api/v1/report?period=2005&by=planet":                     "by \"planet\"",
+		"/api/v1/report?period=2005&top=0":                         "top",
+		"/api/v1/report?period=2005&drop=table":                    "unknown parameter",
+		"/api/v1/report?period=2005&publisher=/etc/passwd":         "publisher",
+		"/api/v1/report?from=2005-05-10&to=2005-05-01":             "",
+		"/api/v1/report?period=2005&last=30d":                      "one way",
+		"/api/v1/report?period=2005&from=2005-05-01&to=2005-05-10": "one way",
+		"/api/v1/report?from=2005-05-01":                           "go together",
+		"/api/v1/report?from=May&to=2005-05-10":                    "YYYY-MM-DD",
 	} {
 		res, body := get(s, url)
 		if res.StatusCode != 400 || !strings.Contains(body["error"].(string), want) {

@@ -108,3 +108,33 @@ func TestPeriodsClickHouseCanStore(t *testing.T) {
 		t.Errorf("2103: %v", err)
 	}
 }
+
+// One rule for the command line and the API: exactly one way of giving the period.
+func TestSpecResolve(t *testing.T) {
+	now := date("2005-10-15 13:00:00")
+	for _, tc := range []struct {
+		spec Spec
+		want string // the period, or a part of the error
+	}{
+		{Spec{Period: "2005Q2"}, "2005-04-01..2005-06-30"},
+		{Spec{Last: "30d"}, "2005-09-16..2005-10-15"},
+		{Spec{From: date("2005-04-01"), To: date("2005-04-10")}, "2005-04-01..2005-04-10"},
+		{Spec{}, "one way"},
+		{Spec{Period: "2005", Last: "30d"}, "one way"},
+		{Spec{Period: "2005", From: date("2005-04-01"), To: date("2005-04-10")}, "one way"},
+		{Spec{Last: "30d", To: date("2005-04-10")}, "one way"},
+		{Spec{From: date("2005-04-01")}, "go together"},
+		{Spec{To: date("2005-04-01")}, "go together"},
+		{Spec{From: date("2005-04-10"), To: date("2005-04-01")}, "ends"},
+		{Spec{Period: "2005-13"}, "2005-13"},
+	} {
+		p, err := tc.spec.Resolve(now)
+		got := p.String()
+		if err != nil {
+			got = err.Error()
+		}
+		if !strings.Contains(got, tc.want) || (err == nil) != strings.Contains(tc.want, "..") {
+			t.Errorf("%+v: %s, want %s", tc.spec, got, tc.want)
+		}
+	}
+}
