@@ -5,10 +5,12 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/spamgeo/spamgeo/internal/testenv"
+	"github.com/spamgeo/spamgeo/producers/trap"
 )
 
 // docs/configuration.md is generated; it must say what the code does.
@@ -104,5 +106,21 @@ func TestSecretsAreNotLogged(t *testing.T) {
 		if strings.Contains(s, "pass-4711") {
 			t.Errorf("a password was printed: %s", s)
 		}
+	}
+}
+
+// The trap's defaults are written once, in trap.DefaultConfiguration: the flags with nothing
+// given configure exactly that.
+func TestTrapFlagsDefaultToTheConfiguration(t *testing.T) {
+	var cli CLI
+	if _, err := parse(&cli, []string{"trap"}, &bytes.Buffer{}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := cli.Trap.configuration()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := trap.DefaultConfiguration(); !reflect.DeepEqual(got, want) {
+		t.Errorf("the flags' defaults configure\n%+v\nnot trap.DefaultConfiguration()\n%+v", got, want)
 	}
 }

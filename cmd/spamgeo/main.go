@@ -25,6 +25,7 @@ import (
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/kafka"
 	"github.com/spamgeo/spamgeo/internal/tlsconfig"
+	"github.com/spamgeo/spamgeo/producers/trap"
 	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 )
 
@@ -176,24 +177,50 @@ func progress() io.Writer {
 
 func vars() kong.Vars {
 	k, c := kafka.DefaultConfiguration(), clickhousedb.DefaultConfiguration()
-	e, s := enrich.DefaultConfiguration(), sink.DefaultConfiguration()
+	e, s, t := enrich.DefaultConfiguration(), sink.DefaultConfiguration(), trap.DefaultConfiguration()
 	return kong.Vars{
-		"enrich_batch_rows":     fmt.Sprint(e.Batch.MaxMessages),
-		"enrich_batch_wait":     e.Batch.MaxWait.String(),
-		"sink_batch_rows":       fmt.Sprint(s.Batch.MaxMessages),
-		"sink_batch_wait":       s.Batch.MaxWait.String(),
-		"version":               version,
-		"kafka_brokers":         strings.Join(k.Brokers, ","),
-		"kafka_raw_topic":       k.RawTopic,
-		"kafka_enriched_topic":  k.EnrichedTopic,
-		"kafka_dlq_topic":       k.DLQTopic,
-		"kafka_partitions":      fmt.Sprint(k.Partitions),
-		"kafka_replication":     fmt.Sprint(k.ReplicationFactor),
-		"kafka_sasl_mechanisms": strings.Join(kafka.SASLMechanisms, ","),
-		"clickhouse_addr":       strings.Join(c.Addrs, ","),
-		"clickhouse_database":   c.Database,
-		"clickhouse_user":       c.Username,
+		"trap_listen":                 strings.Join(t.Listen, ","),
+		"trap_id":                     t.TrapID,
+		"trap_hostname":               t.Hostname,
+		"trap_max_message_bytes":      fmt.Sprint(t.MaxMessageBytes),
+		"trap_max_header_bytes":       fmt.Sprint(t.MaxHeaderBytes),
+		"trap_max_recipients":         fmt.Sprint(t.MaxRecipients),
+		"trap_max_line_length":        fmt.Sprint(t.MaxLineLength),
+		"trap_command_timeout":        shortDuration(t.CommandTimeout),
+		"trap_data_timeout":           shortDuration(t.DataTimeout),
+		"trap_session_timeout":        shortDuration(t.SessionTimeout),
+		"trap_max_connections":        fmt.Sprint(t.MaxConnections),
+		"trap_max_connections_per_ip": fmt.Sprint(t.MaxConnectionsPerIP),
+		"trap_handoff_timeout":        shortDuration(t.HandoffTimeout),
+		"trap_max_spool_bytes":        fmt.Sprint(t.MaxSpoolBytes),
+		"enrich_batch_rows":           fmt.Sprint(e.Batch.MaxMessages),
+		"enrich_batch_wait":           e.Batch.MaxWait.String(),
+		"sink_batch_rows":             fmt.Sprint(s.Batch.MaxMessages),
+		"sink_batch_wait":             s.Batch.MaxWait.String(),
+		"version":                     version,
+		"kafka_brokers":               strings.Join(k.Brokers, ","),
+		"kafka_raw_topic":             k.RawTopic,
+		"kafka_enriched_topic":        k.EnrichedTopic,
+		"kafka_dlq_topic":             k.DLQTopic,
+		"kafka_partitions":            fmt.Sprint(k.Partitions),
+		"kafka_replication":           fmt.Sprint(k.ReplicationFactor),
+		"kafka_sasl_mechanisms":       strings.Join(kafka.SASLMechanisms, ","),
+		"clickhouse_addr":             strings.Join(c.Addrs, ","),
+		"clickhouse_database":         c.Database,
+		"clickhouse_user":             c.Username,
 	}
+}
+
+// shortDuration writes d as people do in flags: 1m, not time's 1m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // parse reads the command line into cli. Precedence, lowest first: defaults, the --config
