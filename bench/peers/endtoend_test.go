@@ -25,6 +25,7 @@ import (
 	"github.com/spamgeo/spamgeo/internal/countries"
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/kafka"
+	"github.com/spamgeo/spamgeo/internal/lifecycle"
 	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/producers/synth"
 	"github.com/spamgeo/spamgeo/storage/clickhousedb"
@@ -193,7 +194,6 @@ func runSpamgeo(b *testing.B, kcfg kafka.Configuration, conn clickhousedb.Conn, 
 
 // startSpamgeo starts an enricher and a sink, with their default batching, until stop is called.
 func startSpamgeo(b *testing.B, kcfg kafka.Configuration, conn clickhousedb.Conn, country string, asn []string) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
 	group, logger := "peers-"+testenv.Suffix(), testenv.Logger(b)
 	ecfg := enrich.DefaultConfiguration()
 	ecfg.Group, ecfg.GeoIP = group, geoip.Configuration{CountryDatabase: country, ASNDatabases: asn}
@@ -207,18 +207,17 @@ func startSpamgeo(b *testing.B, kcfg kafka.Configuration, conn clickhousedb.Conn
 	if err != nil {
 		b.Fatal(err)
 	}
-	done := make(chan error, 2)
-	go func() { done <- e.Run(ctx) }()
-	go func() { done <- s.Run(ctx) }()
+	for _, c := range []lifecycle.Component{e, s} {
+		if err := c.Start(); err != nil {
+			b.Fatal(err)
+		}
+	}
 	return func() {
-		cancel()
-		for range 2 {
-			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		for _, c := range []lifecycle.Component{e, s} {
+			if err := c.Stop(); err != nil && !errors.Is(err, context.Canceled) {
 				b.Error(err)
 			}
 		}
-		e.Stop()
-		s.Stop()
 	}
 }
 

@@ -34,11 +34,5 @@ func (c *EnrichCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	defer e.Stop()
-	stop, err := startTelemetry(c.MetricsListen, reg, e.Healthy, g.logger)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	return e.Run(ctx)
+	return runComponent(ctx, e, c.MetricsListen, reg, g.logger)
 }

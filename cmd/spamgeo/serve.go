@@ -36,14 +36,5 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	reg := telemetry.NewRegistry()
 	cfg := serve.Configuration{Listen: c.Listen, QueryTimeout: c.QueryTimeout, CacheMaxAge: c.CacheMaxAge}
 	s := serve.New(cfg, serve.Dependencies{ClickHouse: conn, Registry: reg, Logger: g.logger})
-	stop, err := startTelemetry(c.MetricsListen, reg, func() error { return conn.Ping(ctx) }, g.logger)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	if err := s.Start(); err != nil {
-		return err
-	}
-	<-ctx.Done()
-	return s.Stop()
+	return runComponent(ctx, s, c.MetricsListen, reg, g.logger)
 }

@@ -33,11 +33,5 @@ func (c *SinkCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	defer s.Stop()
-	stop, err := startTelemetry(c.MetricsListen, reg, s.Healthy, g.logger)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	return s.Run(ctx)
+	return runComponent(ctx, s, c.MetricsListen, reg, g.logger)
 }

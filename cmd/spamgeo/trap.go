@@ -60,16 +60,7 @@ func (c *TrapCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	stop, err := startTelemetry(c.MetricsListen, reg, t.Healthy, g.logger)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	if err := t.Start(); err != nil {
-		return err
-	}
-	defer t.Stop()
-	return t.Run(ctx)
+	return runComponent(ctx, t, c.MetricsListen, reg, g.logger)
 }
 
 func (c *TrapCmd) configuration() (trap.Configuration, error) {

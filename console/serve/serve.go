@@ -30,6 +30,7 @@ import (
 	"github.com/spamgeo/spamgeo/console/query"
 	"github.com/spamgeo/spamgeo/console/render"
 	"github.com/spamgeo/spamgeo/console/report"
+	"github.com/spamgeo/spamgeo/internal/lifecycle"
 	"github.com/spamgeo/spamgeo/internal/period"
 )
 
@@ -77,6 +78,7 @@ type Server struct {
 	requests *prometheus.CounterVec
 	seconds  prometheus.Histogram
 	now      func() time.Time
+	serving  lifecycle.Worker
 }
 
 // New prepares the server.
@@ -137,20 +139,40 @@ func (s *Server) Start() error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	s.addr = ln.Addr()
-	go s.http.Serve(ln)
+	s.serving.Go(func(ctx context.Context) error {
+		failed := make(chan error, 1)
+		go func() { failed <- s.http.Serve(ln) }()
+		select {
+		case err := <-failed: // the listener failed
+			return fmt.Errorf("serve: %w", err)
+		case <-ctx.Done():
+		}
+		// Finish the requests in flight, up to 10 s.
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err := s.http.Shutdown(sctx)
+		<-failed
+		return err
+	})
 	s.deps.Logger.Info("serving the API", "url", "http://"+ln.Addr().String()+"/api/v1/report")
 	return nil
+}
+
+// Done is closed when the server stopped: by Stop, or because its listener failed.
+func (s *Server) Done() <-chan struct{} { return s.serving.Done() }
+
+// Healthy reports ClickHouse not answering.
+func (s *Server) Healthy() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return s.deps.ClickHouse.Ping(ctx)
 }
 
 // Addr is where the server listens.
 func (s *Server) Addr() net.Addr { return s.addr }
 
 // Stop finishes the requests in flight (up to 10 s) and closes the listener.
-func (s *Server) Stop() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return s.http.Shutdown(ctx)
-}
+func (s *Server) Stop() error { return s.serving.Stop() }
 
 // badRequest is a parameter problem, answered 400 with its message.
 type badRequest struct{ error }

@@ -18,6 +18,7 @@ import (
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/geoip/geoiptest"
 	"github.com/spamgeo/spamgeo/internal/kafka"
+	"github.com/spamgeo/spamgeo/internal/lifecycle"
 	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/producers/synth"
 	"github.com/spamgeo/spamgeo/schemas/event"
@@ -203,10 +204,9 @@ func TestOversizedMessageDoesNotBlockEnricherOnRealBroker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := e.Run(ctx); err != nil || ctx.Err() != nil {
+	if err := lifecycle.Run(ctx, e); err != nil || ctx.Err() != nil {
 		t.Fatalf("the enricher did not drain the raw topic: %v, %v (stuck on: %v)", err, ctx.Err(), e.Healthy())
 	}
 	ids := map[string]int{}

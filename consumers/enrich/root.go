@@ -16,6 +16,7 @@ import (
 
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/kafka"
+	"github.com/spamgeo/spamgeo/internal/lifecycle"
 	"github.com/spamgeo/spamgeo/schemas/event"
 	"github.com/spamgeo/spamgeo/storage/addressspace"
 )
@@ -41,9 +42,10 @@ type Enricher struct {
 	dlq      *kafka.DeadLetterQueue
 	metrics  metrics
 	buf      []byte // reused across batches: the enriched events of one batch, back to back
+	worker   lifecycle.Worker
 }
 
-// New opens the GeoIP files and joins the consumer group; Run starts the work.
+// New opens the GeoIP files and joins the consumer group; Start starts the work.
 func New(cfg Configuration, deps Dependencies) (*Enricher, error) {
 	geo, err := geoip.NewReloader(cfg.GeoIP, cfg.ReloadInterval, deps.Registry, deps.Logger)
 	if err != nil {
@@ -71,9 +73,18 @@ func New(cfg Configuration, deps Dependencies) (*Enricher, error) {
 	}, nil
 }
 
-// Run enriches until ctx ends (or, when draining, until the raw topic is done), watching the
-// GeoIP files meanwhile and storing the address space of the builds it serves.
-func (e *Enricher) Run(ctx context.Context) error {
+// Start enriches in the background until Stop (or, when draining, until the raw topic is done),
+// watching the GeoIP files meanwhile and storing the address space of the builds it serves.
+func (e *Enricher) Start() error {
+	e.worker.Go(e.run)
+	return nil
+}
+
+// Done is closed when the enricher stopped by itself: the raw topic drained, or an error Stop
+// returns.
+func (e *Enricher) Done() <-chan struct{} { return e.worker.Done() }
+
+func (e *Enricher) run(ctx context.Context) error {
 	if err := e.deps.Kafka.EnsureTopics(ctx); err != nil {
 		return err
 	}
@@ -98,13 +109,15 @@ func (e *Enricher) Run(ctx context.Context) error {
 // Healthy reports what the enricher is stuck on, if anything.
 func (e *Enricher) Healthy() error { return e.consumer.Healthy() }
 
-// Stop leaves the group and closes writers and databases.
+// Stop ends the work, leaves the group, closes writers and databases, and returns the error the
+// work ended with, if any.
 func (e *Enricher) Stop() error {
+	err := e.worker.Stop()
 	e.consumer.Close()
 	e.enriched.Close()
 	e.dlq.Close()
 	e.geo.Close()
-	return nil
+	return err
 }
 
 func (e *Enricher) handle(ctx context.Context, batch []kafka.Message) error {

@@ -8,6 +8,7 @@ package sink
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -21,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spamgeo/spamgeo/internal/kafka"
+	"github.com/spamgeo/spamgeo/internal/lifecycle"
 	"github.com/spamgeo/spamgeo/schemas/event"
 	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 	"github.com/spamgeo/spamgeo/storage/migrations"
@@ -47,11 +49,12 @@ type Sink struct {
 	metrics  metrics
 	// reads is where the sink reads each partition, to tell which messages an insert cut short
 	// may have stored (see suspects).
-	mu    sync.Mutex
-	reads map[int]readPosition
+	mu     sync.Mutex
+	reads  map[int]readPosition
+	worker lifecycle.Worker
 }
 
-// New joins the consumer group; Run starts the work.
+// New joins the consumer group; Start starts the work.
 func New(cfg Configuration, deps Dependencies) (*Sink, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -68,8 +71,18 @@ func New(cfg Configuration, deps Dependencies) (*Sink, error) {
 	}, nil
 }
 
-// Run stores events until ctx ends (or, when draining, until the enriched topic is done).
-func (s *Sink) Run(ctx context.Context) error {
+// Start stores events in the background until Stop (or, when draining, until the enriched topic
+// is done).
+func (s *Sink) Start() error {
+	s.worker.Go(s.run)
+	return nil
+}
+
+// Done is closed when the sink stopped by itself: the enriched topic drained, or an error Stop
+// returns.
+func (s *Sink) Done() <-chan struct{} { return s.worker.Done() }
+
+func (s *Sink) run(ctx context.Context) error {
 	if err := migrations.RequireCurrent(ctx, s.deps.ClickHouse); err != nil {
 		return err
 	}
@@ -82,10 +95,12 @@ func (s *Sink) Run(ctx context.Context) error {
 // Healthy reports what the sink is stuck on, if anything.
 func (s *Sink) Healthy() error { return s.consumer.Healthy() }
 
-// Stop leaves the group and closes the dead-letter writer.
+// Stop ends the work, leaves the group, closes the dead-letter writer, and returns the error the
+// work ended with, if any.
 func (s *Sink) Stop() error {
+	err := s.worker.Stop()
 	s.consumer.Close()
-	return s.dlq.Close()
+	return errors.Join(err, s.dlq.Close())
 }
 
 // handle stores one batch exactly once. Every row carries the topic, partition and offset of its

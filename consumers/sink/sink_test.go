@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spamgeo/spamgeo/internal/kafka"
+	"github.com/spamgeo/spamgeo/internal/lifecycle"
 	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/schemas/event"
 	"github.com/spamgeo/spamgeo/storage/clickhousedb"
@@ -58,10 +59,9 @@ func drainSink(t *testing.T, kcfg kafka.Configuration, conn clickhousedb.Conn, g
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := s.Run(ctx); err != nil {
+	if err := lifecycle.Run(ctx, s); err != nil {
 		t.Fatal(err)
 	}
 	return reg
@@ -354,10 +354,9 @@ func TestOversizedMessageDoesNotBlockSinkOnRealServers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := s.Run(ctx); err != nil || ctx.Err() != nil {
+	if err := lifecycle.Run(ctx, s); err != nil || ctx.Err() != nil {
 		t.Fatalf("the sink did not drain the enriched topic: %v, %v (stuck on: %v)", err, ctx.Err(), s.Healthy())
 	}
 	var rows, ids uint64

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spamgeo/spamgeo/internal/kafka"
+	"github.com/spamgeo/spamgeo/internal/lifecycle"
 	"github.com/spamgeo/spamgeo/mail/mailparse"
 	"github.com/spamgeo/spamgeo/producers/publish"
 	"github.com/spamgeo/spamgeo/schemas/event"
@@ -53,6 +54,7 @@ type Trap struct {
 	servers     []*smtp.Server
 	addrs       []net.Addr
 	wg          sync.WaitGroup
+	retry       lifecycle.Worker // creates the topics Kafka lacked at start, replays the spool
 }
 
 // New checks the configuration and prepares the spool, archive and certificate.
@@ -95,7 +97,8 @@ func New(cfg Configuration, deps Dependencies) (*Trap, error) {
 const topicsTimeout = 10 * time.Second
 
 // Start ensures the topics exist, opens the listeners and serves them in the background. Kafka
-// may be away: then mail goes to the spool (451 without one) until Run has created the topics.
+// may be away: then mail goes to the spool (451 without one) until the topics exist; meanwhile
+// the trap keeps trying, and replays its spool into Kafka.
 func (t *Trap) Start() error {
 	if err := t.ensureTopics(context.Background()); err != nil {
 		t.kafkaDown.Store(true)
@@ -125,15 +128,19 @@ func (t *Trap) Start() error {
 		t.deps.Logger.Info("trap listening", "addr", ln.Addr().String(), "tls", t.tls != nil,
 			"proxy_protocol_from", len(t.cfg.ProxyFrom), "spool", t.cfg.SpoolDir != "", "archive", t.cfg.ArchiveDir != "")
 	}
+	t.retry.Go(t.retryKafka)
 	return nil
 }
+
+// Done is closed once Stop has ended the trap's background work: a trap ends only when stopped.
+func (t *Trap) Done() <-chan struct{} { return t.retry.Done() }
 
 // Addrs are the addresses the trap listens on (useful with port 0).
 func (t *Trap) Addrs() []net.Addr { return t.addrs }
 
-// Run creates the topics if Kafka was away at start, and replays the spool into Kafka, until ctx
-// ends.
-func (t *Trap) Run(ctx context.Context) error {
+// retryKafka creates the topics if Kafka was away at start, and replays the spool into Kafka,
+// until ctx ends.
+func (t *Trap) retryKafka(ctx context.Context) error {
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -169,6 +176,7 @@ func (t *Trap) ensureTopics(ctx context.Context) error {
 // Stop closes the listeners, waits for sessions in progress, and flushes the archive. What is
 // still in the spool stays there for the next start.
 func (t *Trap) Stop() error {
+	_ = t.retry.Stop() // it returns only when stopped, with nil
 	for _, s := range t.servers {
 		ctx, cancel := context.WithTimeout(context.Background(), t.cfg.HandoffTimeout+time.Second)
 		if err := s.Shutdown(ctx); err != nil {

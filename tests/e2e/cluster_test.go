@@ -18,6 +18,7 @@ import (
 	"github.com/spamgeo/spamgeo/consumers/sink"
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/kafka"
+	"github.com/spamgeo/spamgeo/internal/lifecycle"
 	"github.com/spamgeo/spamgeo/internal/period"
 	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/schemas/event"
@@ -107,8 +108,7 @@ func TestClusterOnRealServers(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer s.Stop()
-			if err := s.Run(sctx); err != nil {
+			if err := lifecycle.Run(sctx, s); err != nil {
 				t.Error(err)
 			}
 		}()

@@ -2,7 +2,6 @@
 package traptest
 
 import (
-	"context"
 	"fmt"
 	"os/exec"
 	"testing"
@@ -27,10 +26,7 @@ func Start(t testing.TB, cfg trap.Configuration, kcfg kafka.Configuration, reg *
 	if err := tr.Start(); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { tr.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; tr.Stop() })
+	t.Cleanup(func() { tr.Stop() })
 	return tr.Addrs()[0].String()
 }
 
