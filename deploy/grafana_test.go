@@ -13,7 +13,7 @@ import (
 
 	"github.com/spamgeo/spamgeo/internal/countries"
 	"github.com/spamgeo/spamgeo/internal/geoip"
-	"github.com/spamgeo/spamgeo/internal/testenv/testdb"
+	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/storage/addressspace"
 	"github.com/spamgeo/spamgeo/storage/migrations"
 )
@@ -36,7 +36,7 @@ func expandGrafana(sql string, traps []string, grouping string) string {
 // server too, for both groupings, and answers rows; tests/modern runs them all and checks columns.
 func TestGrafanaPanelsOnRealServer(t *testing.T) {
 	ctx := context.Background()
-	_, conn := testdb.Migrated(t)
+	_, conn := testenv.MigratedClickHouse(t)
 	for i, c := range []string{"US", "US", "CN", "KR"} {
 		if err := conn.Exec(ctx, "INSERT INTO events (event_id, received_at, trap_id, country_code, continent_code, asn, as_org, source_ip) SELECT generateUUIDv4(), toDateTime(?, 'UTC'), 't', ?, 'NA', 64500, 'Example', toFixedString('', 16)",
 			fmt.Sprintf("2005-0%d-02 10:00:00", 4+i), c); err != nil {
@@ -154,7 +154,7 @@ func grafanaPanelByID(t *testing.T, id int) grafanaPanel {
 // (the dashboard before) showed 33.5% for that country.
 func TestGrafanaPanelsShowSharesOfAllSpamOnRealServer(t *testing.T) {
 	ctx := context.Background()
-	_, conn := testdb.Migrated(t)
+	_, conn := testenv.MigratedClickHouse(t)
 	april := map[string]int{"US": 265, "CN": 223, "KR": 97, "FR": 60, "ES": 50, "PL": 40, "BR": 30, "DE": 25}
 	for _, c := range []string{"AT", "BE", "CH", "CZ", "DK", "FI", "GR", "HU", "IE", "NO"} {
 		april[c] = 21 // ten countries outside the top 8: 210 messages, 21% of April

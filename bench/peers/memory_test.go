@@ -19,7 +19,6 @@ import (
 
 	"github.com/spamgeo/spamgeo/internal/kafka"
 	"github.com/spamgeo/spamgeo/internal/testenv"
-	"github.com/spamgeo/spamgeo/internal/testenv/benchdb"
 	"github.com/spamgeo/spamgeo/producers/trap/traptest"
 	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 )
@@ -120,7 +119,7 @@ func BenchmarkResidentMemory(b *testing.B) {
 		peak.report(b)
 	})
 	b.Run("serve", func(b *testing.B) {
-		ch := benchdb.Events(b, queryEvents)
+		ch := testenv.BenchEvents(b, queryEvents)
 		var peak peaks
 		for b.Loop() {
 			addr := freeAddr(b)
@@ -136,7 +135,7 @@ func BenchmarkResidentMemory(b *testing.B) {
 		peak.report(b)
 	})
 	b.Run("report", func(b *testing.B) {
-		ch := benchdb.Events(b, queryEvents)
+		ch := testenv.BenchEvents(b, queryEvents)
 		var peak peaks
 		for b.Loop() {
 			out := filepath.Join(b.TempDir(), "report.html")
@@ -151,7 +150,7 @@ func BenchmarkResidentMemory(b *testing.B) {
 		peak.report(b)
 	})
 	b.Run("export", func(b *testing.B) {
-		ch := benchdb.Events(b, queryEvents)
+		ch := testenv.BenchEvents(b, queryEvents)
 		var peak peaks
 		for b.Loop() {
 			out := filepath.Join(b.TempDir(), "january.parquet")

@@ -9,7 +9,7 @@ import (
 	"github.com/spamgeo/spamgeo/console/campaign"
 	"github.com/spamgeo/spamgeo/console/query"
 	"github.com/spamgeo/spamgeo/internal/period"
-	"github.com/spamgeo/spamgeo/internal/testenv/testdb"
+	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 )
 
@@ -34,7 +34,7 @@ func insertMessages(t *testing.T, conn clickhousedb.Conn, month int, domain stri
 // messages there is nothing to compare, and Movers says so rather than list every campaign as
 // new.
 func TestCampaignMoversOnRealServer(t *testing.T) {
-	_, conn := testdb.Migrated(t)
+	_, conn := testenv.MigratedClickHouse(t)
 	for _, m := range []struct {
 		domain       string
 		march, april int

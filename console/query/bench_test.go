@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/spamgeo/spamgeo/internal/period"
-	"github.com/spamgeo/spamgeo/internal/testenv/benchdb"
+	"github.com/spamgeo/spamgeo/internal/testenv"
 )
 
 // BenchmarkCountryShareOfAYear answers "each country's share of 2005" — messages and unique
@@ -36,7 +36,7 @@ func BenchmarkCountryShareOfAYear(b *testing.B) {
 }
 
 func countryShares(b *testing.B, n int) {
-	cfg := benchdb.Events(b, n)
+	cfg := testenv.BenchEvents(b, n)
 	conn, err := cfg.Open(context.Background())
 	if err != nil {
 		b.Fatal(err)

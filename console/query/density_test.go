@@ -10,7 +10,7 @@ import (
 	"github.com/spamgeo/spamgeo/console/query"
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/period"
-	"github.com/spamgeo/spamgeo/internal/testenv/testdb"
+	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/storage/addressspace"
 )
 
@@ -18,7 +18,7 @@ import (
 // IPv6 range files side by side add up, while of two dated builds of one file only the one that
 // placed more messages counts (the networks would be counted twice).
 func TestAddressDensityCountsEachASNFileOnceOnRealServer(t *testing.T) {
-	_, conn := testdb.Migrated(t)
+	_, conn := testenv.MigratedClickHouse(t)
 	ctx := context.Background()
 	const (
 		jan, feb = "GeoLite2-ASN@2005-01-01", "GeoLite2-ASN@2005-02-01"

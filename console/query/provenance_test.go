@@ -7,13 +7,13 @@ import (
 
 	"github.com/spamgeo/spamgeo/console/query"
 	"github.com/spamgeo/spamgeo/internal/period"
-	"github.com/spamgeo/spamgeo/internal/testenv/testdb"
+	"github.com/spamgeo/spamgeo/internal/testenv"
 )
 
 // The traps and GeoIP builds of a period, on the real server: builds with most messages first,
 // the empty build of a reserved source counted but not listed, nothing from outside the period.
 func TestProvenance(t *testing.T) {
-	_, conn := testdb.Migrated(t)
+	_, conn := testenv.MigratedClickHouse(t)
 	ctx := context.Background()
 	const newer, older = "country ipvAll@2026-06-01; asn-ipv4.csv#76afd7f575bc", "country ipvAll@2026-05-01; asn-ipv4.csv#0123456789ab"
 	for _, e := range []struct{ at, trap, build string }{

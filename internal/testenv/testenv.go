@@ -1,7 +1,8 @@
 // Package testenv gives integration tests the real local servers started by deploy/: a Kafka
-// configuration with topics of their own and a ClickHouse database of their own, removed
-// afterwards. Under `make test` (SPAMGEO_INTEGRATION=1) a server that does not answer fails
-// the test; a plain `go test` without that variable skips integration tests instead.
+// configuration with topics of their own and a ClickHouse database of their own (migrated if
+// they like), removed afterwards. Under `make test` (SPAMGEO_INTEGRATION=1) a server that does
+// not answer fails the test; a plain `go test` without that variable skips integration tests
+// instead.
 package testenv
 
 import (
@@ -22,6 +23,7 @@ import (
 
 	"github.com/spamgeo/spamgeo/internal/kafka"
 	"github.com/spamgeo/spamgeo/storage/clickhousedb"
+	"github.com/spamgeo/spamgeo/storage/migrations"
 )
 
 func required(t testing.TB) bool {
@@ -114,6 +116,30 @@ func ClickHouse(t testing.TB) clickhousedb.Configuration {
 		}
 	})
 	return cfg
+}
+
+// MigratedClickHouse is ClickHouse with spamgeo's schema applied, and an open connection to the
+// database, closed when the test ends.
+func MigratedClickHouse(t testing.TB) (clickhousedb.Configuration, clickhousedb.Conn) {
+	t.Helper()
+	cfg := ClickHouse(t)
+	conn := migrate(t, cfg)
+	t.Cleanup(func() { conn.Close() })
+	return cfg, conn
+}
+
+// migrate applies the migrations to cfg's database and opens a connection to it.
+func migrate(t testing.TB, cfg clickhousedb.Configuration) clickhousedb.Conn {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := migrations.New(cfg, Logger(t)).Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := cfg.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn
 }
 
 // BuildSpamgeo builds the spamgeo command into a directory of the test's and returns its path,

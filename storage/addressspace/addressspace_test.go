@@ -12,7 +12,6 @@ import (
 	"github.com/spamgeo/spamgeo/internal/geoip"
 	"github.com/spamgeo/spamgeo/internal/geoip/geoiptest"
 	"github.com/spamgeo/spamgeo/internal/testenv"
-	"github.com/spamgeo/spamgeo/internal/testenv/testdb"
 	"github.com/spamgeo/spamgeo/storage/addressspace"
 	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 )
@@ -42,7 +41,7 @@ func spaces(t *testing.T, conn clickhousedb.Conn) map[string][2]uint64 {
 // second finds nothing new, a reloaded country file adds its build, and a keeper of a new
 // process finds every build already stored and walks none.
 func TestKeeperStoresEachBuildOnceOnRealServer(t *testing.T) {
-	cfg, conn := testdb.Migrated(t)
+	cfg, conn := testenv.MigratedClickHouse(t)
 	dir := t.TempDir()
 	world := geoiptest.World()
 	country, asn := filepath.Join(dir, "country.mmdb"), filepath.Join(dir, "asn.csv")

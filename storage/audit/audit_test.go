@@ -10,7 +10,6 @@ import (
 
 	"github.com/spamgeo/spamgeo/internal/period"
 	"github.com/spamgeo/spamgeo/internal/testenv"
-	"github.com/spamgeo/spamgeo/internal/testenv/testdb"
 )
 
 // What a server killed in the middle of a block leaves behind, made by hand on the real server:
@@ -19,7 +18,7 @@ import (
 // concerned, after which Verify finds only the ledger (which Repair leaves), and a second Repair
 // changes nothing.
 func TestVerifyAndRepairOnRealServer(t *testing.T) {
-	_, conn := testdb.Migrated(t)
+	_, conn := testenv.MigratedClickHouse(t)
 	ctx := context.Background()
 	exec := func(sql string, args ...any) {
 		t.Helper()
@@ -121,7 +120,7 @@ func sorted(s []string) []string {
 // the sink looked in events for it): Verify names the day, and the rollups that counted the copy;
 // Repair rewrites the month of events without it, then rebuilds those rollups.
 func TestDuplicatesOnRealServer(t *testing.T) {
-	_, conn := testdb.Migrated(t)
+	_, conn := testenv.MigratedClickHouse(t)
 	ctx := context.Background()
 	const insert = "INSERT INTO events (event_id, received_at, trap_id, country_code, asn, source_ip, kafka_topic, kafka_partition, kafka_offset) " +
 		"SELECT toUUID(?), toDateTime(?, 'UTC'), 't', 'US', 64000, toFixedString('', 16), 'enriched', 0, ?"

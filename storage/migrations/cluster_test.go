@@ -1,10 +1,10 @@
 package migrations
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 
-	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 )
 
@@ -16,7 +16,7 @@ func TestClusterRewriting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	statements, err := New(cfg, testenv.Logger(t)).Statements(all)
+	statements, err := New(cfg, slog.New(slog.DiscardHandler)).Statements(all)
 	if err != nil {
 		t.Fatal(err)
 	}

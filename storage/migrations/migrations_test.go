@@ -1,11 +1,10 @@
-package migrations
+package migrations_test
 
 import (
 	"context"
 	"fmt"
 	"os"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,10 +13,11 @@ import (
 
 	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/storage/clickhousedb"
+	"github.com/spamgeo/spamgeo/storage/migrations"
 )
 
 func TestAllParses(t *testing.T) {
-	all, err := All()
+	all, err := migrations.All()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,32 +32,6 @@ func TestAllParses(t *testing.T) {
 			if strings.Contains(s.SQL, "--") || strings.HasSuffix(s.SQL, ";") || strings.Contains(s.Check, "--") {
 				t.Errorf("migration %d step not cleaned: %+v", m.Version, s)
 			}
-		}
-	}
-}
-
-func TestSplit(t *testing.T) {
-	steps, err := split(`-- a file comment
-CREATE TABLE a (x UInt8) -- trailing comment
-ENGINE = Memory;
-
--- apply-if: SELECT 1
-ALTER TABLE a ADD COLUMN y UInt8;  -- note after the semicolon
-SELECT 2`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []Step{
-		{SQL: "CREATE TABLE a (x UInt8)\nENGINE = Memory"},
-		{Check: "SELECT 1", SQL: "ALTER TABLE a ADD COLUMN y UInt8"},
-		{SQL: "SELECT 2"},
-	}
-	if !slices.Equal(steps, want) {
-		t.Errorf("split =\n%q\nwant\n%q", steps, want)
-	}
-	for _, bad := range []string{"SELECT 1;\n-- apply-if: SELECT 1\n", "SELECT\n-- apply-if: SELECT 1\n1;"} {
-		if _, err := split(bad); err == nil {
-			t.Errorf("split(%q) accepted a misplaced check", bad)
 		}
 	}
 }
@@ -100,8 +74,8 @@ func open(t *testing.T, cfg clickhousedb.Configuration) clickhousedb.Conn {
 func TestApplyTwiceOnRealServer(t *testing.T) {
 	cfg := testenv.ClickHouse(t)
 	ctx := context.Background()
-	m := New(cfg, testenv.Logger(t))
-	all, _ := All()
+	m := migrations.New(cfg, testenv.Logger(t))
+	all, _ := migrations.All()
 	if pending, err := m.Pending(ctx); err != nil || len(pending) != len(all) {
 		t.Fatalf("fresh database: %d pending (%v), want %d", len(pending), err, len(all))
 	}
@@ -157,9 +131,9 @@ func insertV1(t *testing.T, conn clickhousedb.Conn, times []time.Time) {
 // install, and the events stored before the upgrade are in every rollup and view.
 func TestMigrateFromEveryVersionOnRealServer(t *testing.T) {
 	ctx := context.Background()
-	all, _ := All()
+	all, _ := migrations.All()
 	fresh := testenv.ClickHouse(t)
-	if _, err := New(fresh, testenv.Logger(t)).Apply(ctx); err != nil {
+	if _, err := migrations.New(fresh, testenv.Logger(t)).Apply(ctx); err != nil {
 		t.Fatal(err)
 	}
 	want := describe(t, open(t, fresh), fresh.Database)
@@ -170,7 +144,7 @@ func TestMigrateFromEveryVersionOnRealServer(t *testing.T) {
 	for _, from := range all[:len(all)-1] {
 		t.Run(fmt.Sprintf("from_v%d", from.Version), func(t *testing.T) {
 			cfg := testenv.ClickHouse(t)
-			m := New(cfg, testenv.Logger(t))
+			m := migrations.New(cfg, testenv.Logger(t))
 			if _, err := m.ApplyUpTo(ctx, from.Version); err != nil {
 				t.Fatal(err)
 			}
@@ -212,12 +186,8 @@ func TestDocsSQLExamplesOnRealServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := testenv.ClickHouse(t)
+	_, conn := testenv.MigratedClickHouse(t)
 	ctx := context.Background()
-	if _, err := New(cfg, testenv.Logger(t)).Apply(ctx); err != nil {
-		t.Fatal(err)
-	}
-	conn := open(t, cfg)
 	insertV1(t, conn, []time.Time{time.Date(2005, 6, 1, 12, 0, 0, 0, time.UTC)})
 	ran := 0
 	for _, block := range regexp.MustCompile("(?s)```sql\n(.*?)```").FindAllStringSubmatch(string(doc), -1) {

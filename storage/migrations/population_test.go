@@ -1,4 +1,4 @@
-package migrations
+package migrations_test
 
 import (
 	"context"
@@ -8,22 +8,19 @@ import (
 
 	"github.com/spamgeo/spamgeo/internal/countries"
 	"github.com/spamgeo/spamgeo/internal/testenv"
+	"github.com/spamgeo/spamgeo/storage/migrations"
 )
 
 // The dataset loads once (a second identical load stores nothing); a dataset of one's own then
 // replaces it within the same second, and the per-capita view reads that one only: a country it
 // lacks has NULL figures, not the earlier ones and not 0.
 func TestPopulationLoadsOnRealServer(t *testing.T) {
-	cfg := testenv.ClickHouse(t)
+	_, conn := testenv.MigratedClickHouse(t)
 	ctx := context.Background()
-	if _, err := New(cfg, testenv.Logger(t)).Apply(ctx); err != nil {
-		t.Fatal(err)
-	}
-	conn := open(t, cfg)
 	builtin := countries.BuiltinPopulation()
 	now := time.Now()
 	for i, want := range []bool{true, false} {
-		loaded, err := LoadPopulation(ctx, conn, builtin, countries.PopulationSource, now)
+		loaded, err := migrations.LoadPopulation(ctx, conn, builtin, countries.PopulationSource, now)
 		if err != nil || loaded != want {
 			t.Fatalf("load %d: loaded %v (%v), want %v", i+1, loaded, err, want)
 		}
@@ -33,7 +30,7 @@ func TestPopulationLoadsOnRealServer(t *testing.T) {
 		t.Fatalf("current dataset has %d countries (%v), want %d", n, err, len(builtin))
 	}
 	own := map[string]countries.Population{"US": {People: 400_000_000, InternetUsers: 200_000_000}}
-	if loaded, err := LoadPopulation(ctx, conn, own, "mine.csv", now); err != nil || !loaded {
+	if loaded, err := migrations.LoadPopulation(ctx, conn, own, "mine.csv", now); err != nil || !loaded {
 		t.Fatalf("own dataset: loaded %v (%v)", loaded, err)
 	}
 	if err := conn.Exec(ctx, "INSERT INTO events (event_id, received_at, trap_id, country_code) SELECT generateUUIDv4(), toDateTime('2005-04-02 00:00:00', 'UTC'), 't', cc FROM (SELECT arrayJoin(['US', 'US', 'DE']) AS cc)"); err != nil {

@@ -1,6 +1,4 @@
-// Package benchdb gives benchmarks a ClickHouse database already holding many events, filled
-// once on the server and kept between runs.
-package benchdb
+package testenv
 
 import (
 	"context"
@@ -8,9 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/storage/clickhousedb"
-	"github.com/spamgeo/spamgeo/storage/migrations"
 )
 
 // benchCountries approximates the 2005 profile: one entry per percent.
@@ -29,20 +25,15 @@ var benchCountries = func() []string {
 	return out
 }()
 
-// Events returns a database holding n synthetic events spread evenly over 2005, with their
-// rollups. It is kept between runs (spamgeo_bench_<n>) because filling it takes minutes.
-func Events(b testing.TB, n int) clickhousedb.Configuration {
+// BenchEvents returns a database for benchmarks holding n synthetic events spread evenly over
+// 2005, with their rollups. It is kept between runs (spamgeo_bench_<n>) because filling it takes
+// minutes.
+func BenchEvents(b testing.TB, n int) clickhousedb.Configuration {
 	b.Helper()
-	cfg := testenv.ClickHouse(b) // skips or fails when there is no server
+	cfg := ClickHouse(b) // skips or fails when there is no server
 	cfg.Database = fmt.Sprintf("spamgeo_bench_%d", n)
 	ctx := context.Background()
-	if _, err := migrations.New(cfg, testenv.Logger(b)).Apply(ctx); err != nil {
-		b.Fatal(err)
-	}
-	conn, err := cfg.Open(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
+	conn := migrate(b, cfg)
 	defer conn.Close()
 	var have uint64
 	if err := conn.QueryRow(ctx, "SELECT count() FROM events").Scan(&have); err != nil {
