@@ -38,7 +38,7 @@ func BenchmarkCapacity(b *testing.B) {
 			alone := run(procs, func() { publishSteadily(b, testenv.KafkaPartitions(b, 3), sources, perBatch, every, duration) })
 
 			kcfg := testenv.KafkaPartitions(b, 3)
-			conn, _ := prepare(b)
+			_, conn := testenv.MigratedClickHouse(b)
 			waitForMerges(b, conn) // of earlier benchmarks' tables: not this load's
 			stop := startSpamgeo(b, kcfg, conn, country, asn)
 			warm := len(publishSteadily(b, kcfg, sources, perBatch, every, time.Second)) * perBatch

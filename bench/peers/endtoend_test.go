@@ -29,7 +29,6 @@ import (
 	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/producers/synth"
 	"github.com/spamgeo/spamgeo/storage/clickhousedb"
-	"github.com/spamgeo/spamgeo/storage/migrations"
 )
 
 // BenchmarkEndToEnd runs one stream of raw events (synthetic, from the real DB-IP and
@@ -65,9 +64,9 @@ func BenchmarkEndToEnd(b *testing.B) {
 		if err := own.EnsureTopics(ctx); err != nil {
 			b.Fatal(err)
 		}
-		conA, dbA := prepare(b)
+		chA, conA := testenv.MigratedClickHouse(b)
 		ours.add(run(procs, func() { runSpamgeo(b, own, conA, country, asn, events) }))
-		conN, dbN := prepare(b)
+		chN, conN := testenv.MigratedClickHouse(b)
 		theirs.add(run(procs, func() { runNative(b, kcfg, conN, events) }))
 		for _, q := range []string{
 			"SELECT toString(count()) FROM events",
@@ -84,7 +83,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 			b.Logf("events placed differently (address, spamgeo, native):\n%s", strings.Join(column(b, conA, fmt.Sprintf(
 				`SELECT concat(IPv6NumToString(source_ip), ' ', country_code, ' AS', toString(asn), ' | ', n_country, ' AS', toString(n_asn))
 				 FROM %[1]s.events ANY INNER JOIN (SELECT event_id, country_code AS n_country, asn AS n_asn FROM %[2]s.events) USING event_id
-				 WHERE country_code != n_country OR asn != n_asn LIMIT 10`, dbA, dbN)), "\n"))
+				 WHERE country_code != n_country OR asn != n_asn LIMIT 10`, chA.Database, chN.Database)), "\n"))
 		}
 	}
 	perSecond := func(m measure) float64 { return float64(events) * float64(m.runs) / m.wall.Seconds() }
@@ -162,26 +161,6 @@ func run(procs []int, f func()) measure {
 		m.cpu[i] = after[i] - before[i]
 	}
 	return m
-}
-
-// migrated is a database of the benchmark's own with the current schema.
-func migrated(b *testing.B) clickhousedb.Configuration {
-	cfg := testenv.ClickHouse(b)
-	if _, err := migrations.New(cfg, testenv.Logger(b)).Apply(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	return cfg
-}
-
-// prepare gives a path a database of its own with the current schema.
-func prepare(b *testing.B) (clickhousedb.Conn, string) {
-	cfg := migrated(b)
-	conn, err := cfg.Open(context.Background())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { conn.Close() })
-	return conn, cfg.Database
 }
 
 // runSpamgeo runs an enricher and a sink side by side, as deployed, until ClickHouse holds every

@@ -45,7 +45,7 @@ func BenchmarkLatency(b *testing.B) {
 	var p50, p99 []float64
 	for b.Loop() {
 		kcfg := testenv.KafkaPartitions(b, 3)
-		conn, _ := prepare(b)
+		_, conn := testenv.MigratedClickHouse(b)
 		stopSpamgeo := startSpamgeo(b, kcfg, conn, country, asn)
 		// Warm up: the measurement starts once both consumer groups have formed and a first
 		// second of traffic has gone through.

@@ -91,7 +91,7 @@ func BenchmarkResidentMemory(b *testing.B) {
 		}
 		var peak peaks
 		for b.Loop() {
-			ch := migrated(b)
+			ch, _ := testenv.MigratedClickHouse(b)
 			c := startChild(b, bin, true, append(append([]string{"sink", "--drain", "--group", "memory-" + testenv.Suffix()},
 				testenv.KafkaFlags(*enriched)...), testenv.ClickHouseFlags(ch)...)...)
 			c.wait(b, 5*time.Minute)

@@ -45,7 +45,7 @@ func BenchmarkClickHouseViews(b *testing.B) {
 		runs++
 		for _, shape := range []string{"replay", "live"} {
 			for _, config := range configs {
-				conn, _ := prepare(b)
+				_, conn := testenv.MigratedClickHouse(b)
 				var detached []string
 				for _, v := range views {
 					if config != "all" && v != config {

@@ -22,7 +22,6 @@ import (
 	"github.com/spamgeo/spamgeo/console/report"
 	"github.com/spamgeo/spamgeo/console/serve"
 	"github.com/spamgeo/spamgeo/internal/testenv"
-	"github.com/spamgeo/spamgeo/storage/migrations"
 )
 
 // jsonFields lists the JSON names of a struct's fields, embedded structs included.
@@ -105,7 +104,7 @@ func TestOpenAPIMatchesTheCode(t *testing.T) {
 // the US and one from China, May 2005 the other way round.
 func testData(t *testing.T) driver.Conn {
 	t.Helper()
-	conn := emptyDatabase(t)
+	_, conn := testenv.MigratedClickHouse(t)
 	for _, e := range []struct{ at, country string }{
 		{"2004-05-02 10:00:00", "US"}, {"2004-05-03 10:00:00", "US"}, {"2004-05-04 10:00:00", "US"}, {"2004-05-05 10:00:00", "CN"},
 		{"2005-05-02 10:00:00", "US"}, {"2005-05-03 10:00:00", "CN"}, {"2005-05-04 10:00:00", "CN"}, {"2005-05-05 10:00:00", "CN"},
@@ -122,22 +121,6 @@ func insertEvent(t *testing.T, conn driver.Conn, at, country string) {
 	if err := conn.Exec(context.Background(), "INSERT INTO events (event_id, received_at, trap_id, country_code, continent_code, source_ip) SELECT generateUUIDv4(), toDateTime(?, 'UTC'), 't', ?, ?, toFixedString('', 16)", at, country, continent); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// emptyDatabase migrates a database of the test's own.
-func emptyDatabase(t *testing.T) driver.Conn {
-	t.Helper()
-	cfg := testenv.ClickHouse(t)
-	ctx := context.Background()
-	if _, err := migrations.New(cfg, testenv.Logger(t)).Apply(ctx); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := cfg.Open(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
 }
 
 // The API on the real ClickHouse: a report with its comparison and series, caching headers, and
@@ -268,7 +251,8 @@ func TestExtentLiveAndDownloads(t *testing.T) {
 	newServer := func(conn driver.Conn) *serve.Server {
 		return serve.New(serve.DefaultConfiguration(), serve.Dependencies{ClickHouse: conn, Registry: prometheus.NewRegistry(), Logger: testenv.Logger(t)})
 	}
-	empty := newServer(emptyDatabase(t))
+	_, emptyConn := testenv.MigratedClickHouse(t)
+	empty := newServer(emptyConn)
 	var extent map[string]any
 	if res := get(empty, "/api/v1/extent", &extent); res.StatusCode != 200 || !reflect.DeepEqual(extent, map[string]any{"empty": true}) {
 		t.Errorf("extent of an empty database: %d %v", res.StatusCode, extent)

@@ -18,7 +18,6 @@ import (
 	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/schemas/event"
 	"github.com/spamgeo/spamgeo/storage/clickhousedb"
-	"github.com/spamgeo/spamgeo/storage/migrations"
 )
 
 func enriched(i int) event.Enriched {
@@ -33,19 +32,6 @@ func enriched(i int) event.Enriched {
 		},
 		Geo: event.Geo{CountryCode: []string{"US", "CN", "KR"}[i%3], ContinentCode: "NA", ASN: 64000, GeoIPBuild: "test"},
 	}
-}
-
-func migrated(t testing.TB) (clickhousedb.Configuration, clickhousedb.Conn) {
-	cfg := testenv.ClickHouse(t)
-	if _, err := migrations.New(cfg, testenv.Logger(t)).Apply(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := cfg.Open(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return cfg, conn
 }
 
 // drainSink runs a sink of group until the enriched topic is done, in batches of maxBatch, and
@@ -71,7 +57,7 @@ func drainSink(t *testing.T, kcfg kafka.Configuration, conn clickhousedb.Conn, g
 // sink stage; the rollup agrees with the events table.
 func TestSinkOnRealServers(t *testing.T) {
 	kcfg := testenv.Kafka(t)
-	_, conn := migrated(t)
+	_, conn := testenv.MigratedClickHouse(t)
 	w := kcfg.Writer(kcfg.EnrichedTopic, kafka.DefaultWriterOptions(), testenv.Logger(t))
 	defer w.Close()
 	var msgs []kafka.Message
@@ -109,7 +95,7 @@ func TestSinkOnRealServers(t *testing.T) {
 // message is at or below what ingest_offsets says ClickHouse holds.
 func TestRedeliveryIsSkippedOnRealServers(t *testing.T) {
 	kcfg := testenv.Kafka(t)
-	_, conn := migrated(t)
+	_, conn := testenv.MigratedClickHouse(t)
 	w := kcfg.Writer(kcfg.EnrichedTopic, kafka.DefaultWriterOptions(), testenv.Logger(t))
 	defer w.Close()
 	var msgs []kafka.Message
@@ -153,7 +139,7 @@ func TestConfigurationValidate(t *testing.T) {
 
 // BenchmarkInsert measures building and sending one sink insert of 50,000 rows into the real ClickHouse server.
 func BenchmarkInsert(b *testing.B) {
-	_, conn := migrated(b)
+	_, conn := testenv.MigratedClickHouse(b)
 	s := &Sink{cfg: DefaultConfiguration(), deps: Dependencies{ClickHouse: conn}, metrics: newMetrics(prometheus.NewRegistry())}
 	const n = 50_000 // the default batch
 	events := make([]event.Enriched, n)
@@ -177,7 +163,7 @@ func BenchmarkInsert(b *testing.B) {
 // BenchmarkInsertTwoStreams is two sinks inserting at once (two partitions, two processes in
 // one group), the way a 2-core machine is used in production.
 func BenchmarkInsertTwoStreams(b *testing.B) {
-	_, conn := migrated(b)
+	_, conn := testenv.MigratedClickHouse(b)
 	s := &Sink{cfg: DefaultConfiguration(), deps: Dependencies{ClickHouse: conn}, metrics: newMetrics(prometheus.NewRegistry())}
 	const n = 50_000
 	events := make([]event.Enriched, n)
@@ -206,7 +192,7 @@ func BenchmarkInsertTwoStreams(b *testing.B) {
 // same batch as their original and those in later batches alike.
 func TestCopiesAreStoredOnceOnRealServers(t *testing.T) {
 	kcfg := testenv.Kafka(t)
-	_, conn := migrated(t)
+	_, conn := testenv.MigratedClickHouse(t)
 	w := kcfg.Writer(kcfg.EnrichedTopic, kafka.DefaultWriterOptions(), testenv.Logger(t))
 	defer w.Close()
 	message := func(i int) kafka.Message {
@@ -286,7 +272,7 @@ func TestStretchesOf(t *testing.T) {
 // which the sink adds for the first batch at a new read position (see suspects). Compare with
 // BenchmarkInsert: the lookup's share of a batch's cost.
 func BenchmarkKnown(b *testing.B) {
-	_, conn := migrated(b)
+	_, conn := testenv.MigratedClickHouse(b)
 	s := &Sink{cfg: DefaultConfiguration(), deps: Dependencies{ClickHouse: conn}, metrics: newMetrics(prometheus.NewRegistry())}
 	const n = 50_000
 	batch := func(from int) []event.Enriched {
@@ -333,7 +319,7 @@ func TestOversizedMessageDoesNotBlockSinkOnRealServers(t *testing.T) {
 	kcfg := testenv.Kafka(t)
 	kcfg.DLQTopic += ".small"
 	testenv.CreateTopic(t, kcfg, kcfg.DLQTopic, map[string]string{"max.message.bytes": "4096"})
-	_, conn := migrated(t)
+	_, conn := testenv.MigratedClickHouse(t)
 	w := kcfg.Writer(kcfg.EnrichedTopic, kafka.DefaultWriterOptions(), testenv.Logger(t))
 	defer w.Close()
 	var msgs []kafka.Message
@@ -380,7 +366,7 @@ func TestOversizedMessageDoesNotBlockSinkOnRealServers(t *testing.T) {
 // (every event is published twice here, the copies after all the originals).
 func TestUnfinishedInsertIsNotStoredTwiceOnRealServers(t *testing.T) {
 	kcfg := testenv.Kafka(t)
-	_, conn := migrated(t)
+	_, conn := testenv.MigratedClickHouse(t)
 	ctx := context.Background()
 	w := kcfg.Writer(kcfg.EnrichedTopic, kafka.DefaultWriterOptions(), testenv.Logger(t))
 	defer w.Close()

@@ -8,7 +8,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/spamgeo/spamgeo/internal/testenv"
-	"github.com/spamgeo/spamgeo/storage/migrations"
 )
 
 func TestHasTTL(t *testing.T) {
@@ -31,16 +30,8 @@ func TestTTLStatement(t *testing.T) {
 // On 18.16 retention drops the partitions that end before the cutoff, in the tables the policy
 // names and no others.
 func TestDropExpiredPartitionsOnRealServer(t *testing.T) {
-	cfg := testenv.ClickHouse(t)
+	_, conn := testenv.MigratedClickHouse(t)
 	ctx := context.Background()
-	if _, err := migrations.New(cfg, testenv.Logger(t)).Apply(ctx); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := cfg.Open(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	if v, _ := conn.ServerVersion(); HasTTL(v.Version.Major, v.Version.Minor) {
 		t.Skipf("server %s has TTL; the partition path is for older servers", v.Version)
 	}

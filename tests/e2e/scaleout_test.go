@@ -26,7 +26,6 @@ import (
 	"github.com/spamgeo/spamgeo/internal/testenv"
 	"github.com/spamgeo/spamgeo/producers/synth"
 	"github.com/spamgeo/spamgeo/storage/clickhousedb"
-	"github.com/spamgeo/spamgeo/storage/migrations"
 )
 
 // kafkaCluster is a Kafka cluster of the test's own: three nodes on loopback, each both broker
@@ -202,15 +201,7 @@ func TestScaleOutOnThreeBrokers(t *testing.T) {
 	t.Logf("three-node Kafka cluster started in %v", time.Since(began).Round(100*time.Millisecond))
 	kcfg := kafka.DefaultConfiguration()
 	kcfg.Brokers, kcfg.Partitions, kcfg.ReplicationFactor = cluster.brokers(), 6, 3
-	chcfg := testenv.ClickHouse(t)
-	if _, err := migrations.New(chcfg, testenv.Logger(t)).Apply(ctx); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := chcfg.Open(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	chcfg, conn := testenv.MigratedClickHouse(t)
 	country, asn := geoiptest.Files(t)
 	// publish publishes events in the background and adds them to want; the channel says when
 	// it is done. A test that ends first stops it.
