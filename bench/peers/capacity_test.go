@@ -65,14 +65,13 @@ func BenchmarkCapacity(b *testing.B) {
 
 // waitForMerges waits, up to a minute, until ClickHouse runs no merge.
 func waitForMerges(b *testing.B, conn clickhousedb.Conn) {
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+	if err := testenv.Wait(time.Minute, 200*time.Millisecond, "no merge", func() (bool, error) {
 		var n uint64
 		if err := conn.QueryRow(context.Background(), "SELECT count() FROM system.merges").Scan(&n); err != nil {
 			b.Fatal(err)
 		}
-		if n == 0 {
-			return
-		}
+		return n == 0, nil
+	}); err != nil {
+		b.Log("ClickHouse still merging after a minute; measuring anyway")
 	}
-	b.Log("ClickHouse still merging after a minute; measuring anyway")
 }

@@ -202,20 +202,13 @@ func startSpamgeo(b *testing.B, kcfg kafka.Configuration, conn clickhousedb.Conn
 
 // waitForEvents returns once the events table holds n rows.
 func waitForEvents(b *testing.B, conn clickhousedb.Conn, n int64) {
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
+	testenv.Eventually(b, 5*time.Minute, 50*time.Millisecond, fmt.Sprintf("%d events stored", n), func() (bool, error) {
 		var got uint64
 		if err := conn.QueryRow(context.Background(), "SELECT count() FROM events").Scan(&got); err != nil {
 			b.Fatal(err)
 		}
-		if int64(got) >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%d of %d events stored in 5 minutes", got, n)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return int64(got) >= n, fmt.Errorf("%d stored", got)
+	})
 }
 
 // nativeQueue reads the raw topic as ClickHouse 18.16's Kafka engine can: every field of a raw
@@ -349,23 +342,16 @@ func loadDictionaries(b *testing.B, country string, asn []string) {
 		b.Fatal(err)
 	}
 	defer conn.Close()
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		// The server rereads its dictionary definitions every few seconds; the first lookup loads
-		// each dictionary.
-		var cc string
-		var as uint32
+	// The server rereads its dictionary definitions every few seconds; the first lookup loads
+	// each dictionary.
+	var cc string
+	var as uint32
+	testenv.Eventually(b, 3*time.Minute, time.Second, "the dictionaries to load", func() (bool, error) {
 		err := conn.QueryRow(context.Background(), "SELECT dictGetString('spamgeo_country_v4', 'country_code', tuple(IPv4StringToNum('8.8.8.8'))), "+
 			"dictGetUInt32('spamgeo_asn_v6', 'asn', tuple(IPv6StringToNum('2001:4860:4860::8888')))").Scan(&cc, &as)
-		if err == nil {
-			b.Logf("ip_trie answers 8.8.8.8: %s; 2001:4860:4860::8888: AS%d", cc, as)
-			return
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("the dictionaries did not load: %v", err)
-		}
-		time.Sleep(time.Second)
-	}
+		return err == nil, err
+	})
+	b.Logf("ip_trie answers 8.8.8.8: %s; 2001:4860:4860::8888: AS%d", cc, as)
 }
 
 var tsvEscape = strings.NewReplacer("\\", "\\\\", "\t", "\\t", "\n", "\\n")

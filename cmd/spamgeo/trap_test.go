@@ -71,12 +71,11 @@ func TestTrapStartsWhileKafkaIsDown(t *testing.T) {
 
 	broker("start")
 	t.Cleanup(func() { broker("stop") })
-	deadline := time.Now().Add(2 * time.Minute)
-	for files, _ := filepath.Glob(filepath.Join(spool, "*.json")); len(files) > 0; files, _ = filepath.Glob(filepath.Join(spool, "*.json")) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d messages still in the spool two minutes after Kafka started\n%s", len(files), trap.output())
-		}
-		time.Sleep(200 * time.Millisecond)
+	if err := testenv.Wait(2*time.Minute, 200*time.Millisecond, "the spool to empty once Kafka started", func() (bool, error) {
+		files, _ := filepath.Glob(filepath.Join(spool, "*.json"))
+		return len(files) == 0, fmt.Errorf("%d messages still in the spool", len(files))
+	}); err != nil {
+		t.Fatalf("%v\n%s", err, trap.output())
 	}
 	if err := smtp.SendMail(trap.addr, nil, "bulk@sender.test", []string{"victim@trap.example"},
 		[]byte("Subject: live\r\n\r\nKafka is back\r\n")); err != nil {

@@ -283,13 +283,11 @@ func TestQuotedLocalPartKept(t *testing.T) {
 // waitCounter waits for a counter the trap sets as a connection closes.
 func waitCounter(t *testing.T, r *running, name, label string, want float64) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for counter(t, r.reg, name, label) != want {
-		if time.Now().After(deadline) {
-			t.Errorf("%s{%s} = %v, want %v", name, label, counter(t, r.reg, name, label), want)
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := testenv.Wait(5*time.Second, 20*time.Millisecond, name, func() (bool, error) {
+		got := counter(t, r.reg, name, label)
+		return got == want, fmt.Errorf("%s{%s} = %v, want %v", name, label, got, want)
+	}); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -123,10 +123,9 @@ func TestKeeperCountsFailures(t *testing.T) {
 	done := make(chan struct{})
 	go func() { k.Run(ctx); close(done) }()
 	<-k.Checked()
-	deadline := time.Now().Add(10 * time.Second)
-	for testenv.CounterValue(t, reg, "spamgeo_address_space_failures_total") < 2 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	_ = testenv.Wait(10*time.Second, 20*time.Millisecond, "a retry", func() (bool, error) { // checked below, once stopped
+		return testenv.CounterValue(t, reg, "spamgeo_address_space_failures_total") >= 2, nil
+	})
 	cancel()
 	<-done
 	if n := testenv.CounterValue(t, reg, "spamgeo_address_space_failures_total"); n < 2 {

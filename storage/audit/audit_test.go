@@ -47,18 +47,13 @@ func TestVerifyAndRepairOnRealServer(t *testing.T) {
 	exec("ALTER TABLE rollup_asn_month DROP PARTITION 2005")
 	exec("ALTER TABLE event_ids DELETE WHERE toDate(received_at) = '2005-05-10'")
 	exec("INSERT INTO ingest_offsets SELECT 'enriched', 0, maxState(toInt64(9))")
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) { // the DELETE runs in the background
+	testenv.Eventually(t, 10*time.Second, 100*time.Millisecond, "the DELETE of event ids, which runs in the background", func() (bool, error) {
 		var pending uint64
 		if err := conn.QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = currentDatabase() AND is_done = 0").Scan(&pending); err != nil {
 			t.Fatal(err)
 		}
-		if pending == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the DELETE of event ids did not finish within 10 s")
-		}
-	}
+		return pending == 0, nil
+	})
 
 	broken, err := Verify(ctx, conn, p)
 	if err != nil {

@@ -81,13 +81,10 @@ func TestClusterOnRealServers(t *testing.T) {
 	}
 	// The shared ledger reaches the other server by replication, within moments.
 	for i := range nodes {
-		var err error
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-			if err = migrations.RequireCurrent(ctx, conns[i]); err == nil {
-				break
-			}
-		}
-		if err != nil {
+		if err := testenv.Wait(30*time.Second, 200*time.Millisecond, "the replicated ledger", func() (bool, error) {
+			err := migrations.RequireCurrent(ctx, conns[i])
+			return err == nil, err
+		}); err != nil {
 			t.Errorf("node %d: %v", i+1, err)
 		}
 	}
@@ -129,12 +126,11 @@ func TestClusterOnRealServers(t *testing.T) {
 	if err := kafka.Deliver(ctx, w, msgs, nil); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+	_ = testenv.Wait(time.Minute, 200*time.Millisecond, "the sinks to store the events", func() (bool, error) { // counted below
 		var stored uint64
-		if err := conns[0].QueryRow(ctx, "SELECT count() FROM events").Scan(&stored); err == nil && stored >= n+20 {
-			break
-		}
-	}
+		err := conns[0].QueryRow(ctx, "SELECT count() FROM events").Scan(&stored)
+		return err == nil && stored >= n+20, nil
+	})
 	stop()
 	wg.Wait()
 

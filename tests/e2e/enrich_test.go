@@ -48,10 +48,9 @@ func TestTwoEnrichersOnRealBroker(t *testing.T) {
 		t.Fatalf("first enricher did not stop cleanly: %v\n%s", err, first.tail())
 	}
 	midway := testenv.TopicCount(t, kcfg, kcfg.EnrichedTopic)
-	deadline := time.Now().Add(2 * time.Minute)
-	for testenv.TopicCount(t, kcfg, kcfg.EnrichedTopic) < events && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
+	_ = testenv.Wait(2*time.Minute, 100*time.Millisecond, "the second enricher to finish", func() (bool, error) { // ReadAll below counts
+		return testenv.TopicCount(t, kcfg, kcfg.EnrichedTopic) >= events, nil
+	})
 	_ = second.cmd.Process.Signal(syscall.SIGTERM)
 	if err := <-second.done; err != nil {
 		t.Fatalf("second enricher: %v\n%s", err, second.tail())

@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -370,15 +369,13 @@ func TestChaosOnRealServers(t *testing.T) {
 // does not answer (a broker just died and the client still asks it).
 func topicCount(t *testing.T, kcfg kafka.Configuration, topic string) int64 {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		n, err := kcfg.Lag(context.Background(), "never-committed", topic)
-		if err == nil {
-			return n
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("count the messages of %s: %v", topic, err)
-		}
-	}
+	var n int64
+	testenv.Eventually(t, 30*time.Second, 200*time.Millisecond, "the count of "+topic, func() (bool, error) {
+		var err error
+		n, err = kcfg.Lag(context.Background(), "never-committed", topic)
+		return err == nil, err
+	})
+	return n
 }
 
 // trapLoad is a trap served by `spamgeo trap` processes, one at a time on one port and spool,
@@ -425,12 +422,10 @@ func trapUnderLoad(t *testing.T, bin string, args []string, messages, kills int,
 		defer endLoad()
 		p := run()
 		waitAccepted := func(n int) error {
-			for deadline := time.Now().Add(5 * time.Minute); tl.accepted() < n; time.Sleep(100 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					return fmt.Errorf("the trap accepted %d messages in 5 minutes, waiting for %d", tl.accepted(), n)
-				}
-			}
-			return nil
+			return testenv.Wait(5*time.Minute, 100*time.Millisecond, fmt.Sprintf("the trap to accept %d messages", n), func() (bool, error) {
+				got := tl.accepted()
+				return got >= n, fmt.Errorf("it accepted %d", got)
+			})
 		}
 		for k := range kills {
 			if err := waitAccepted(messages * (k + 1) / (kills + 1)); err != nil {
@@ -449,14 +444,12 @@ func trapUnderLoad(t *testing.T, bin string, args []string, messages, kills int,
 			return
 		}
 		endLoad()
-		for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
-			if files, _ := os.ReadDir(spool); len(files) == 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				tl.done <- errors.New("the trap's spool did not empty within 2 minutes")
-				return
-			}
+		if err := testenv.Wait(2*time.Minute, 100*time.Millisecond, "the trap's spool to empty", func() (bool, error) {
+			files, _ := os.ReadDir(spool)
+			return len(files) == 0, nil
+		}); err != nil {
+			tl.done <- err
+			return
 		}
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 		if err := <-p.done; err != nil {

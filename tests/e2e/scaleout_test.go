@@ -134,12 +134,8 @@ func (c *kafkaCluster) kill(n int) error {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		return err
 	}
-	for deadline := time.Now().Add(10 * time.Second); c.pid(n) != 0; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("kafka node %d (pid %d) still runs 10 s after SIGKILL", n, pid)
-		}
-	}
-	return nil
+	return testenv.Wait(10*time.Second, 50*time.Millisecond, fmt.Sprintf("kafka node %d (pid %d) to end after SIGKILL", n, pid),
+		func() (bool, error) { return c.pid(n) == 0, nil })
 }
 
 // residentMiB is node n's peak resident memory so far.
@@ -250,16 +246,12 @@ func TestScaleOutOnThreeBrokers(t *testing.T) {
 	w := &watch{t: t, kcfg: kcfg, conn: conn, enrichGroup: enrichGroup, sinkGroup: sinkGroup}
 	waitFor := func(what string, done func(progress) bool) progress {
 		t.Helper()
-		for {
-			p := w.now()
-			if done(p) {
-				return p
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s: %s", what, p)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		var p progress
+		testenv.Eventually(t, time.Until(deadline), 100*time.Millisecond, what, func() (bool, error) {
+			p = w.now()
+			return done(p), fmt.Errorf("%s", p)
+		})
+		return p
 	}
 	drained := func(total int64) func(progress) bool {
 		return func(p progress) bool { return p.raw >= total && p.enrichLag == 0 && p.sinkLag == 0 }
@@ -472,7 +464,7 @@ func waitForOffsetsReplicas(t *testing.T, kcfg kafka.Configuration, node int) {
 	t.Helper()
 	cl := &kafkago.Client{Addr: kafkago.TCP(kcfg.Brokers...)}
 	start := time.Now()
-	for {
+	testenv.Eventually(t, 2*time.Minute, 500*time.Millisecond, fmt.Sprintf("the followers of broker %d's __consumer_offsets partitions", node), func() (bool, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		meta, err := cl.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{"__consumer_offsets"}})
 		cancel()
@@ -485,16 +477,10 @@ func waitForOffsetsReplicas(t *testing.T, kcfg kafka.Configuration, node int) {
 				}
 			}
 		}
-		if behind == 0 {
-			if d := time.Since(start); d > time.Second {
-				t.Logf("waited %s for the followers of broker %d's __consumer_offsets partitions to catch up", d.Round(time.Second), node)
-			}
-			return
-		}
-		if time.Since(start) > 2*time.Minute {
-			t.Fatalf("after 2 minutes, %d __consumer_offsets partitions led by broker %d still lack in-sync followers (%v)", behind, node, err)
-		}
-		time.Sleep(500 * time.Millisecond)
+		return behind == 0, fmt.Errorf("%d partitions still lack in-sync followers (%v)", behind, err)
+	})
+	if d := time.Since(start); d > time.Second {
+		t.Logf("waited %s for the followers of broker %d's __consumer_offsets partitions to catch up", d.Round(time.Second), node)
 	}
 }
 

@@ -85,11 +85,5 @@ func runTrap(t *testing.T, kcfg kafka.Configuration, reg *prometheus.Registry, s
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testenv.Eventually(t, 3*time.Minute, 100*time.Millisecond, what, func() (bool, error) { return cond(), nil })
 }
