@@ -14,7 +14,6 @@ import (
 	"github.com/spamgeo/spamgeo/console/report"
 	"github.com/spamgeo/spamgeo/internal/geoip/geoiptest"
 	"github.com/spamgeo/spamgeo/internal/testenv"
-	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 )
 
 // report --per capita, internet-user and address-space on the real servers. Per person and per
@@ -52,7 +51,7 @@ func TestReportNormalisationsOnRealServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	sources := byCountry(t, conn, "SELECT country_code, uniqExact(source_ip) FROM events WHERE substring(source_ip, 1, 12) = unhex('00000000000000000000FFFF') GROUP BY country_code")
+	sources := testenv.Counts(t, conn, "SELECT country_code, uniqExact(source_ip) FROM events WHERE substring(source_ip, 1, 12) = unhex('00000000000000000000FFFF') GROUP BY country_code")
 
 	for _, by := range []string{"country", "asn"} {
 		var d report.Density
@@ -137,7 +136,7 @@ func checkPerCapita(t *testing.T, env pipelineEnv) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	messages := byCountry(t, conn, "SELECT country_code, count() FROM events GROUP BY country_code")
+	messages := testenv.Counts(t, conn, "SELECT country_code, count() FROM events GROUP BY country_code")
 	for per, denominator := range map[string]map[string]float64{"capita": people, "internet-user": users} {
 		var d report.PerCapita
 		out := spamgeo(t, env, "report", "--period", "2005-04-01..2005-09-30", "--per", per, "--format", "json", "--top", "100")
@@ -172,24 +171,4 @@ func checkPerCapita(t *testing.T, env pipelineEnv) {
 	if !strings.Contains(text, "Per person, China relayed ") || !strings.Contains(text, "No figure in the dataset: ") || !strings.Contains(text, "two.csv") {
 		t.Errorf("--population of two countries:\n%s", text)
 	}
-}
-
-// byCountry runs q, whose rows are a country code and a count.
-func byCountry(t *testing.T, conn clickhousedb.Conn, q string) map[string]uint64 {
-	t.Helper()
-	rows, err := conn.Query(context.Background(), q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	out := map[string]uint64{}
-	for rows.Next() {
-		var cc string
-		var n uint64
-		if err := rows.Scan(&cc, &n); err != nil {
-			t.Fatal(err)
-		}
-		out[cc] = n
-	}
-	return out
 }

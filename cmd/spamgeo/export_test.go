@@ -28,10 +28,7 @@ import (
 // that wrote it) and returns its rows as JSON-friendly maps.
 func readWithPyarrow(t *testing.T, path string) []map[string]any {
 	t.Helper()
-	python := os.Getenv("SPAMGEO_PYTHON")
-	if python == "" {
-		t.Skip("SPAMGEO_PYTHON (a Python with pyarrow) is not set; make test sets it")
-	}
+	python := testenv.Python(t, "a Python with pyarrow")
 	script := `
 import datetime, json, sys, pyarrow as pa, pyarrow.parquet as pq, pyarrow.ipc as ipc
 path = sys.argv[1]

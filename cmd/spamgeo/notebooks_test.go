@@ -147,10 +147,7 @@ func sameAsReport(t *testing.T, what string, rows []row, rep report.Report) {
 // committed in the notebooks (-update rewrites them from the ClickHouse run), their shares and
 // names are those of spamgeo report on the same data, and they find the calibrated figures.
 func TestNotebooksOnRealServers(t *testing.T) {
-	python := os.Getenv("SPAMGEO_PYTHON")
-	if python == "" {
-		t.Skip("SPAMGEO_PYTHON (the venv with notebooks/requirements.txt) is not set; make test sets it")
-	}
+	python := testenv.Python(t, "the venv with notebooks/requirements.txt")
 	env := pipelineEnv{kafka: testenv.Kafka(t), clickhouse: testenv.ClickHouse(t)}
 	country, asn := geoiptest.Files(t)
 	geo := []string{"--geoip-country", country, "--geoip-asn", asn}

@@ -1,8 +1,9 @@
-// Package testenv gives integration tests the real local servers started by deploy/: a Kafka
-// configuration with topics of their own and a ClickHouse database of their own (migrated if
-// they like), removed afterwards. Under `make test` (SPAMGEO_INTEGRATION=1) a server that does
-// not answer fails the test; a plain `go test` without that variable skips integration tests
-// instead.
+// Package testenv is the tests' hub. It gives integration tests the real local servers started
+// by deploy/: a Kafka configuration with topics of their own and a ClickHouse database of their
+// own (migrated if they like), removed afterwards; and what they share besides: waiting for a
+// condition, the spamgeo binary, the project's Python. Under `make test` (SPAMGEO_INTEGRATION=1)
+// a server that does not answer fails the test; a plain `go test` without that variable skips
+// integration tests instead.
 package testenv
 
 import (
@@ -140,6 +141,37 @@ func migrate(t testing.TB, cfg clickhousedb.Configuration) clickhousedb.Conn {
 		t.Fatal(err)
 	}
 	return conn
+}
+
+// Counts runs q, whose rows are a key (such as a country code) and a count.
+func Counts(t testing.TB, conn clickhousedb.Conn, q string) map[string]uint64 {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]uint64{}
+	for rows.Next() {
+		var key string
+		var n uint64
+		if err := rows.Scan(&key, &n); err != nil {
+			t.Fatal(err)
+		}
+		out[key] = n
+	}
+	return out
+}
+
+// Python is $SPAMGEO_PYTHON, the project's venv's python (make test sets it); without it the test
+// is skipped, naming what it needs the Python for.
+func Python(t testing.TB, needs string) string {
+	t.Helper()
+	python := os.Getenv("SPAMGEO_PYTHON")
+	if python == "" {
+		t.Skipf("SPAMGEO_PYTHON (%s) is not set; make test sets it", needs)
+	}
+	return python
 }
 
 // BuildSpamgeo builds the spamgeo command into a directory of the test's and returns its path,

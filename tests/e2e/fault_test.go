@@ -332,7 +332,7 @@ func TestChaosOnRealServers(t *testing.T) {
 	}
 	defer conn.Close()
 	trapStored := traps.check(t, conn)
-	for c, n := range countsBy(t, conn, "SELECT country_code, count() FROM events WHERE trap_id = 'chaos-trap' GROUP BY country_code") {
+	for c, n := range testenv.Counts(t, conn, "SELECT country_code, count() FROM events WHERE trap_id = 'chaos-trap' GROUP BY country_code") {
 		want[c] += n
 	}
 	verify := func() (string, error) {

@@ -342,7 +342,7 @@ func TestScaleOutOnThreeBrokers(t *testing.T) {
 		}
 	}
 
-	if got := countsBy(t, conn, "SELECT country_code, uniqExact(event_id) FROM events GROUP BY country_code"); !maps.Equal(got, want) {
+	if got := testenv.Counts(t, conn, "SELECT country_code, uniqExact(event_id) FROM events GROUP BY country_code"); !maps.Equal(got, want) {
 		t.Errorf("distinct events stored per country\n got %v\nwant %v", got, want)
 	}
 	raw, enriched := testenv.TopicCount(t, kcfg, kcfg.RawTopic), testenv.TopicCount(t, kcfg, kcfg.EnrichedTopic)
@@ -353,9 +353,9 @@ func TestScaleOutOnThreeBrokers(t *testing.T) {
 	if rows != uint64(2*events) || ids != rows {
 		t.Errorf("the enriched topic holds %d messages of %d events; the events table %d rows of %d distinct ids: want each event stored once", enriched, 2*events, rows, ids)
 	}
-	stored := countsBy(t, conn, "SELECT country_code, count() FROM events GROUP BY country_code")
+	stored := testenv.Counts(t, conn, "SELECT country_code, count() FROM events GROUP BY country_code")
 	for _, q := range rollups {
-		if got := countsBy(t, conn, q); !maps.Equal(got, stored) {
+		if got := testenv.Counts(t, conn, q); !maps.Equal(got, stored) {
 			t.Errorf("%s\n got %v\nwant %v (the events table)", q, got, stored)
 		}
 	}
@@ -430,29 +430,10 @@ func checkExact(t *testing.T, conn clickhousedb.Conn, want map[string]uint64, ev
 		t.Errorf("events table: %d rows, %d distinct ids; want %d of each", rows, ids, events)
 	}
 	for _, q := range append([]string{"SELECT country_code, count() FROM events GROUP BY country_code"}, rollups...) {
-		if got := countsBy(t, conn, q); !maps.Equal(got, want) {
+		if got := testenv.Counts(t, conn, q); !maps.Equal(got, want) {
 			t.Errorf("%s\n got %v\nwant %v", q, got, want)
 		}
 	}
-}
-
-func countsBy(t *testing.T, conn clickhousedb.Conn, q string) map[string]uint64 {
-	t.Helper()
-	got := map[string]uint64{}
-	rs, err := conn.Query(context.Background(), q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rs.Close()
-	for rs.Next() {
-		var c string
-		var n uint64
-		if err := rs.Scan(&c, &n); err != nil {
-			t.Fatal(err)
-		}
-		got[c] = n
-	}
-	return got
 }
 
 // waitForOffsetsReplicas waits until every partition of __consumer_offsets that node leads has
