@@ -7,7 +7,7 @@ import (
 
 	"gonum.org/v1/plot"
 
-	"github.com/spamgeo/spamgeo/internal/period"
+	"github.com/spamgeo/spamgeo/internal/testenv"
 )
 
 func TestCalendarTicks(t *testing.T) {
@@ -87,19 +87,10 @@ func TestShortPeriod(t *testing.T) {
 		"2005-04-20..2005-05-03": "20 Apr–3 May 2005", "2004-12-20..2005-01-03": "20 Dec 2004–3 Jan 2005",
 		"2005-04-20": "20 Apr 2005", "2005-02-01..2006-01-31": "Feb 2005–Jan 2006",
 	} {
-		if got := ShortPeriod(mustPeriod(t, in)); got != want {
+		if got := ShortPeriod(testenv.Period(t, in)); got != want {
 			t.Errorf("ShortPeriod(%s) = %q, want %q", in, got, want)
 		}
 	}
-}
-
-func mustPeriod(t *testing.T, s string) period.Period {
-	t.Helper()
-	p, err := period.Parse(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 func unix(s string) float64 {

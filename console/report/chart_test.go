@@ -17,6 +17,7 @@ import (
 
 	"github.com/spamgeo/spamgeo/console/query"
 	"github.com/spamgeo/spamgeo/console/render"
+	"github.com/spamgeo/spamgeo/internal/testenv"
 )
 
 const (
@@ -180,7 +181,7 @@ func TestChartText(t *testing.T) {
 
 	// A period without messages draws an empty frame that says so, with no value on it.
 	b.Reset()
-	empty := New(query.Compare(counts(mustPeriod(t, "2006-01"), query.ByCountry, 0), nil, 12), Namer{}, nil)
+	empty := New(query.Compare(counts(testenv.Period(t, "2006-01"), query.ByCountry, 0), nil, 12), Namer{}, nil)
 	if err := WriteBarChart(&b, empty, render.ChartOptions{}, render.SVG); err != nil {
 		t.Fatal(err)
 	}

@@ -15,18 +15,10 @@ import (
 	"github.com/spamgeo/spamgeo/console/query"
 	"github.com/spamgeo/spamgeo/console/render"
 	"github.com/spamgeo/spamgeo/internal/period"
+	"github.com/spamgeo/spamgeo/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
-
-func mustPeriod(t *testing.T, s string) period.Period {
-	t.Helper()
-	p, err := period.Parse(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 func counts(p period.Period, g query.Grouping, sources uint64, groups ...query.Count) query.Counts {
 	c := query.Counts{Period: p, Grouping: g, Groups: groups, Total: query.Count{Sources: sources}}
@@ -56,7 +48,7 @@ func spread(groups []query.Count, n uint64) []query.Count {
 }
 
 func sampleCounts(t *testing.T) query.Counts {
-	return counts(mustPeriod(t, "2005-04-01..2005-09-30"), query.ByCountry, 5000, spread([]query.Count{
+	return counts(testenv.Period(t, "2005-04-01..2005-09-30"), query.ByCountry, 5000, spread([]query.Count{
 		cc("US", 2650, 1400), cc("CN", 2230, 1100), cc("KR", 970, 600), cc("FR", 500, 300), cc("JP", 200, 150),
 		cc("PL", 200, 140), cc("ZZ", 40, 30), cc("XR", 10, 8)}, 190)...)
 }
@@ -64,7 +56,7 @@ func sampleCounts(t *testing.T) query.Counts {
 // sample is 2005H2-like traffic compared with a year earlier, with a tie, a newcomer, unknown
 // and reserved sources.
 func sample(t *testing.T) Report {
-	prev := counts(mustPeriod(t, "2004-04-01..2004-09-30"), query.ByCountry, 4000, spread([]query.Count{
+	prev := counts(testenv.Period(t, "2004-04-01..2004-09-30"), query.ByCountry, 4000, spread([]query.Count{
 		cc("US", 4150, 2000), cc("KR", 1542, 700), cc("CN", 1162, 500), cc("JP", 287, 100), cc("FR", 124, 60)}, 110)...)
 	sophos, _ := query.LoadPublisher("sophos")
 	return New(query.Compare(sampleCounts(t), &prev, 6), Namer{Publisher: sophos}, nil)
@@ -72,7 +64,7 @@ func sample(t *testing.T) Report {
 
 // emptyComparison is the sample's period against a comparison period without messages.
 func emptyComparison(t *testing.T) Report {
-	prev := counts(mustPeriod(t, "2004-10-01..2005-03-31"), query.ByCountry, 0)
+	prev := counts(testenv.Period(t, "2004-10-01..2005-03-31"), query.ByCountry, 0)
 	return New(query.Compare(sampleCounts(t), &prev, 6), Namer{}, nil)
 }
 
@@ -108,7 +100,7 @@ func TestGoldenOutputs(t *testing.T) {
 		golden(t, "empty-comparison."+string(f), b.Bytes())
 	}
 	var b bytes.Buffer
-	empty := New(query.Compare(counts(mustPeriod(t, "2006-01"), query.ByCountry, 0), nil, 12), Namer{}, nil)
+	empty := New(query.Compare(counts(testenv.Period(t, "2006-01"), query.ByCountry, 0), nil, 12), Namer{}, nil)
 	if err := Write(&b, empty, render.Text); err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +144,7 @@ func TestNoComparison(t *testing.T) {
 	if got := emptyComparison(t).Notes; len(got) != 1 || got[0] != "Our traps caught no spam between October 2004 and March 2005, the comparison period: no changes are shown." {
 		t.Errorf("notes with an empty comparison period: %q", got)
 	}
-	empty := New(query.Compare(counts(mustPeriod(t, "2003"), query.ByCountry, 0), nil, 12), Namer{}, nil)
+	empty := New(query.Compare(counts(testenv.Period(t, "2003"), query.ByCountry, 0), nil, 12), Namer{}, nil)
 	var b bytes.Buffer
 	if err := Write(&b, empty, render.JSON); err != nil {
 		t.Fatal(err)
@@ -166,12 +158,12 @@ func TestNoComparison(t *testing.T) {
 // hold every group (continents: approximate unique counts left 0.15% of sources to a row of 0
 // messages).
 func TestRemainder(t *testing.T) {
-	all := counts(mustPeriod(t, "2005"), query.ByContinent, 1000, cc("AS", 60, 500), cc("NA", 40, 480))
+	all := counts(testenv.Period(t, "2005"), query.ByContinent, 1000, cc("AS", 60, 500), cc("NA", 40, 480))
 	if r := New(query.Compare(all, nil, 12), Namer{}, nil); len(r.Rows) != 2 {
 		t.Errorf("every continent listed: %+v", r.Rows)
 	}
 	for g, want := range map[query.Grouping]string{query.ByContinent: "All other continents", query.ByASN: "All other networks", query.ByTrap: "All other traps", query.ByCountry: "All other countries"} {
-		c := counts(mustPeriod(t, "2005"), g, 1000, cc("1", 60, 500), cc("2", 40, 480))
+		c := counts(testenv.Period(t, "2005"), g, 1000, cc("1", 60, 500), cc("2", 40, 480))
 		if r := New(query.Compare(c, nil, 1), Namer{}, nil); r.Rows[1].Name != want || r.Rows[1].Sources != 500 {
 			t.Errorf("%s: the remainder is %+v, want %s", g, r.Rows[1], want)
 		}
@@ -203,7 +195,7 @@ func TestCSVMovement(t *testing.T) {
 // testdata/sentences.
 func TestSentences(t *testing.T) {
 	// Rows no GeoIP data placed never lead a sentence and are not counted in the places said.
-	placed := New(query.Compare(counts(mustPeriod(t, "2005"), query.ByCountry, 0,
+	placed := New(query.Compare(counts(testenv.Period(t, "2005"), query.ByCountry, 0,
 		cc("ZZ", 50, 0), cc("US", 30, 0), cc("XR", 15, 0), cc("CN", 5, 0)), nil, 12), Namer{}, nil)
 	for _, want := range []string{
 		"In 2005 the United States relayed 30.0% of the spam caught by our traps; China was second with 5.0%.",
@@ -222,8 +214,8 @@ func TestSentences(t *testing.T) {
 		t.Errorf("ranks of Unknown, US, Reserved, China: %v, want [0 1 0 2]", ranks)
 	}
 	// Against a year in which Unknown led too: no movement for it, China climbed from third.
-	before := counts(mustPeriod(t, "2004"), query.ByCountry, 0, cc("ZZ", 60, 0), cc("US", 20, 0), cc("KR", 15, 0), cc("CN", 5, 0))
-	compared := New(query.Compare(counts(mustPeriod(t, "2005"), query.ByCountry, 0,
+	before := counts(testenv.Period(t, "2004"), query.ByCountry, 0, cc("ZZ", 60, 0), cc("US", 20, 0), cc("KR", 15, 0), cc("CN", 5, 0))
+	compared := New(query.Compare(counts(testenv.Period(t, "2005"), query.ByCountry, 0,
 		cc("ZZ", 50, 0), cc("US", 30, 0), cc("XR", 15, 0), cc("CN", 5, 0)), &before, 12), Namer{}, nil)
 	unknown, china := compared.Rows[0], compared.Rows[3]
 	if unknown.Movement != "" || unknown.PreviousRank != nil || unknown.ChangePP == nil || *unknown.ChangePP != -10 {
@@ -252,7 +244,7 @@ func TestSentencesByGrouping(t *testing.T) {
 		{query.ByTrap, []group{{"sales-mx", ""}, {"old-forum", ""}, {"expired-domain", ""}, {"typo-domain", ""},
 			{"catch-all", ""}, {"newsletter", ""}}, "-"},
 	}
-	current, year := mustPeriod(t, "2005-04-01..2005-09-30"), mustPeriod(t, "2004-04-01..2004-09-30")
+	current, year := testenv.Period(t, "2005-04-01..2005-09-30"), testenv.Period(t, "2004-04-01..2004-09-30")
 	for _, k := range kinds {
 		// rows makes the counts of k's groups, in order, then of its unplaced key.
 		rows := func(p period.Period, sources uint64, messages ...uint64) query.Counts {
@@ -341,15 +333,15 @@ func TestPeriodText(t *testing.T) {
 		"2005-04-01..2005-04-15": "between 1 and 15 April 2005", "2005-04-20..2005-05-03": "between 20 April and 3 May 2005",
 		"2005-04-20": "on 20 April 2005",
 	} {
-		if got := PeriodText(mustPeriod(t, in)); got != want {
+		if got := PeriodText(testenv.Period(t, in)); got != want {
 			t.Errorf("PeriodText(%s) = %q, want %q", in, got, want)
 		}
 	}
-	q2 := mustPeriod(t, "2005Q2")
+	q2 := testenv.Period(t, "2005Q2")
 	if got := CompareText(q2, q2.Previous()); got != "in the previous quarter" {
 		t.Errorf("CompareText previous quarter = %q", got)
 	}
-	if got := CompareText(q2, mustPeriod(t, "2004")); got != "in 2004" {
+	if got := CompareText(q2, testenv.Period(t, "2004")); got != "in 2004" {
 		t.Errorf("CompareText other = %q", got)
 	}
 }
@@ -364,8 +356,8 @@ func TestCSVNeutralisesFormulas(t *testing.T) {
 		groups = append(groups, cc(id, uint64(100+10*i), 10))
 		before = append(before, cc(id, uint64(200-10*i), 10))
 	}
-	prev := counts(mustPeriod(t, "2004"), query.ByTrap, 60, before...)
-	r := New(query.Compare(counts(mustPeriod(t, "2005"), query.ByTrap, 60, groups...), &prev, 12), Namer{}, nil)
+	prev := counts(testenv.Period(t, "2004"), query.ByTrap, 60, before...)
+	r := New(query.Compare(counts(testenv.Period(t, "2005"), query.ByTrap, 60, groups...), &prev, 12), Namer{}, nil)
 	var b bytes.Buffer
 	if err := Write(&b, r, render.CSV); err != nil {
 		t.Fatal(err)

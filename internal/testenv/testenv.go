@@ -23,6 +23,7 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/spamgeo/spamgeo/internal/kafka"
+	"github.com/spamgeo/spamgeo/internal/period"
 	"github.com/spamgeo/spamgeo/storage/clickhousedb"
 	"github.com/spamgeo/spamgeo/storage/migrations"
 )
@@ -260,4 +261,14 @@ func CounterValue(t testing.TB, reg *prometheus.Registry, name string) float64 {
 	}
 	t.Fatalf("no metric %s", name)
 	return 0
+}
+
+// Period is the period s names (as --period writes one), failing the test when it names none.
+func Period(t testing.TB, s string) period.Period {
+	t.Helper()
+	p, err := period.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
