@@ -32,12 +32,13 @@ import (
 )
 
 // BenchmarkEndToEnd runs one stream of raw events (synthetic, from the real DB-IP and
-// ip-location-db data that make demo uses) through (a) spamgeo enrich + sink, side by side, and
-// (b) ClickHouse consuming the raw topic itself: a Kafka engine table, ip_trie dictionaries loaded
-// from the same GeoIP files, and materialized views into the same events table and rollups.
-// Each path is timed from its start until ClickHouse holds every event. It reports each
-// path's sustained events/s and CPU seconds per million events (ClickHouse, the Kafka broker and
-// the benchmark process together), and fails if the two paths' shares by country or network
+// ip-location-db data that make demo uses) through (a) spamgeo enrich + sink, side by side as
+// processes of their own, as deployed, and (b) ClickHouse consuming the raw topic itself: a Kafka
+// engine table, ip_trie dictionaries loaded from the same GeoIP files, and materialized views into
+// the same events table and rollups. Each path is timed from its start until ClickHouse holds
+// every event. It reports each path's sustained events/s and CPU seconds per million events, in
+// all and by process (enrich, sink, ClickHouse, the Kafka broker; the benchmark process, which
+// only waits, counts in the totals), and fails if the two paths' shares by country or network
 // differ in a single message. SPAMGEO_PEERS_EVENTS sets the stream's length (default 300,000).
 func BenchmarkEndToEnd(b *testing.B) {
 	if os.Getenv("SPAMGEO_INTEGRATION") != "1" {
@@ -52,6 +53,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 
 	kcfg := testenv.KafkaPartitions(b, 3)
 	publishRaw(b, kcfg, country, events)
+	bin := testenv.BuildSpamgeo(b)
 	procs := []int{readPID(b, testenv.Local(b, "clickhouse", "clickhouse.pid")), readPID(b, testenv.Local(b, "kafka", "kafka.pid"))}
 
 	var ours, theirs measure
@@ -65,7 +67,10 @@ func BenchmarkEndToEnd(b *testing.B) {
 			b.Fatal(err)
 		}
 		chA, conA := testenv.MigratedClickHouse(b)
-		ours.add(run(procs, func() { runSpamgeo(b, own, conA, country, asn, events) }))
+		var stages map[string]float64
+		m := run(procs, func() { stages = runSpamgeoProcesses(b, bin, own, chA, conA, country, asn, events) })
+		m.stages = stages
+		ours.add(m)
 		chN, conN := testenv.MigratedClickHouse(b)
 		theirs.add(run(procs, func() { runNative(b, kcfg, conN, events) }))
 		for _, q := range []string{
@@ -93,12 +98,16 @@ func BenchmarkEndToEnd(b *testing.B) {
 	b.ReportMetric(perSecond(ours)/perSecond(theirs), "speed-ratio")
 	b.ReportMetric(perMillion(ours, ours.totalCPU()), "spamgeo-cpu-s/Mevents")
 	b.ReportMetric(perMillion(theirs, theirs.totalCPU()), "native-cpu-s/Mevents")
+	b.ReportMetric(perMillion(ours, ours.totalCPU())/perMillion(theirs, theirs.totalCPU()), "cpu-ratio")
+	for _, stage := range []string{"enrich", "sink"} {
+		b.ReportMetric(perMillion(ours, ours.stages[stage]), "spamgeo-"+stage+"-cpu-s/Mevents")
+	}
 	for _, m := range []struct {
 		name string
 		m    measure
 	}{{"spamgeo", ours}, {"native", theirs}} {
-		b.Logf("%s: CPU seconds per million events: spamgeo stages %.1f, ClickHouse %.1f, Kafka broker %.1f",
-			m.name, perMillion(m.m, m.m.cpu[0]), perMillion(m.m, m.m.cpu[1]), perMillion(m.m, m.m.cpu[2]))
+		b.ReportMetric(perMillion(m.m, m.m.cpu[1]), m.name+"-clickhouse-cpu-s/Mevents")
+		b.ReportMetric(perMillion(m.m, m.m.cpu[2]), m.name+"-broker-cpu-s/Mevents")
 	}
 }
 
@@ -136,9 +145,10 @@ func publishRaw(b *testing.B, kcfg kafka.Configuration, country string, n int64)
 
 // measure adds up the runs of one path.
 type measure struct {
-	runs int
-	wall time.Duration
-	cpu  [3]float64 // seconds: this process (spamgeo's stages), ClickHouse, the Kafka broker
+	runs   int
+	wall   time.Duration
+	cpu    [3]float64         // seconds: this process, ClickHouse, the Kafka broker
+	stages map[string]float64 // seconds of spamgeo's stages run as processes, by stage
 }
 
 func (m *measure) add(r measure) {
@@ -146,9 +156,21 @@ func (m *measure) add(r measure) {
 	for i := range m.cpu {
 		m.cpu[i] += r.cpu[i]
 	}
+	for stage, s := range r.stages {
+		if m.stages == nil {
+			m.stages = map[string]float64{}
+		}
+		m.stages[stage] += s
+	}
 }
 
-func (m measure) totalCPU() float64 { return m.cpu[0] + m.cpu[1] + m.cpu[2] }
+func (m measure) totalCPU() float64 {
+	total := m.cpu[0] + m.cpu[1] + m.cpu[2]
+	for _, s := range m.stages {
+		total += s
+	}
+	return total
+}
 
 // run times f, in wall time and in the CPU time of this process and of the servers (procs:
 // ClickHouse, Kafka).
@@ -163,12 +185,25 @@ func run(procs []int, f func()) measure {
 	return m
 }
 
-// runSpamgeo runs an enricher and a sink side by side, as deployed, until ClickHouse holds every
-// event.
-func runSpamgeo(b *testing.B, kcfg kafka.Configuration, conn clickhousedb.Conn, country string, asn []string, events int64) {
-	stop := startSpamgeo(b, kcfg, conn, country, asn)
+// runSpamgeoProcesses runs `spamgeo enrich` and `spamgeo sink` (bin) side by side, as deployed,
+// until ClickHouse (ch) holds every event, stops them as an orchestrator would (SIGTERM), and
+// returns the CPU seconds each used.
+func runSpamgeoProcesses(b *testing.B, bin string, kcfg kafka.Configuration, ch clickhousedb.Configuration, conn clickhousedb.Conn,
+	country string, asn []string, events int64) map[string]float64 {
+	group := "peers-" + testenv.Suffix()
+	children := map[string]*child{
+		"enrich": startChild(b, bin, true, append([]string{"enrich", "--group", group, "--no-address-space",
+			"--geoip-country", country, "--geoip-asn", strings.Join(asn, ",")}, testenv.KafkaFlags(kcfg)...)...),
+		"sink": startChild(b, bin, true, append(append([]string{"sink", "--group", group},
+			testenv.KafkaFlags(kcfg)...), testenv.ClickHouseFlags(ch)...)...),
+	}
 	waitForEvents(b, conn, events)
-	stop()
+	out := map[string]float64{}
+	for stage, c := range children {
+		c.stop(b)
+		out[stage] = c.cpuSeconds()
+	}
+	return out
 }
 
 // startSpamgeo starts an enricher and a sink, with their default batching, until stop is called.

@@ -330,6 +330,15 @@ func (c *child) stop(b *testing.B) {
 	c.wait(b, 30*time.Second)
 }
 
+// cpuSeconds is the user and system CPU time the child used, once it has exited.
+func (c *child) cpuSeconds() float64 {
+	ru, ok := c.cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
 // listening returns once the child accepts connections on addr.
 func (c *child) listening(b *testing.B, addr string) {
 	deadline := time.Now().Add(30 * time.Second)
