@@ -22,8 +22,9 @@ import (
 )
 
 // The private broker of TestTrapStartsWhileKafkaIsDown: ports of its own, state in a directory
-// of the test's, never the shared broker.
-const privateKafkaPort, privateKafkaControllerPort = "39092", "39093"
+// of the test's, never the shared broker. Below Linux's ephemeral range (32768-60999), where an
+// outgoing connection of another test can hold a port the broker then fails to bind.
+const privateKafkaPort, privateKafkaControllerPort = "19492", "19493"
 
 // `spamgeo trap --spool-dir` started while Kafka is down answers 250 from its spool; once the
 // broker is up it creates the topics and publishes every spooled message exactly once, and
