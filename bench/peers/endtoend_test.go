@@ -192,9 +192,9 @@ func runSpamgeoProcesses(b *testing.B, bin string, kcfg kafka.Configuration, ch 
 	country string, asn []string, events int64) map[string]float64 {
 	group := "peers-" + testenv.Suffix()
 	children := map[string]*child{
-		"enrich": startChild(b, bin, true, append([]string{"enrich", "--group", group, "--no-address-space",
+		"enrich": startProcess(b, bin, append([]string{"enrich", "--group", group, "--no-address-space",
 			"--geoip-country", country, "--geoip-asn", strings.Join(asn, ",")}, testenv.KafkaFlags(kcfg)...)...),
-		"sink": startChild(b, bin, true, append(append([]string{"sink", "--group", group},
+		"sink": startProcess(b, bin, append(append([]string{"sink", "--group", group},
 			testenv.KafkaFlags(kcfg)...), testenv.ClickHouseFlags(ch)...)...),
 	}
 	waitForEvents(b, conn, events)

@@ -234,29 +234,13 @@ type child struct {
 // Linux it counts the peak of the forking test process too — and its Go heap in use from
 // /metrics every 100 ms.
 func startChild(b *testing.B, bin string, withMetrics bool, args ...string) *child {
-	c := &child{done: make(chan struct{})}
+	var metrics string
 	if withMetrics {
-		c.metrics = freeAddr(b)
-		args = append(args, "--metrics-listen", c.metrics)
+		metrics = freeAddr(b)
+		args = append(args, "--metrics-listen", metrics)
 	}
-	c.cmd = exec.Command(bin, args...)
-	c.cmd.Stderr = &c.log
-	if err := c.cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		select {
-		case <-c.done:
-		default:
-			_ = c.cmd.Process.Kill()
-			<-c.done
-		}
-	})
-	exited := make(chan struct{})
-	go func() {
-		c.err = c.cmd.Wait()
-		close(exited)
-	}()
+	c, exited := launch(b, bin, args...)
+	c.metrics = metrics
 	go func() {
 		defer close(c.done)
 		tick := time.NewTicker(10 * time.Millisecond)
@@ -271,6 +255,42 @@ func startChild(b *testing.B, bin string, withMetrics bool, args ...string) *chi
 		}
 	}()
 	return c
+}
+
+// startProcess starts bin with args and watches nothing, so that the benchmark adds no CPU of its
+// own to what it measures.
+func startProcess(b *testing.B, bin string, args ...string) *child {
+	c, exited := launch(b, bin, append(args, "--metrics-listen", "")...)
+	go func() {
+		<-exited
+		close(c.done)
+	}()
+	return c
+}
+
+// launch starts bin with args, killed at the end of the benchmark if still running; exited is
+// closed when it has.
+func launch(b *testing.B, bin string, args ...string) (c *child, exited chan struct{}) {
+	c = &child{done: make(chan struct{})}
+	c.cmd = exec.Command(bin, args...)
+	c.cmd.Stderr = &c.log
+	if err := c.cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		select {
+		case <-c.done:
+		default:
+			_ = c.cmd.Process.Kill()
+			<-c.done
+		}
+	})
+	exited = make(chan struct{})
+	go func() {
+		c.err = c.cmd.Wait()
+		close(exited)
+	}()
+	return c, exited
 }
 
 func (c *child) sample(heap bool) {
