@@ -610,7 +610,8 @@ func TestSimhashOnTheWire(t *testing.T) {
 	if b, _ := json.Marshal(Mail{}); strings.Contains(string(b), "body_simhash") {
 		t.Errorf("mail without a hash: %s", b)
 	}
-	for in, want := range map[string]Simhash{`"000000000000002a"`: 0x2a, `"xyz"`: 0, `""`: 0, `"2a"`: 0} {
+	for in, want := range map[string]Simhash{`"000000000000002a"`: 0x2a, `"000000000000002A"`: 0x2a, `"000000000000002g"`: 0,
+		`"xyz"`: 0, `""`: 0, `"2a"`: 0, `"\u003000000000000002a"`: 0x2a, `"\u00300000000000002a"`: 0} {
 		var m Mail
 		if err := json.Unmarshal([]byte(`{"body_simhash":`+in+`}`), &m); err != nil || m.BodySimhash != want {
 			t.Errorf("%s read as %d (%v), want %d", in, m.BodySimhash, err, want)
