@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -62,7 +63,7 @@ func violations(imports, testImports map[string][]string) []string {
 		}
 		check := func(deps []string, allowed []string, what string) {
 			for _, dep := range deps {
-				if to := layer(dep); to != from && !contains(allowed, to) {
+				if to := layer(dep); to != from && !slices.Contains(allowed, to) {
 					out = append(out, fmt.Sprintf("%s (%s)%s imports %s (%s)", pkg, from, what, dep, to))
 				}
 			}
@@ -82,15 +83,6 @@ func inModule(imports []string, pkg string) []string {
 		}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func TestImportRules(t *testing.T) {
@@ -151,7 +143,7 @@ func TestViolationsAreFound(t *testing.T) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 	for _, w := range want {
-		if !contains(got, w) {
+		if !slices.Contains(got, w) {
 			t.Errorf("missing %q in %q", w, got)
 		}
 	}
